@@ -1,0 +1,1 @@
+//! verify-emulator (work in progress).

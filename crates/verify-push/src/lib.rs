@@ -1,0 +1,1 @@
+//! verify-push (work in progress).
