@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Regenerates docs/screenshots/ (account list, pending challenge, history) by running the
+# end-to-end tests on the headless desktop with ASSENT_SCREENSHOTS=1.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$ASSENT_ROOT"
+have_app || die "src-tauri/ does not exist yet: nothing to photograph"
+have_e2e || die "tests/e2e is not a workspace member yet"
+scripts/setup.sh test
+if have_ui; then (cd ui && npm run build); fi
+features=$(assent_features)
+# shellcheck disable=SC2086
+cargo build --workspace --all-targets $features
+mkdir -p docs/screenshots
+# shellcheck disable=SC2086
+scripts/headless.sh env ASSENT_E2E=1 ASSENT_TEST_KEYRING=1 ASSENT_SCREENSHOTS=1 \
+    cargo nextest run -p assent-e2e $features -E 'test(screenshots)'
+ls -l docs/screenshots/

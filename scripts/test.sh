@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Runs every check and test of the repository, in order, stopping at the first failure.
+# Usage: scripts/test.sh            (what `make test` and .ci/run call)
+#   ASSENT_SKIP_SETUP=1   don't run scripts/setup.sh (already done)
+# Steps for pieces that don't exist yet are skipped with a notice, never silently.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$ASSENT_ROOT"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-always}
+mkdir -p logs
+
+STEPS=()   # "name|status|seconds|note"
+started=$SECONDS
+
+summary() {
+    local line name status secs note
+    echo
+    echo "==================== make test summary ===================="
+    for line in "${STEPS[@]}"; do
+        IFS='|' read -r name status secs note <<<"$line"
+        printf '  %-8s %-22s %5ss  %s\n' "$status" "$name" "$secs" "$note"
+    done
+    echo "  total $((SECONDS - started))s"
+    echo "==========================================================="
+}
+
+# step NAME CMD...: runs CMD, records the result; on failure prints the summary and exits 1.
+step() {
+    local name=$1 t0=$SECONDS rc=0
+    shift
+    say "[$name] $*"
+    "$@" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        STEPS+=("$name|FAILED|$((SECONDS - t0))|exit $rc")
+        summary
+        echo "make test: FAILED at step '$name' (exit $rc): $*" >&2
+        echo "Logs of the headless desktop and the app are in logs/." >&2
+        exit 1
+    fi
+    STEPS+=("$name|ok|$((SECONDS - t0))|")
+}
+
+skip() {
+    local name=$1 why=$2
+    notice "skipping step '$name': $why"
+    STEPS+=("$name|SKIPPED|0|$why")
+}
+
+features=$(assent_features)
+
+if [ -z "${ASSENT_SKIP_SETUP:-}" ]; then
+    step setup scripts/setup.sh test
+else
+    skip setup "ASSENT_SKIP_SETUP is set"
+fi
+
+step fmt cargo fmt --all --check
+if have_ui; then
+    step ui-check bash -c 'cd ui && npm run check'
+    step ui-test bash -c 'cd ui && npm test'
+    # The app embeds ui/dist (custom-protocol), so it must exist before cargo compiles the app.
+    step ui-build bash -c 'cd ui && npm run build'
+else
+    skip ui-check "ui/ does not exist yet"
+    skip ui-test "ui/ does not exist yet"
+    skip ui-build "ui/ does not exist yet"
+fi
+# shellcheck disable=SC2086 # $features is one flag or empty
+step clippy cargo clippy --workspace --all-targets $features -- -D warnings
+# shellcheck disable=SC2086
+step build cargo build --workspace --all-targets $features
+
+# Headless part: each step gets a fresh private desktop (bus, X, keyring, dunst, tauri-driver).
+e2e_env=()
+if have_app && have_e2e; then
+    e2e_env=(ASSENT_E2E=1)
+else
+    notice "src-tauri/ or tests/e2e (as a workspace member) missing: end-to-end tests will skip"
+fi
+# shellcheck disable=SC2086
+step nextest scripts/headless.sh env ASSENT_TEST_KEYRING=1 "${e2e_env[@]}" \
+    cargo nextest run --workspace $features --profile ci
+
+if [ -x crates/verify-emulator/tests/python/run.sh ]; then
+    step python scripts/headless.sh crates/verify-emulator/tests/python/run.sh
+elif [ -f crates/verify-emulator/tests/python/run.sh ]; then
+    step python scripts/headless.sh bash crates/verify-emulator/tests/python/run.sh
+else
+    skip python "crates/verify-emulator/tests/python/run.sh does not exist yet"
+fi
+
+if have_app; then
+    step tray scripts/headless.sh tests/tray/run.sh
+else
+    skip tray "src-tauri/ does not exist yet"
+fi
+
+summary
+echo "make test: all steps passed"
