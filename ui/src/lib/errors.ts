@@ -1,0 +1,65 @@
+// Human wording for AppError codes. The UI classifies errors by code, never by message text.
+import type { AppError } from "./types";
+
+/** A headline and an optional hint for an error. */
+export interface ErrorText {
+  title: string;
+  hint: string | null;
+}
+
+const TEXT: Record<string, ErrorText> = {
+  input: {
+    title: "That doesn't look like a valid enrolment link or payload.",
+    hint: "Paste the whole assent://enroll link or the JSON payload the website showed you.",
+  },
+  insecure_url: {
+    title: "The server address is not secure.",
+    hint: "Only https addresses are accepted (plain http only for this computer).",
+  },
+  keychain_unavailable: {
+    title: "The system keychain is not available.",
+    hint: "Assent keeps its keys in the system keychain (Secret Service, e.g. GNOME Keyring). Start or install it and try again.",
+  },
+  keychain_locked: {
+    title: "The system keychain is locked.",
+    hint: "Unlock your keychain (log in again or open your keyring manager) and try again.",
+  },
+  key_storage: {
+    title: "The key could not be stored or read.",
+    hint: "Check that the system keychain is working, then try again.",
+  },
+  network: {
+    title: "Could not reach the server.",
+    hint: "Check your connection. Assent keeps retrying in the background.",
+  },
+  server: { title: "The server refused the request.", hint: null },
+  authentication_token: {
+    title: "The enrolment token was rejected.",
+    hint: "It may have expired or been used already. Ask the website for a new link.",
+  },
+  expired_challenge: { title: "This request has expired.", hint: null },
+  already_responded: { title: "This request was already answered.", hint: null },
+  wrong_factor: { title: "This request belongs to a different account.", hint: null },
+  not_updated: { title: "The server did not record the answer.", hint: "Try again." },
+  factor_not_found: {
+    title: "This account no longer exists on the server.",
+    hint: "You can remove it from Assent.",
+  },
+  storage: { title: "Assent could not read or write its data.", hint: null },
+  mapping: { title: "The server sent an answer Assent could not read.", hint: null },
+  initialization: { title: "Assent could not start up correctly.", hint: null },
+};
+
+/** Wording for an error; unknown codes get a generic headline (the message is shown too). */
+export function describeError(err: AppError): ErrorText {
+  return TEXT[err.code] ?? { title: "Something went wrong.", hint: null };
+}
+
+/** "Twilio error 60317 (HTTP 400)"-style line for server errors, or null. */
+export function serverLine(err: AppError): string | null {
+  const s = err.server;
+  if (!s) return null;
+  const code = s.code != null ? `code ${s.code}` : null;
+  const status = s.status ? `HTTP ${s.status}` : null;
+  return [code, status].filter(Boolean).join(", ") || null;
+}

@@ -1,0 +1,95 @@
+// Typed wrappers for every command and event of the IPC contract. This is the only module that
+// calls `invoke` or `listen`; components go through these functions.
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type {
+  Account,
+  AppError,
+  AppInfo,
+  ChallengeView,
+  EnrollProgressEvent,
+  EnrollRequestEvent,
+  FocusChallengeEvent,
+  HistoryPage,
+  PendingChallenge,
+  Settings,
+  WatcherStatus,
+} from "./types";
+
+/** Turns whatever a command rejected with into an AppError (the backend sends one; a missing
+ * command or a broken bridge rejects with a plain string). */
+export function toAppError(e: unknown): AppError {
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    const o = e as Partial<AppError>;
+    return {
+      code: String(o.code),
+      message: String(o.message),
+      server: o.server ?? null,
+    };
+  }
+  if (e instanceof Error) return { code: "internal", message: e.message, server: null };
+  return { code: "internal", message: String(e), server: null };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toAppError(e);
+  }
+}
+
+/** Commands (rejections are always AppError). */
+export const api = {
+  listAccounts: () => call<Account[]>("list_accounts"),
+  pendingChallenges: () => call<PendingChallenge[]>("pending_challenges"),
+  approveChallenge: (factorSid: string, challengeSid: string) =>
+    call<ChallengeView>("approve_challenge", { factorSid, challengeSid }),
+  denyChallenge: (factorSid: string, challengeSid: string) =>
+    call<ChallengeView>("deny_challenge", { factorSid, challengeSid }),
+  challengeHistory: (factorSid: string, pageToken?: string) =>
+    call<HistoryPage>("challenge_history", pageToken ? { factorSid, pageToken } : { factorSid }),
+  enroll: (payload: string, friendlyName?: string) =>
+    call<Account>("enroll", friendlyName ? { payload, friendlyName } : { payload }),
+  removeAccount: (factorSid: string) => call<null>("remove_account", { factorSid }),
+  getSettings: () => call<Settings>("get_settings"),
+  updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),
+  checkNow: () => call<null>("check_now"),
+  watcherStatus: () => call<WatcherStatus>("watcher_status"),
+  openDemoSite: () => call<null>("open_demo_site"),
+  appInfo: () => call<AppInfo>("app_info"),
+};
+
+function on<T>(event: string, cb: (payload: T) => void): Promise<UnlistenFn> {
+  return listen<T>(event, (e) => cb(e.payload));
+}
+
+/** Events (backend → UI). Each returns the unlisten function. */
+export const events = {
+  challengesChanged: (cb: (list: PendingChallenge[]) => void) => on("challenges-changed", cb),
+  accountsChanged: (cb: (list: Account[]) => void) => on("accounts-changed", cb),
+  watcherStatus: (cb: (s: WatcherStatus) => void) => on("watcher-status", cb),
+  focusChallenge: (cb: (e: FocusChallengeEvent) => void) => on("focus-challenge", cb),
+  enrollRequest: (cb: (e: EnrollRequestEvent) => void) => on("enroll-request", cb),
+  enrollProgress: (cb: (e: EnrollProgressEvent) => void) => on("enroll-progress", cb),
+  challengeAnswered: (cb: (c: ChallengeView) => void) => on("challenge-answered", cb),
+};
+
+/** Subscribes to several events; the returned function unsubscribes all of them, also when it
+ * is called before every `listen` has resolved (component destroyed early). */
+export function subscribeAll(subs: Promise<UnlistenFn>[]): () => void {
+  let stopped = false;
+  const fns: UnlistenFn[] = [];
+  for (const p of subs) {
+    p.then(
+      (fn) => (stopped ? fn() : fns.push(fn)),
+      () => {
+        /* no event bridge (e.g. plain browser): nothing to undo */
+      },
+    );
+  }
+  return () => {
+    stopped = true;
+    for (const fn of fns.splice(0)) fn();
+  };
+}

@@ -1,0 +1,195 @@
+// Small rune-based stores: the pending-challenge list (with answered cards kept on screen for a
+// moment) and the app-wide state the window shows.
+import { SvelteSet } from "svelte/reactivity";
+import { api, events, subscribeAll } from "./ipc";
+import type {
+  Account,
+  AppError,
+  AppInfo,
+  ChallengeView,
+  PendingChallenge,
+  Settings,
+  WatcherStatus,
+} from "./types";
+
+/** How a card ended. "error" here is final (e.g. answered elsewhere); retryable errors stay in
+ * the card. */
+export interface Outcome {
+  status: "approved" | "denied" | "expired" | "error";
+  error?: AppError;
+}
+
+/** One card in the pending list. */
+export interface PendingEntry {
+  challenge: PendingChallenge;
+  outcome: Outcome | null;
+}
+
+/** Why focus should move to a card. */
+export interface FocusRequest {
+  sid: string;
+  /** "arrived": a new card appeared (do not steal focus from a text field); "requested": the
+   * backend asked (notification or tray item activated). */
+  reason: "arrived" | "requested";
+  seq: number;
+}
+
+/** How long an answered or expired card stays visible before it goes away. */
+export const LINGER_MS = 6000;
+
+function newestFirst(a: PendingEntry, b: PendingEntry): number {
+  return Date.parse(b.challenge.createdAt) - Date.parse(a.challenge.createdAt);
+}
+
+/** Pending challenges as cards: the backend's list plus recently settled cards. */
+export class PendingStore {
+  current = $state<PendingChallenge[]>([]);
+  settled = $state<Record<string, PendingEntry>>({});
+  focusRequest = $state<FocusRequest | null>(null);
+  readonly gone = new SvelteSet<string>();
+  readonly lingerMs: number;
+  private seen = new Set<string>();
+  private timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private seq = 0;
+
+  constructor(lingerMs = LINGER_MS) {
+    this.lingerMs = lingerMs;
+  }
+
+  /** Cards to show, newest first. */
+  entries: PendingEntry[] = $derived.by(() => {
+    const out: PendingEntry[] = [];
+    const listed = new Set<string>();
+    for (const c of this.current) {
+      if (this.gone.has(c.sid)) continue;
+      listed.add(c.sid);
+      out.push(this.settled[c.sid] ?? { challenge: c, outcome: null });
+    }
+    for (const [sid, e] of Object.entries(this.settled)) {
+      if (!listed.has(sid) && !this.gone.has(sid)) out.push(e);
+    }
+    return out.sort(newestFirst);
+  });
+
+  /** Replaces the backend list; a challenge never seen before asks for focus. */
+  setChallenges(list: PendingChallenge[]): void {
+    const fresh = list.filter((c) => !this.seen.has(c.sid));
+    for (const c of fresh) this.seen.add(c.sid);
+    this.current = list;
+    if (fresh.length) {
+      const newest = [...fresh].sort(
+        (a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt),
+      )[0];
+      this.focusRequest = { sid: newest.sid, reason: "arrived", seq: ++this.seq };
+    }
+  }
+
+  /** The backend asked to show a challenge (notification clicked). */
+  requestFocus(sid: string): void {
+    this.focusRequest = { sid, reason: "requested", seq: ++this.seq };
+  }
+
+  /** A card reached a final state: keep it visible with its result for a moment. */
+  settle(sid: string, outcome: Outcome): void {
+    const challenge =
+      this.current.find((c) => c.sid === sid) ?? this.settled[sid]?.challenge ?? null;
+    if (!challenge || this.gone.has(sid)) return;
+    this.settled[sid] = { challenge, outcome };
+    const old = this.timers.get(sid);
+    if (old) clearTimeout(old);
+    this.timers.set(
+      sid,
+      setTimeout(() => {
+        this.timers.delete(sid);
+        this.gone.add(sid);
+        delete this.settled[sid];
+      }, this.lingerMs),
+    );
+  }
+
+  /** `challenge-answered`: shows the result on the card if it is on screen. */
+  answered(view: ChallengeView): void {
+    if (view.status === "pending") return;
+    if (this.settled[view.sid]?.outcome) return;
+    this.settle(view.sid, { status: view.status });
+  }
+
+  /** Stops pending timers (window teardown, tests). */
+  dispose(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+/** Which page the window shows under the pending cards. */
+export type View =
+  | { kind: "home" }
+  | { kind: "history"; account: Account }
+  | { kind: "enroll"; prefill: string | null; seq: number }
+  | { kind: "settings" };
+
+/** Everything the window shows, fed by commands at start and by events afterwards. */
+export class AppState {
+  accounts = $state<Account[]>([]);
+  readonly pending: PendingStore;
+  watcher = $state<WatcherStatus | null>(null);
+  settings = $state<Settings | null>(null);
+  info = $state<AppInfo | null>(null);
+  error = $state<AppError | null>(null);
+  loaded = $state(false);
+  view = $state<View>({ kind: "home" });
+  announcement = $state("");
+  now = $state(Date.now());
+  private seq = 0;
+
+  constructor(pending = new PendingStore()) {
+    this.pending = pending;
+  }
+
+  /** Loads the initial state. Each part fails on its own; the first error goes to the banner. */
+  async load(): Promise<void> {
+    const results = await Promise.allSettled([
+      api.listAccounts().then((a) => (this.accounts = a)),
+      api.pendingChallenges().then((p) => this.pending.setChallenges(p)),
+      api.watcherStatus().then((w) => (this.watcher = w)),
+      api.getSettings().then((s) => (this.settings = s)),
+      api.appInfo().then((i) => (this.info = i)),
+    ]);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed && failed.status === "rejected") this.error = failed.reason as AppError;
+    this.loaded = true;
+  }
+
+  /** Subscribes to every backend event; returns the unsubscribe function. */
+  subscribe(): () => void {
+    return subscribeAll([
+      events.accountsChanged((a) => (this.accounts = a)),
+      events.challengesChanged((p) => this.pending.setChallenges(p)),
+      events.watcherStatus((w) => (this.watcher = w)),
+      events.focusChallenge((e) => this.pending.requestFocus(e.challengeSid)),
+      events.enrollRequest((e) => this.openEnroll(e.payload)),
+      events.challengeAnswered((c) => {
+        this.pending.answered(c);
+        if (c.status !== "pending") this.announce(`Sign-in request ${c.status}.`);
+      }),
+    ]);
+  }
+
+  /** Opens the add-account page, optionally prefilled from a deep link. */
+  openEnroll(prefill: string | null = null): void {
+    this.view = { kind: "enroll", prefill, seq: ++this.seq };
+  }
+
+  /** Says something to screen readers through the app's aria-live region. */
+  announce(text: string): void {
+    // Clearing first makes a repeated identical message be read again.
+    this.announcement = "";
+    queueMicrotask(() => (this.announcement = text));
+  }
+
+  /** Refreshes `now` for relative times; returns the stop function. */
+  startClock(everyMs = 15_000): () => void {
+    const id = setInterval(() => (this.now = Date.now()), everyMs);
+    return () => clearInterval(id);
+  }
+}

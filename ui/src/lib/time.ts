@@ -1,0 +1,80 @@
+// Countdown and relative-time helpers; pure functions of (date, now) so they are easy to test.
+
+/** Milliseconds left until `expiresAt` (never negative). Unparsable dates count as expired. */
+export function remainingMs(expiresAt: string, now: number): number {
+  const t = Date.parse(expiresAt);
+  if (Number.isNaN(t)) return 0;
+  return Math.max(0, t - now);
+}
+
+/** "mm:ss" for a duration, rounded up to whole seconds so "00:00" means really expired. */
+export function formatCountdown(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const m = Math.floor(total / 60);
+  const s = total % 60;
+  return `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+}
+
+/** The last 30 seconds are urgent. */
+export const URGENT_MS = 30_000;
+
+export function isUrgent(ms: number): boolean {
+  return ms > 0 && ms <= URGENT_MS;
+}
+
+/** Spoken form of a countdown, e.g. "4 minutes 5 seconds". */
+export function spokenDuration(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const m = Math.floor(total / 60);
+  const s = total % 60;
+  const parts: string[] = [];
+  if (m) parts.push(`${m} minute${m === 1 ? "" : "s"}`);
+  if (s || !m) parts.push(`${s} second${s === 1 ? "" : "s"}`);
+  return parts.join(" ");
+}
+
+/** "just now", "5 min ago", "3 h ago", "yesterday", else a short date. Future dates (clock skew)
+ * read as "just now". */
+export function formatRelative(iso: string | null, now: number): string {
+  if (!iso) return "never";
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "unknown";
+  const secs = Math.floor((now - t) / 1000);
+  if (secs < 45) return "just now";
+  const mins = Math.round(secs / 60);
+  if (mins < 60) return `${mins} min ago`;
+  const hours = Math.round(mins / 60);
+  if (hours < 24) return `${hours} h ago`;
+  const days = Math.round(hours / 24);
+  if (days === 1) return "yesterday";
+  if (days < 7) return `${days} days ago`;
+  return formatDate(iso);
+}
+
+/** Short local date, e.g. "Nov 26, 2026". */
+export function formatDate(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "unknown";
+  return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+/** Local date and time, e.g. "Nov 26, 2026, 16:05:09". */
+export function formatDateTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "unknown";
+  return d.toLocaleString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+}
+
+/** Local time of day, e.g. "16:05". */
+export function formatTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "unknown";
+  return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+}
