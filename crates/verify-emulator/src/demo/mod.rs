@@ -1,8 +1,23 @@
 //! Demo relying party: a small server-rendered site that uses the emulator's own API over
-//! loopback HTTP, as a real backend would.
+//! loopback HTTP, as a real backend would (HTTP Basic with the account credentials).
+//!
+//! Pages (relative to where the router is nested, normally `/demo`): `/` users, `POST /users`,
+//! `/enroll?identity=…`, `/signin[?identity=…]`, `POST /signin`,
+//! `/challenges/{identity}/{sid}` (status, refreshes itself while pending), `/static/style.css`.
+
+mod api;
+mod error;
+mod html;
+mod pages;
+mod qr;
+mod state;
+
+use axum::routing::{get, post};
+
+pub use error::DemoError;
 
 /// How the demo site reaches the API it demonstrates.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DemoConfig {
     /// Base URL of the emulator (e.g. `http://127.0.0.1:41234/`); the API lives under `v2/`.
     pub base_url: url::Url,
@@ -12,7 +27,41 @@ pub struct DemoConfig {
     pub auth_token: String,
 }
 
+impl std::fmt::Debug for DemoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoConfig")
+            .field("base_url", &self.base_url.as_str())
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"[redacted]")
+            .finish()
+    }
+}
+
 /// The demo site's routes, to be nested under `/demo`.
-pub fn router(_config: DemoConfig) -> axum::Router {
-    axum::Router::new()
+///
+/// If the HTTP client cannot be built (no TLS backend etc.), every page answers with that
+/// typed error instead of panicking.
+pub fn router(config: DemoConfig) -> axum::Router {
+    let routes: axum::Router = match state::DemoState::new(config) {
+        Ok(state) => axum::Router::new()
+            .route("/", get(pages::users::index))
+            .route("/users", post(pages::users::create))
+            .route("/enroll", get(pages::enroll::show))
+            .route(
+                "/signin",
+                get(pages::signin::pick).post(pages::signin::start),
+            )
+            .route("/challenges/{identity}/{sid}", get(pages::signin::status))
+            .with_state(state),
+        Err(e) => {
+            let message = e.to_string();
+            axum::Router::new().fallback(move || {
+                let message = message.clone();
+                async move { DemoError::Decode(message) }
+            })
+        }
+    };
+    routes
+        .route("/static/style.css", get(pages::static_css))
+        .layer(axum::middleware::map_response(html::security_headers))
 }

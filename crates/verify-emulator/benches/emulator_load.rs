@@ -1,0 +1,3 @@
+//! Load benchmark of the emulator over loopback (work in progress).
+
+fn main() {}

@@ -1,0 +1,103 @@
+//! Enrolment page: a fresh access token shown as link, QR code and JSON payload.
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::super::error::DemoError;
+use super::super::html::{self, esc};
+use super::super::qr;
+use super::super::state::{DemoState, SERVICE_NAME};
+use super::{check_identity, display_name};
+
+/// Access-token lifetime asked for: Twilio's maximum, since a person has to scan or paste it.
+const TOKEN_TTL_SECS: u32 = 300;
+
+/// Query of `GET /enroll`.
+#[derive(Debug, Deserialize)]
+pub struct EnrollQuery {
+    identity: String,
+}
+
+/// `GET /enroll?identity=…`
+pub async fn show(
+    State(state): State<DemoState>,
+    Query(query): Query<EnrollQuery>,
+) -> Result<Html<String>, DemoError> {
+    let identity = query.identity;
+    check_identity(&identity)?;
+    let service = state.service_sid().await?.to_owned();
+    let name = display_name(state.name_of(&identity), &identity);
+    let friendly: String = format!("{SERVICE_NAME} ({name})").chars().take(64).collect();
+    let token = state
+        .api()
+        .create_access_token(&service, &identity, &friendly, TOKEN_TTL_SECS)
+        .await?;
+    let base_url = state.api().api_base().as_str().to_owned();
+
+    let payload = serde_json::json!({
+        "token": token.token,
+        "serviceSid": service,
+        "identity": identity,
+        "factorType": "push",
+        "baseUrl": base_url,
+    })
+    .to_string();
+    let link = enroll_link(&token.token, &service, &identity, &base_url);
+    let qr_svg = qr::svg(&link)?;
+
+    let ttl = token.ttl.unwrap_or(i64::from(TOKEN_TTL_SECS));
+    let created = token
+        .date_created
+        .as_deref()
+        .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now);
+    let expires = created + Duration::seconds(ttl);
+
+    let body = format!(
+        r#"<p>Enrol a device for <strong>{name}</strong>. Open the link on the machine running Assent, scan the QR code, or paste the JSON payload into Assent's "Add account" box.</p>
+<p data-testid="token-expiry">The token is valid for <strong>{ttl} s</strong>, until <time datetime="{expires_iso}">{expires_human}</time>. <a href="/demo/enroll?identity={id}">Get a new token</a></p>
+<h2>1. Link</h2>
+<p class="link"><a id="enroll-link" data-testid="enroll-link" href="{link}">{link}</a></p>
+<h2>2. QR code</h2>
+<div class="qr" data-testid="enroll-qr">{qr_svg}</div>
+<h2>3. JSON payload</h2>
+<pre id="enroll-payload" data-testid="enroll-payload">{payload}</pre>
+<p><a href="/demo/signin?identity={id}">Next: sign in with this device</a></p>
+"#,
+        name = esc(&name),
+        ttl = ttl,
+        expires_iso = esc(&expires.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        expires_human = esc(&expires.format("%H:%M:%S UTC").to_string()),
+        id = esc(&identity),
+        link = esc(&link),
+        payload = esc(&payload),
+    );
+    Ok(html::page("Enrol a device", &body, None))
+}
+
+/// `assent://enroll?…` with each value percent-encoded.
+fn enroll_link(token: &str, service: &str, identity: &str, base_url: &str) -> String {
+    let enc = |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    format!(
+        "assent://enroll?token={}&serviceSid={}&identity={}&factorType=push&baseUrl={}",
+        enc(token),
+        enc(service),
+        enc(identity),
+        enc(base_url)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn link_escapes_values() {
+        let link = super::enroll_link("a.b=c&d", "VA1", "id-1", "http://127.0.0.1:1/v2/");
+        assert_eq!(
+            link,
+            "assent://enroll?token=a.b%3Dc%26d&serviceSid=VA1&identity=id-1&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A1%2Fv2%2F"
+        );
+    }
+}

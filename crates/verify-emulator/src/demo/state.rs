@@ -1,0 +1,71 @@
+//! Shared state of the demo site: the API client, the lazily created service, known usernames.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use super::api::{ApiClient, Service};
+use super::error::DemoError;
+use super::DemoConfig;
+
+/// Name of the Verify Service the demo creates once and then keeps using.
+pub const SERVICE_NAME: &str = "Assent Demo";
+
+/// Cloneable handle given to every handler.
+#[derive(Clone, Debug)]
+pub struct DemoState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    api: ApiClient,
+    service: OnceCell<Service>,
+    /// identity → username; the API only knows the hash, so names live here (lost on restart;
+    /// unknown entities are then shown by identity).
+    names: Mutex<BTreeMap<String, String>>,
+}
+
+impl DemoState {
+    /// Builds the API client from the configuration.
+    pub fn new(config: DemoConfig) -> Result<Self, DemoError> {
+        let api_base = config
+            .base_url
+            .join("v2/")
+            .map_err(|e| DemoError::Input(format!("bad base URL: {e}")))?;
+        let api = ApiClient::new(api_base, config.account_sid, config.auth_token)?;
+        Ok(Self(Arc::new(Inner {
+            api,
+            service: OnceCell::new(),
+            names: Mutex::new(BTreeMap::new()),
+        })))
+    }
+
+    /// The API client.
+    pub fn api(&self) -> &ApiClient {
+        &self.0.api
+    }
+
+    /// SID of the "Assent Demo" service, found or created on first use; a failed attempt is
+    /// retried on the next request.
+    pub async fn service_sid(&self) -> Result<&str, DemoError> {
+        let service = self
+            .0
+            .service
+            .get_or_try_init(|| self.0.api.find_or_create_service(SERVICE_NAME))
+            .await?;
+        Ok(&service.sid)
+    }
+
+    /// Remembers the username behind an identity.
+    pub fn remember(&self, identity: &str, username: &str) {
+        // A poisoned lock only means another request panicked mid-insert; the map is still usable.
+        let mut names = self.0.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.insert(identity.to_owned(), username.to_owned());
+    }
+
+    /// The username behind an identity, if this process created it.
+    pub fn name_of(&self, identity: &str) -> Option<String> {
+        let names = self.0.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.get(identity).cloned()
+    }
+}
