@@ -1,0 +1,204 @@
+//! One end-to-end scenario's world: emulator process, relying party, webhook sink, app window.
+
+use crate::app::{tid, AppSession};
+use crate::desktop::{self, NotificationLog};
+use crate::emulator::Emulator;
+use crate::env::{self, E2eEnv};
+use crate::error::{Error, Result};
+use crate::relying_party::{ChallengeSpec, RelyingParty};
+use crate::wait::{self, PATIENCE};
+use crate::webhook::WebhookSink;
+use serde_json::Value;
+
+/// An account enrolled through the window.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    /// The factor SID the app shows in `data-factor-sid`.
+    pub factor_sid: String,
+    /// The entity identity at the relying party.
+    pub identity: String,
+    /// The friendly name typed into `enroll-name`.
+    pub name: String,
+}
+
+/// Everything a scenario drives.
+pub struct Scenario {
+    /// The checked desktop environment.
+    pub env: E2eEnv,
+    /// The app window.
+    pub app: AppSession,
+    /// The relying party's API client.
+    pub rp: RelyingParty,
+    /// The Verify service used by this scenario.
+    pub service: String,
+    /// Receives the service's challenge webhooks.
+    pub webhook: WebhookSink,
+    /// Notification traffic since the scenario started.
+    pub notifications: NotificationLog,
+    // Last: dropped after the window is gone.
+    _emulator: Emulator,
+}
+
+/// CSS selector of the pending card of challenge `sid`.
+pub fn card(sid: &str) -> String {
+    format!("{}[data-challenge-sid=\"{sid}\"]", tid("challenge-card"))
+}
+
+/// CSS selector of the account row of factor `sid`.
+pub fn account(sid: &str) -> String {
+    format!("{}[data-factor-sid=\"{sid}\"]", tid("account-item"))
+}
+
+/// Runs `body` as scenario `name`: skips (with a notice) when `ASSENT_E2E` is unset, fails when
+/// it is set and the desktop is incomplete. The window is closed whatever the outcome, so a
+/// failing scenario doesn't leave a WebDriver session behind for the next one.
+pub async fn run<F>(name: &str, body: F) -> Result<()>
+where
+    F: AsyncFnOnce(&Scenario) -> Result<()>,
+{
+    let Some(env) = env::e2e_env(name).await? else {
+        return Ok(());
+    };
+    let scenario = Scenario::start(env, name).await?;
+    let app_log = scenario.app.log.clone();
+    let outcome = body(&scenario).await;
+    let closed = scenario.finish().await;
+    match (outcome, closed) {
+        (Err(e), _) => Err(Error::Assertion(format!(
+            "{e}\n(app log: {})",
+            app_log.display()
+        ))),
+        (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
+impl Scenario {
+    async fn start(env: E2eEnv, name: &str) -> Result<Self> {
+        let emulator = Emulator::start(
+            &env.emulator_bin,
+            &env.logs_dir.join(format!("{name}.emulator.log")),
+        )
+        .await?;
+        let rp = RelyingParty::new(&emulator)?;
+        let service = rp.create_service(&format!("Assent e2e {name}")).await?;
+        let webhook = WebhookSink::start().await?;
+        rp.create_webhook(&service, &webhook.url).await?;
+        desktop::dunst_close_all()?;
+        let notifications = NotificationLog::mark(&env.dbus_monitor_log)?;
+        let app = AppSession::launch(&env, name).await?;
+        Ok(Scenario {
+            env,
+            app,
+            rp,
+            service,
+            webhook,
+            notifications,
+            _emulator: emulator,
+        })
+    }
+
+    async fn finish(self) -> Result<()> {
+        let Scenario { app, _emulator, .. } = self;
+        let closed = app.close().await;
+        drop(_emulator);
+        closed
+    }
+
+    /// Enrols a new account by pasting the relying party's JSON payload into `enroll-input`;
+    /// waits until the account row shows and the server reports the factor verified.
+    pub async fn enrol(&self, name: &str) -> Result<Enrolled> {
+        let identity = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+        let token = self.rp.access_token(&self.service, &identity).await?;
+        let payload = self.rp.enrolment_payload(&self.service, &identity, &token);
+
+        if self.app.count(&tid("enroll-input")).await? == 0 {
+            self.app.click(&tid("add-account-button")).await?;
+        }
+        self.app.type_into(&tid("enroll-input"), &payload).await?;
+        self.app.type_into(&tid("enroll-name"), name).await?;
+        self.app.click(&tid("enroll-submit")).await?;
+
+        // The new row is the account-item whose account-name is `name`.
+        let find_row = r#"
+            for (const row of document.querySelectorAll('[data-testid="account-item"]')) {
+                const n = row.querySelector('[data-testid="account-name"]');
+                if (n && n.textContent.trim() === arguments[0]) return row.getAttribute('data-factor-sid');
+            }
+            const err = document.querySelector('[data-testid="enroll-error"]');
+            return err && err.textContent.trim() ? {error: err.textContent.trim()} : null;"#;
+        let factor_sid = wait::until(
+            &format!("account {name:?} in the list"),
+            PATIENCE,
+            || async {
+                match self.app.js(find_row, vec![Value::from(name)]).await? {
+                    Value::String(sid) if sid.starts_with("YF") => Ok(Some(sid)),
+                    Value::Object(o) => Err(Error::Assertion(format!(
+                        "enrolment failed in the window: {}",
+                        o.get("error").map(Value::to_string).unwrap_or_default()
+                    ))),
+                    Value::String(other) => Err(Error::Assertion(format!(
+                        "account row has data-factor-sid {other:?}, expected a YF… SID"
+                    ))),
+                    _ => Ok(None),
+                }
+            },
+        )
+        .await?;
+        let status = self
+            .rp
+            .factor_status(&self.service, &identity, &factor_sid)
+            .await?;
+        if status.as_deref() != Some("verified") {
+            return Err(Error::Assertion(format!(
+                "server reports factor {factor_sid} as {status:?} after enrolment, expected verified"
+            )));
+        }
+        Ok(Enrolled {
+            factor_sid,
+            identity,
+            name: name.to_string(),
+        })
+    }
+
+    /// Creates a challenge for `who` with `message` (and `tweak`ed spec); returns its SID.
+    pub async fn challenge(
+        &self,
+        who: &Enrolled,
+        message: &str,
+        tweak: impl FnOnce(&mut ChallengeSpec),
+    ) -> Result<String> {
+        let mut spec = ChallengeSpec::new(&who.factor_sid, message);
+        tweak(&mut spec);
+        self.rp
+            .create_challenge(&self.service, &who.identity, &spec)
+            .await
+    }
+
+    /// Server-side status of challenge `sid`.
+    pub async fn server_status(&self, who: &Enrolled, sid: &str) -> Result<String> {
+        self.rp
+            .challenge_status(&self.service, &who.identity, sid)
+            .await
+    }
+
+    /// Waits until the server reports `expected` for challenge `sid`.
+    pub async fn wait_server_status(
+        &self,
+        who: &Enrolled,
+        sid: &str,
+        expected: &str,
+    ) -> Result<()> {
+        let what = format!("challenge {sid} to be {expected} on the server");
+        let last = std::cell::RefCell::new(String::new());
+        let outcome = wait::until(&what, PATIENCE, || async {
+            let status = self.server_status(who, sid).await?;
+            let done = status == expected;
+            *last.borrow_mut() = status;
+            Ok(done.then_some(()))
+        })
+        .await;
+        let last = last.into_inner();
+        outcome.map_err(|e| Error::Assertion(format!("{e} (last status: {last})")))
+    }
+}
