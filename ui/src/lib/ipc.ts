@@ -90,6 +90,14 @@ export function subscribeAll(subs: Promise<UnlistenFn>[]): () => void {
   }
   return () => {
     stopped = true;
-    for (const fn of fns.splice(0)) fn();
+    for (const fn of fns.splice(0)) {
+      // Unlisten rejects or throws when the bridge is already gone (window closing); that
+      // leaves nothing to undo.
+      try {
+        Promise.resolve(fn() as unknown).catch(() => undefined);
+      } catch {
+        /* already gone */
+      }
+    }
   };
 }

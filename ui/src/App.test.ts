@@ -1,0 +1,123 @@
+import { describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen, within } from "@testing-library/svelte";
+import App from "./App.svelte";
+import { AppState } from "./lib/state.svelte";
+import { account, backendEmit, challenge, mockBackend, settings, watcher, type Handler } from "./test/backend";
+import type { AppInfo } from "./lib/types";
+
+function backend(over: Record<string, Handler> = {}, info: Partial<AppInfo> = {}) {
+  return mockBackend({
+    list_accounts: () => [account()],
+    pending_challenges: () => [],
+    watcher_status: () => watcher({ lastPollAt: new Date().toISOString() }),
+    get_settings: () => settings(),
+    app_info: () => ({ version: "0.1.0", demoUrl: null, logDir: "/tmp/logs", ...info }),
+    ...over,
+  });
+}
+
+async function ready() {
+  await vi.waitFor(() => expect(screen.getByTestId("account-list")).toBeInTheDocument());
+  // Let the event listeners register.
+  await new Promise((r) => setTimeout(r, 0));
+}
+
+describe("App", () => {
+  it("loads accounts and shows no pending requests", async () => {
+    backend();
+    render(App);
+    await ready();
+    expect(screen.getByTestId("account-name")).toHaveTextContent("Work laptop");
+    expect(screen.getByTestId("no-pending")).toBeInTheDocument();
+    expect(screen.queryByTestId("open-demo-button")).toBeNull();
+    expect(screen.queryByTestId("offline-banner")).toBeNull();
+  });
+
+  it("shows the open demo button only when app_info has a demo URL", async () => {
+    const calls = backend({ open_demo_site: () => null }, { demoUrl: "http://127.0.0.1:8790/demo/" });
+    render(App);
+    await ready();
+    await fireEvent.click(screen.getByTestId("open-demo-button"));
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === "open_demo_site")).toBe(true));
+  });
+
+  it("follows backend events: challenges, focus-challenge, watcher-status, accounts", async () => {
+    backend();
+    render(App);
+    await ready();
+
+    await backendEmit("challenges-changed", [
+      challenge({ sid: "YC_1", message: "First", createdAt: new Date(Date.now() - 30_000).toISOString() }),
+      challenge({ sid: "YC_2", message: "Second", createdAt: new Date(Date.now() - 10_000).toISOString() }),
+    ]);
+    await vi.waitFor(() => expect(screen.getAllByTestId("challenge-card")).toHaveLength(2));
+    await vi.waitFor(() => expect(document.activeElement).toHaveAttribute("data-challenge-sid", "YC_2"));
+
+    await backendEmit("focus-challenge", { challengeSid: "YC_1" });
+    await vi.waitFor(() => expect(document.activeElement).toHaveAttribute("data-challenge-sid", "YC_1"));
+
+    await backendEmit("watcher-status", watcher({ online: false, lastError: { code: "network", message: "refused", server: null } }));
+    await vi.waitFor(() => expect(screen.getByTestId("offline-banner")).toBeInTheDocument());
+    expect(screen.getByTestId("watcher-chip")).toHaveTextContent("Offline");
+    await backendEmit("watcher-status", watcher());
+    await vi.waitFor(() => expect(screen.queryByTestId("offline-banner")).toBeNull());
+
+    await backendEmit("accounts-changed", [account(), account({ factorSid: "YF9", friendlyName: "Second account" })]);
+    await vi.waitFor(() => expect(screen.getAllByTestId("account-item")).toHaveLength(2));
+  });
+
+  it("announces an answered challenge in the live region", async () => {
+    backend({ approve_challenge: (a) => ({ ...challenge(), sid: a.challengeSid, status: "approved" }) });
+    const app = new AppState();
+    render(App, { app });
+    await ready();
+    await backendEmit("challenges-changed", [challenge()]);
+    const card = await screen.findByTestId("challenge-card");
+    await fireEvent.click(within(card).getByTestId("approve-button"));
+    await vi.waitFor(() => expect(screen.getByTestId("live-region")).toHaveTextContent("Sign-in for Work laptop approved."));
+    app.pending.dispose();
+  });
+
+  it("opens the enrol form prefilled from enroll-request without enrolling", async () => {
+    const calls = backend({ enroll: () => account({ factorSid: "YF_NEW", friendlyName: "New" }) });
+    render(App);
+    await ready();
+    await backendEmit("enroll-request", { payload: "assent://enroll?token=t&serviceSid=VA1&identity=bob&factorType=push&baseUrl=https%3A%2F%2Fx.example%2Fv2%2F" });
+    const input = (await screen.findByTestId("enroll-input")) as HTMLTextAreaElement;
+    expect(input.value).toContain("identity=bob");
+    expect(calls.some((c) => c.cmd === "enroll")).toBe(false);
+    await fireEvent.click(screen.getByTestId("enroll-submit"));
+    await vi.waitFor(() => expect(screen.getAllByTestId("account-item")).toHaveLength(2));
+    expect(calls.filter((c) => c.cmd === "enroll")).toHaveLength(1);
+  });
+
+  it("removes an account after confirmation and opens history and settings", async () => {
+    const calls = backend({
+      remove_account: () => null,
+      challenge_history: () => ({ items: [], nextPageToken: null, previousPageToken: null }),
+    });
+    render(App);
+    await ready();
+    await fireEvent.click(screen.getByTestId("history-button"));
+    await vi.waitFor(() => expect(screen.getByTestId("history-list")).toBeInTheDocument());
+    await fireEvent.click(screen.getByRole("button", { name: /Back/ }));
+    await fireEvent.click(screen.getByTestId("settings-button"));
+    await vi.waitFor(() => expect(screen.getByTestId("settings-poll-interval")).toHaveValue(5));
+    await fireEvent.click(screen.getByTestId("settings-button"));
+
+    await fireEvent.click(await screen.findByTestId("remove-account-button"));
+    expect(calls.some((c) => c.cmd === "remove_account")).toBe(false);
+    await fireEvent.click(screen.getByTestId("confirm-remove-button"));
+    await vi.waitFor(() => expect(screen.queryByTestId("account-item")).toBeNull());
+    expect(calls.filter((c) => c.cmd === "remove_account")).toEqual([
+      { cmd: "remove_account", args: { factorSid: "YF00000000000000000000000000000001" } },
+    ]);
+  });
+
+  it("shows a load failure in the error banner", async () => {
+    backend({ list_accounts: () => Promise.reject({ code: "storage", message: "factors.json unreadable", server: null }) });
+    render(App);
+    const banner = await screen.findByTestId("error-banner");
+    expect(banner).toHaveTextContent("factors.json unreadable");
+  });
+});

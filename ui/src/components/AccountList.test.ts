@@ -1,0 +1,61 @@
+import { describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen, within } from "@testing-library/svelte";
+import AccountList from "./AccountList.svelte";
+import { account } from "../test/backend";
+
+const NOW = Date.parse("2026-11-26T12:00:00Z");
+
+describe("AccountList", () => {
+  it("shows name, service, identity, status, last activity and a missing-key badge", () => {
+    const accounts = [
+      account({ lastActivityAt: "2026-11-26T11:55:00Z" }),
+      account({
+        factorSid: "YF2",
+        friendlyName: "<img src=x onerror=alert(1)>",
+        identity: "bob",
+        status: "unverified",
+        problem: "key_missing",
+      }),
+    ];
+    const { container } = render(AccountList, { accounts, now: NOW, onhistory: vi.fn(), onremove: vi.fn(), onadd: vi.fn() });
+    const items = screen.getAllByTestId("account-item");
+    expect(items.map((i) => i.dataset.factorSid)).toEqual(["YF00000000000000000000000000000001", "YF2"]);
+    const first = within(items[0]);
+    expect(first.getByTestId("account-name")).toHaveTextContent("Work laptop");
+    expect(items[0]).toHaveTextContent("VA00000000000000000000000000000001");
+    expect(items[0]).toHaveTextContent("alice");
+    expect(items[0]).toHaveTextContent("Verified");
+    expect(items[0]).toHaveTextContent("5 min ago");
+    expect(first.queryByTestId("account-problem")).toBeNull();
+
+    const second = within(items[1]);
+    expect(second.getByTestId("account-name").textContent).toBe("<img src=x onerror=alert(1)>");
+    expect(container.querySelector("img")).toBeNull();
+    expect(items[1]).toHaveTextContent("Unverified");
+    expect(items[1]).toHaveTextContent("none yet");
+    expect(second.getByTestId("account-problem")).toHaveTextContent("Key missing");
+  });
+
+  it("calls back for history, remove and add", async () => {
+    const onhistory = vi.fn();
+    const onremove = vi.fn();
+    const onadd = vi.fn();
+    const a = account();
+    render(AccountList, { accounts: [a], now: NOW, onhistory, onremove, onadd });
+    await fireEvent.click(screen.getByTestId("history-button"));
+    await fireEvent.click(screen.getByTestId("remove-account-button"));
+    await fireEvent.click(screen.getByTestId("add-account-button"));
+    expect(onhistory).toHaveBeenCalledWith(a);
+    expect(onremove).toHaveBeenCalledWith(a);
+    expect(onadd).toHaveBeenCalledOnce();
+    expect(screen.getByRole("button", { name: "Remove Work laptop" })).toBeInTheDocument();
+  });
+
+  it("invites to add the first account when there is none", async () => {
+    const onadd = vi.fn();
+    render(AccountList, { accounts: [], now: NOW, onhistory: vi.fn(), onremove: vi.fn(), onadd });
+    expect(screen.getByTestId("account-list")).toHaveTextContent("No accounts yet");
+    await fireEvent.click(screen.getByRole("button", { name: /Add your first account/ }));
+    expect(onadd).toHaveBeenCalledOnce();
+  });
+});

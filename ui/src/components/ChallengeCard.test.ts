@@ -1,0 +1,186 @@
+import { describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen } from "@testing-library/svelte";
+import { flushSync, tick } from "svelte";
+import ChallengeCard from "./ChallengeCard.svelte";
+import { appError, challenge, deferred, mockBackend } from "../test/backend";
+import type { ChallengeView } from "../lib/types";
+
+const XSS = [
+  "<img src=x onerror=alert(1)>",
+  "<script>alert(1)</script>",
+  '"><svg onload=alert(1)>',
+  "javascript:alert(1)",
+  "<a href=\"javascript:alert(1)\">click</a>",
+  "{@html '<b>x</b>'}",
+];
+
+function answered(status: ChallengeView["status"]): ChallengeView {
+  const c = challenge();
+  return { ...c, status, respondedAt: new Date().toISOString() };
+}
+
+describe("ChallengeCard", () => {
+  it("renders message, account and every field as plain text", () => {
+    mockBackend({});
+    render(ChallengeCard, { challenge: challenge() });
+    expect(screen.getByTestId("challenge-message")).toHaveTextContent("Sign in to Example Bank");
+    expect(screen.getByTestId("challenge-account")).toHaveTextContent("Work laptop");
+    const fields = screen.getAllByTestId("challenge-field");
+    expect(fields).toHaveLength(2);
+    expect(fields[0].querySelector("[data-testid=challenge-field-label]")).toHaveTextContent("Location");
+    expect(fields[0].querySelector("[data-testid=challenge-field-value]")).toHaveTextContent("Berlin, DE");
+    expect(fields[1].querySelector("[data-testid=challenge-field-label]")).toHaveTextContent("Browser");
+  });
+
+  it.each(XSS)("shows %s verbatim and creates no elements from it", (payload) => {
+    mockBackend({});
+    const { container } = render(ChallengeCard, {
+      challenge: challenge({
+        message: payload,
+        accountName: payload,
+        fields: [{ label: payload, value: payload }],
+      }),
+    });
+    expect(screen.getByTestId("challenge-message").textContent).toBe(payload);
+    expect(screen.getByTestId("challenge-account").textContent).toBe(payload);
+    expect(screen.getByTestId("challenge-field-label").textContent).toBe(payload);
+    expect(screen.getByTestId("challenge-field-value").textContent).toBe(payload);
+    expect(container.querySelector("img, script, a, b")).toBeNull();
+    // Only the card's own icons are SVG; none came from the payload.
+    expect(container.querySelector("svg[onload]")).toBeNull();
+    for (const el of container.querySelectorAll("*")) {
+      for (const attr of el.getAttributeNames()) expect(attr.startsWith("on")).toBe(false);
+    }
+  });
+
+  it("counts down every second, turns urgent in the last 30 s and expires", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date("2026-11-26T12:00:00Z"));
+    mockBackend({});
+    const onsettled = vi.fn();
+    const announce = vi.fn();
+    render(ChallengeCard, {
+      challenge: challenge({ createdAt: "2026-11-26T11:59:00Z", expiresAt: "2026-11-26T12:00:32Z" }),
+      onsettled,
+      announce,
+    });
+    const countdown = screen.getByTestId("challenge-countdown");
+    expect(countdown).toHaveTextContent("00:32");
+    expect(countdown).not.toHaveClass("urgent");
+
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(screen.getByTestId("challenge-countdown")).toHaveTextContent("00:31");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(screen.getByTestId("challenge-countdown")).toHaveTextContent("00:30");
+    expect(screen.getByTestId("challenge-countdown")).toHaveClass("urgent");
+    expect(screen.getByTestId("challenge-card")).toHaveClass("urgent");
+    await tick();
+    expect(announce).toHaveBeenCalledWith(expect.stringContaining("expires in 30 seconds"));
+
+    await vi.advanceTimersByTimeAsync(30_000);
+    flushSync();
+    expect(screen.queryByTestId("challenge-countdown")).toBeNull();
+    expect(screen.getByTestId("challenge-result")).toHaveTextContent(/expired/i);
+    expect(screen.queryByTestId("approve-button")).toBeNull();
+    expect(onsettled).toHaveBeenCalledWith({ status: "expired" });
+  });
+
+  it("approves with camelCase args, disables both buttons while in flight, then shows the result", async () => {
+    const pending = deferred<ChallengeView>();
+    const calls = mockBackend({ approve_challenge: () => pending.promise });
+    const onsettled = vi.fn();
+    render(ChallengeCard, { challenge: challenge(), onsettled });
+
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    expect(calls).toEqual([
+      { cmd: "approve_challenge", args: { factorSid: "YF00000000000000000000000000000001", challengeSid: "YC00000000000000000000000000000001" } },
+    ]);
+    expect(screen.getByTestId("approve-button")).toBeDisabled();
+    expect(screen.getByTestId("deny-button")).toBeDisabled();
+    expect(screen.getByTestId("challenge-card")).toHaveAttribute("aria-busy", "true");
+    // A second click while in flight sends nothing.
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    expect(calls).toHaveLength(1);
+
+    pending.resolve(answered("approved"));
+    await vi.waitFor(() => expect(screen.getByTestId("challenge-result")).toHaveTextContent(/approved/i));
+    expect(screen.getByTestId("challenge-result").textContent).toMatch(/approved/);
+    expect(onsettled).toHaveBeenCalledWith({ status: "approved" });
+    expect(screen.queryByTestId("approve-button")).toBeNull();
+  });
+
+  it("denies with deny_challenge", async () => {
+    const calls = mockBackend({ deny_challenge: () => answered("denied") });
+    render(ChallengeCard, { challenge: challenge() });
+    await fireEvent.click(screen.getByTestId("deny-button"));
+    await vi.waitFor(() => expect(screen.getByTestId("challenge-result").textContent).toMatch(/denied/));
+    expect(calls[0]).toEqual({
+      cmd: "deny_challenge",
+      args: { factorSid: "YF00000000000000000000000000000001", challengeSid: "YC00000000000000000000000000000001" },
+    });
+  });
+
+  it("shows a retryable error with the server code and re-enables the buttons", async () => {
+    let fail = true;
+    mockBackend({
+      approve_challenge: () =>
+        fail
+          ? Promise.reject(
+              appError("server", "Verify API error", { code: 20500, message: "Internal server error", moreInfo: null, status: 500 }),
+            )
+          : answered("approved"),
+    });
+    const onsettled = vi.fn();
+    render(ChallengeCard, { challenge: challenge(), onsettled });
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    const result = await screen.findByTestId("challenge-result");
+    expect(result.textContent).toMatch(/error/);
+    expect(result).toHaveTextContent("Internal server error");
+    expect(result).toHaveTextContent("code 20500");
+    expect(result).toHaveTextContent("HTTP 500");
+    expect(screen.getByTestId("approve-button")).toBeEnabled();
+    expect(onsettled).not.toHaveBeenCalled();
+
+    fail = false;
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    await vi.waitFor(() => expect(screen.getByTestId("challenge-result").textContent).toMatch(/approved/));
+  });
+
+  it("treats expired_challenge as expired and already_responded as a final error", async () => {
+    mockBackend({ approve_challenge: () => Promise.reject(appError("expired_challenge", "expired")) });
+    const first = render(ChallengeCard, { challenge: challenge() });
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    await vi.waitFor(() => expect(screen.getByTestId("challenge-result").textContent).toMatch(/expired/i));
+    first.unmount();
+
+    mockBackend({ deny_challenge: () => Promise.reject(appError("already_responded", "already answered")) });
+    const onsettled = vi.fn();
+    render(ChallengeCard, { challenge: challenge(), onsettled });
+    await fireEvent.click(screen.getByTestId("deny-button"));
+    await vi.waitFor(() => expect(onsettled).toHaveBeenCalledWith(expect.objectContaining({ status: "error" })));
+    expect(screen.getByTestId("challenge-result").textContent).toMatch(/error/);
+    expect(screen.queryByTestId("deny-button")).toBeNull();
+  });
+
+  it("labels the card and buttons for screen readers and is keyboard operable", async () => {
+    const calls = mockBackend({ approve_challenge: () => answered("approved") });
+    render(ChallengeCard, { challenge: challenge() });
+    const card = screen.getByRole("article", { name: /Sign-in request for Work laptop/ });
+    expect(card).toHaveAccessibleDescription("Sign in to Example Bank");
+    const approve = screen.getByRole("button", { name: "Approve" });
+    expect(approve).toHaveAccessibleDescription("Sign in to Example Bank");
+    expect(screen.getByRole("timer")).toHaveAttribute("aria-label", expect.stringMatching(/^Expires in 4 minutes 50 seconds$/));
+    // Native buttons: Enter/Space activate them; a keyboard "click" goes through the same path.
+    approve.focus();
+    expect(document.activeElement).toBe(approve);
+    await fireEvent.click(approve);
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+  });
+
+  it("shows an outcome decided elsewhere", () => {
+    mockBackend({});
+    render(ChallengeCard, { challenge: challenge(), outcome: { status: "denied" } });
+    expect(screen.getByTestId("challenge-result").textContent).toMatch(/denied/);
+    expect(screen.queryByTestId("approve-button")).toBeNull();
+  });
+});

@@ -1,0 +1,112 @@
+import { describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen } from "@testing-library/svelte";
+import EnrollForm from "./EnrollForm.svelte";
+import { account, appError, backendEmit, deferred, mockBackend } from "../test/backend";
+import type { Account } from "../lib/types";
+
+const LINK =
+  "assent://enroll?token=eyJhbGciOi.secret.sig&serviceSid=VA00000000000000000000000000000001&identity=alice&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A8790%2Fv2%2F";
+
+async function flush() {
+  await new Promise((r) => setTimeout(r, 0));
+}
+
+describe("EnrollForm", () => {
+  it("enrols the pasted text with the optional name, showing progress steps from events", async () => {
+    const result = deferred<Account>();
+    const calls = mockBackend({ enroll: () => result.promise });
+    const oncomplete = vi.fn();
+    render(EnrollForm, { oncomplete, oncancel: vi.fn() });
+    await flush();
+    const input = screen.getByTestId("enroll-input");
+    expect(document.activeElement).toBe(input);
+    await fireEvent.input(input, { target: { value: `  ${LINK}\n` } });
+    // The preview shows where the account goes, never the token.
+    expect(screen.getByLabelText("What will be added")).toHaveTextContent("127.0.0.1:8790");
+    expect(screen.getByLabelText("What will be added")).not.toHaveTextContent("secret");
+    await fireEvent.input(screen.getByTestId("enroll-name"), { target: { value: " Bank " } });
+    await fireEvent.click(screen.getByTestId("enroll-submit"));
+
+    expect(calls).toEqual([{ cmd: "enroll", args: { payload: LINK, friendlyName: "Bank" } }]);
+    expect(screen.getByTestId("enroll-submit")).toBeDisabled();
+    for (const step of ["creating_key", "creating_factor", "verifying"] as const) {
+      await backendEmit("enroll-progress", { step });
+      const current = screen.getByTestId("enroll-progress").querySelector("[aria-current=step]");
+      expect(current).toHaveAttribute("data-step", step);
+    }
+    const done = screen.getByTestId("enroll-progress").querySelector("[data-step=creating_key]");
+    expect(done).toHaveClass("done");
+
+    const acc = account({ friendlyName: "Bank" });
+    result.resolve(acc);
+    await vi.waitFor(() => expect(oncomplete).toHaveBeenCalledWith(acc));
+    expect((screen.getByTestId("enroll-input") as HTMLTextAreaElement).value).toBe("");
+    // Nothing of the payload is stored in the web view.
+    expect(localStorage.length).toBe(0);
+    expect(sessionStorage.length).toBe(0);
+  });
+
+  it("omits friendlyName when no name is given and refuses an empty payload locally", async () => {
+    const calls = mockBackend({ enroll: () => account() });
+    render(EnrollForm, { oncomplete: vi.fn(), oncancel: vi.fn() });
+    await fireEvent.click(screen.getByTestId("enroll-submit"));
+    expect(calls).toHaveLength(0);
+    expect(screen.getByTestId("enroll-error")).toHaveAttribute("data-code", "input");
+    await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: '{"token":"t"}' } });
+    await fireEvent.click(screen.getByTestId("enroll-submit"));
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    expect(calls[0].args).toEqual({ payload: '{"token":"t"}' });
+  });
+
+  it.each([
+    ["input", "That doesn't look like a valid enrolment link or payload."],
+    ["insecure_url", "The server address is not secure."],
+    ["keychain_unavailable", "The system keychain is not available."],
+    ["network", "Could not reach the server."],
+    ["authentication_token", "The enrolment token was rejected."],
+  ])("explains a %s error", async (code, title) => {
+    mockBackend({ enroll: () => Promise.reject(appError(code, `detail for ${code}`)) });
+    render(EnrollForm, { oncomplete: vi.fn(), oncancel: vi.fn() });
+    await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: LINK } });
+    await fireEvent.click(screen.getByTestId("enroll-submit"));
+    const err = await screen.findByTestId("enroll-error");
+    expect(err).toHaveAttribute("data-code", code);
+    expect(err).toHaveTextContent(title);
+    expect(err).toHaveTextContent(`detail for ${code}`);
+    expect(screen.queryByTestId("enroll-progress")).toBeNull();
+    expect(screen.getByTestId("enroll-submit")).toBeEnabled();
+    // The text stays so the user can fix it.
+    expect((screen.getByTestId("enroll-input") as HTMLTextAreaElement).value).toBe(LINK);
+  });
+
+  it("shows the server's code and message", async () => {
+    mockBackend({
+      enroll: () =>
+        Promise.reject(
+          appError("server", "Verify API error", { code: 60317, message: "Factor already exists", moreInfo: null, status: 409 }),
+        ),
+    });
+    render(EnrollForm, { oncomplete: vi.fn(), oncancel: vi.fn() });
+    await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: LINK } });
+    await fireEvent.click(screen.getByTestId("enroll-submit"));
+    const err = await screen.findByTestId("enroll-error");
+    expect(err).toHaveTextContent("The server refused the request.");
+    expect(err).toHaveTextContent("Factor already exists");
+    expect(err).toHaveTextContent("code 60317");
+    expect(err).toHaveTextContent("HTTP 409");
+  });
+
+  it("prefilled from a deep link waits for the user's confirmation", async () => {
+    const calls = mockBackend({ enroll: () => account() });
+    const oncancel = vi.fn();
+    render(EnrollForm, { prefill: LINK, oncomplete: vi.fn(), oncancel });
+    await flush();
+    expect((screen.getByTestId("enroll-input") as HTMLTextAreaElement).value).toBe(LINK);
+    expect(screen.getByRole("note")).toHaveTextContent("A website asked Assent to add an account");
+    expect(document.activeElement).toBe(screen.getByTestId("enroll-submit"));
+    expect(calls).toHaveLength(0);
+    await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(oncancel).toHaveBeenCalledOnce();
+    expect(calls).toHaveLength(0);
+  });
+});

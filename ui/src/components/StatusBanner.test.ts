@@ -1,0 +1,47 @@
+import { describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen } from "@testing-library/svelte";
+import StatusBanner from "./StatusBanner.svelte";
+import { appError, mockBackend, watcher } from "../test/backend";
+
+const NOW = Date.parse("2026-11-26T12:00:00Z");
+
+describe("StatusBanner", () => {
+  it("shows nothing while online", () => {
+    render(StatusBanner, { watcher: watcher(), now: NOW });
+    expect(screen.queryByTestId("offline-banner")).toBeNull();
+    expect(screen.queryByTestId("error-banner")).toBeNull();
+  });
+
+  it("shows the offline banner with the last error and checks now on request", async () => {
+    const calls = mockBackend({ check_now: () => null });
+    render(StatusBanner, {
+      watcher: watcher({ online: false, lastPollAt: "2026-11-26T11:50:00Z", lastError: appError("network", "dns error") }),
+      now: NOW,
+    });
+    const banner = screen.getByTestId("offline-banner");
+    expect(banner).toHaveTextContent("Offline");
+    expect(banner).toHaveTextContent("Could not reach the server.");
+    expect(banner).toHaveTextContent("dns error");
+    expect(banner).toHaveTextContent("10 min ago");
+    await fireEvent.click(screen.getByRole("button", { name: /Try now/ }));
+    expect(calls).toEqual([{ cmd: "check_now", args: {} }]);
+  });
+
+  it("shows the paused banner and an error banner that can be dismissed", async () => {
+    const ondismiss = vi.fn();
+    const onsettings = vi.fn();
+    render(StatusBanner, {
+      watcher: watcher({ paused: true }),
+      error: appError("storage", "cannot write"),
+      now: NOW,
+      ondismiss,
+      onsettings,
+    });
+    expect(screen.getByTestId("paused-banner")).toHaveTextContent("paused");
+    await fireEvent.click(screen.getByRole("button", { name: "Resume…" }));
+    expect(onsettings).toHaveBeenCalledOnce();
+    expect(screen.getByTestId("error-banner")).toHaveTextContent("cannot write");
+    await fireEvent.click(screen.getByRole("button", { name: "Dismiss" }));
+    expect(ondismiss).toHaveBeenCalledOnce();
+  });
+});

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { formatCountdown, formatRelative, isUrgent, remainingMs, spokenDuration } from "./time";
+
+const NOW = Date.parse("2026-11-26T12:00:00Z");
+
+describe("remainingMs", () => {
+  it("counts down to expiresAt and never goes below zero", () => {
+    expect(remainingMs("2026-11-26T12:05:00Z", NOW)).toBe(300_000);
+    expect(remainingMs("2026-11-26T11:59:00Z", NOW)).toBe(0);
+  });
+  it("treats an unparsable date as expired", () => {
+    expect(remainingMs("not a date", NOW)).toBe(0);
+  });
+});
+
+describe("formatCountdown", () => {
+  it("formats mm:ss and rounds partial seconds up", () => {
+    expect(formatCountdown(300_000)).toBe("05:00");
+    expect(formatCountdown(61_000)).toBe("01:01");
+    expect(formatCountdown(59_001)).toBe("01:00");
+    expect(formatCountdown(999)).toBe("00:01");
+    expect(formatCountdown(0)).toBe("00:00");
+    expect(formatCountdown(-5)).toBe("00:00");
+  });
+  it("lets minutes grow past an hour", () => {
+    expect(formatCountdown(75 * 60_000)).toBe("75:00");
+  });
+});
+
+describe("isUrgent", () => {
+  it("is true only in the last 30 seconds before expiry", () => {
+    expect(isUrgent(31_000)).toBe(false);
+    expect(isUrgent(30_000)).toBe(true);
+    expect(isUrgent(1)).toBe(true);
+    expect(isUrgent(0)).toBe(false);
+  });
+});
+
+describe("spokenDuration", () => {
+  it("reads minutes and seconds with plurals", () => {
+    expect(spokenDuration(125_000)).toBe("2 minutes 5 seconds");
+    expect(spokenDuration(60_000)).toBe("1 minute");
+    expect(spokenDuration(1_000)).toBe("1 second");
+    expect(spokenDuration(0)).toBe("0 seconds");
+  });
+});
+
+describe("formatRelative", () => {
+  it("buckets past times", () => {
+    expect(formatRelative(null, NOW)).toBe("never");
+    expect(formatRelative("2026-11-26T11:59:50Z", NOW)).toBe("just now");
+    expect(formatRelative("2026-11-26T11:55:00Z", NOW)).toBe("5 min ago");
+    expect(formatRelative("2026-11-26T09:00:00Z", NOW)).toBe("3 h ago");
+    expect(formatRelative("2026-11-25T10:00:00Z", NOW)).toBe("yesterday");
+    expect(formatRelative("2026-11-23T12:00:00Z", NOW)).toBe("3 days ago");
+    expect(formatRelative("garbage", NOW)).toBe("unknown");
+  });
+  it("reads a future time (clock skew) as just now", () => {
+    expect(formatRelative("2026-11-26T12:03:00Z", NOW)).toBe("just now");
+  });
+  it("falls back to a date after a week", () => {
+    expect(formatRelative("2026-10-01T12:00:00Z", NOW)).toMatch(/2026/);
+  });
+});
