@@ -25,7 +25,7 @@ describe("Settings", () => {
     await fireEvent.click(screen.getByTestId("settings-save"));
     await vi.waitFor(() => expect(onsaved).toHaveBeenCalled());
     const expected = { ...settings(), pollIntervalSecs: 12, notificationsEnabled: false, startAtLogin: true };
-    expect(calls.at(-1)).toEqual({ cmd: "update_settings", args: { settings: expected } });
+    expect(calls[calls.length - 1]).toEqual({ cmd: "update_settings", args: { settings: expected } });
     expect(onsaved).toHaveBeenCalledWith(expected);
     expect(screen.getByRole("status")).toHaveTextContent("Settings saved.");
     expect(screen.getByTestId("settings-save")).toBeDisabled();
@@ -49,10 +49,10 @@ describe("Settings", () => {
     await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Paused until you resume"));
     await fireEvent.click(screen.getByRole("button", { name: "Resume" }));
     await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Active"));
-    expect(calls.at(-1)?.args).toEqual({ settings: settings({ pausedUntil: null }) });
+    expect(calls[calls.length - 1]?.args).toEqual({ settings: settings({ pausedUntil: null }) });
     await fireEvent.click(screen.getByRole("button", { name: "Pause for 1 hour" }));
     await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Paused until"));
-    const until = (calls.at(-1)?.args.settings as Settings).pausedUntil!;
+    const until = (calls[calls.length - 1]?.args.settings as Settings).pausedUntil!;
     expect(Date.parse(until) - Date.now()).toBeGreaterThan(3500_000);
   });
 
