@@ -20,11 +20,20 @@ describe("StatusBanner", () => {
     });
     const banner = screen.getByTestId("offline-banner");
     expect(banner).toHaveTextContent("Offline");
-    expect(banner).toHaveTextContent("Could not reach the server.");
+    expect(banner).not.toHaveTextContent("Could not reach the server.");
     expect(banner).toHaveTextContent("dns error");
     expect(banner).toHaveTextContent("10 min ago");
     await fireEvent.click(screen.getByRole("button", { name: /Try now/ }));
     expect(calls).toEqual([{ cmd: "check_now", args: {} }]);
+  });
+
+  it("names a non-network cause", () => {
+    render(StatusBanner, {
+      watcher: watcher({ online: false, lastError: appError("server", "HTTP 503", { code: 20503, message: "Service unavailable", moreInfo: null, status: 503 }) }),
+      now: NOW,
+    });
+    expect(screen.getByTestId("offline-banner")).toHaveTextContent("The server refused the request.");
+    expect(screen.getByTestId("offline-banner")).toHaveTextContent("HTTP 503");
   });
 
   it("shows the paused banner and an error banner that can be dismissed", async () => {

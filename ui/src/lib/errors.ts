@@ -55,7 +55,14 @@ export function describeError(err: AppError): ErrorText {
   return TEXT[err.code] ?? { title: "Something went wrong.", hint: null };
 }
 
-/** "Twilio error 60317 (HTTP 400)"-style line for server errors, or null. */
+/** "Server said: … (code 60317, HTTP 400)", or null when the error has no server part. */
+export function serverText(err: AppError): string | null {
+  if (!err.server) return null;
+  const line = serverLine(err);
+  return `Server said: ${err.server.message}${line ? ` (${line})` : ""}`;
+}
+
+/** "code 60317, HTTP 400"-style line for server errors, or null. */
 export function serverLine(err: AppError): string | null {
   const s = err.server;
   if (!s) return null;

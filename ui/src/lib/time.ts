@@ -72,6 +72,13 @@ export function formatDateTime(iso: string): string {
   });
 }
 
+/** Short local date and time, e.g. "Nov 26, 16:05". */
+export function formatShort(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "unknown";
+  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
 /** Local time of day, e.g. "16:05". */
 export function formatTime(iso: string): string {
   const d = new Date(iso);
