@@ -1,0 +1,851 @@
+//! [`VerifyPush`]: the client the app, the CLI and the tests go through.
+
+use crate::challenge::{
+    Challenge, ChallengeListQuery, ChallengePage, ChallengeStatus, Expectation, Order,
+};
+use crate::crypto::KeyPair;
+use crate::enrollment::EnrollRequest;
+use crate::error::Error;
+use crate::factor::{Factor, FactorStatus};
+use crate::ids::FactorSid;
+use crate::jwt::{challenge_claims, challenge_jws, device_jwt};
+use crate::keystore::{new_alias, KeyStore, OsKeyStore, DEFAULT_SERVICE};
+use crate::store::{FactorStore, StoredFactor};
+use crate::time::{local_unix_now, Clock};
+use crate::transport::{Method, RawResponse, Transport};
+use crate::wire;
+use crate::ChallengeSid;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `Config.SdkVersion` we report.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Default `Config.AppId`.
+pub const DEFAULT_APP_ID: &str = "dev.assent.Assent";
+const MAX_FRIENDLY_NAME: usize = 64;
+const MAX_METADATA_JSON: usize = 1024;
+
+/// Local consistency between factors and keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrityReport {
+    /// Factors whose private key is gone: remove them or enrol again.
+    pub factors_without_key: Vec<FactorSid>,
+    /// Key aliases no factor refers to: safe to delete with [`VerifyPush::remove_orphan_keys`].
+    pub keys_without_factor: Vec<String>,
+}
+
+impl IntegrityReport {
+    /// True when nothing is wrong.
+    pub fn is_clean(&self) -> bool {
+        self.factors_without_key.is_empty() && self.keys_without_factor.is_empty()
+    }
+}
+
+/// Builder for [`VerifyPush`].
+#[derive(Debug, Default)]
+pub struct VerifyPushBuilder {
+    data_dir: Option<PathBuf>,
+    key_store: Option<Arc<dyn KeyStore>>,
+    app_id: Option<String>,
+    user_agent: Option<String>,
+    http_timeout: Option<Duration>,
+}
+
+impl VerifyPushBuilder {
+    /// Directory holding `factors.json` (default: the platform data directory for Assent).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Key store (default: `OsKeyStore::new("dev.assent.Assent")`).
+    pub fn key_store(mut self, ks: Arc<dyn KeyStore>) -> Self {
+        self.key_store = Some(ks);
+        self
+    }
+
+    /// `Config.AppId` sent at enrolment (default `dev.assent.Assent`).
+    pub fn app_id(mut self, id: impl Into<String>) -> Self {
+        self.app_id = Some(id.into());
+        self
+    }
+
+    /// `User-Agent` header (default in the SDKs' `;`-separated format).
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = Some(ua.into());
+        self
+    }
+
+    /// Whole-request timeout (default 20 s).
+    pub fn http_timeout(mut self, t: Duration) -> Self {
+        self.http_timeout = Some(t);
+        self
+    }
+
+    /// Builds the client, loading the store (and its clock correction).
+    pub fn build(self) -> Result<VerifyPush, Error> {
+        let dir = match self.data_dir {
+            Some(d) => d,
+            None => directories::ProjectDirs::from("dev", "assent", "Assent")
+                .map(|p| p.data_dir().to_path_buf())
+                .ok_or_else(|| {
+                    Error::Initialization("no home directory to put the data directory in".into())
+                })?,
+        };
+        let store = FactorStore::open(dir)?;
+        let correction = store.load()?.time_correction_secs;
+        let app_id = self.app_id.unwrap_or_else(|| DEFAULT_APP_ID.to_owned());
+        if app_id.is_empty() || app_id.len() > 100 {
+            return Err(Error::Initialization(
+                "app id must be 1-100 characters".into(),
+            ));
+        }
+        let ua = self.user_agent.unwrap_or_else(default_user_agent);
+        let transport = Transport::new(&ua, self.http_timeout.unwrap_or(Duration::from_secs(20)))?;
+        let keys = self
+            .key_store
+            .unwrap_or_else(|| Arc::new(OsKeyStore::new(DEFAULT_SERVICE)));
+        Ok(VerifyPush {
+            inner: Arc::new(Inner {
+                transport,
+                store,
+                keys,
+                clock: Clock::new(correction),
+                app_id,
+                key_cache: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+/// `{app}; {platform}; {appVersion}; {build}; {os} ({arch}); {model}; {sdk}; {sdkVersion}; {sdkBuild}`,
+/// the layout of the Android and iOS SDKs' User-Agent (reference §2).
+fn default_user_agent() -> String {
+    let os = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "macOS",
+        "windows" => "Windows",
+        other => other,
+    };
+    format!(
+        "Assent; {os}; {SDK_VERSION}; 1; {os} ({}); Desktop; VerifyPushRust; {SDK_VERSION}; 1",
+        std::env::consts::ARCH
+    )
+}
+
+#[derive(Debug)]
+struct Inner {
+    transport: Transport,
+    store: FactorStore,
+    keys: Arc<dyn KeyStore>,
+    clock: Clock,
+    app_id: String,
+    // Parsed keys by alias, so polling does not hit the keychain every time. `SigningKey`
+    // zeroizes itself when the last reference drops (forget/delete/clear evict it).
+    key_cache: Mutex<HashMap<String, Arc<KeyPair>>>,
+}
+
+/// The Verify Push client. Cheap to clone; share one per process.
+#[derive(Debug, Clone)]
+pub struct VerifyPush {
+    inner: Arc<Inner>,
+}
+
+/// A D5 response with what signing needs.
+struct Fetched {
+    challenge: Challenge,
+    raw: serde_json::Map<String, serde_json::Value>,
+    signature_fields: Option<String>,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::KeyStorage(format!("key store task failed: {e}")))?
+}
+
+impl VerifyPush {
+    /// Starts a builder.
+    pub fn builder() -> VerifyPushBuilder {
+        VerifyPushBuilder::default()
+    }
+
+    /// Server-minus-local clock correction in seconds currently applied to JWTs.
+    pub fn time_correction_secs(&self) -> i64 {
+        self.inner.clock.correction()
+    }
+
+    // ---------------------------------------------------------------- factors
+
+    /// Creates the factor and verifies it. On any failure everything created so far is
+    /// removed again (server factor, key, local record), so there is never a key without a
+    /// factor or a factor without a key.
+    pub async fn enroll(&self, req: EnrollRequest) -> Result<Factor, Error> {
+        let factor = self.create_factor(req).await?;
+        match self.verify_factor(&factor.sid).await {
+            Ok(f) if f.status == FactorStatus::Verified => Ok(f),
+            Ok(f) => {
+                self.undo_enrolment(&f.sid).await;
+                Err(Error::Input(format!(
+                    "the server left factor {} {}",
+                    f.sid,
+                    f.status.as_str()
+                )))
+            }
+            Err(e) => {
+                self.undo_enrolment(&factor.sid).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn undo_enrolment(&self, sid: &FactorSid) {
+        if let Err(e) = self.delete_factor(sid).await {
+            tracing::warn!(factor = %sid, error = %e, "cleaning up a failed enrolment on the server failed; removing it locally");
+            if let Err(e) = self.forget_factor_async(sid).await {
+                tracing::warn!(factor = %sid, error = %e, "removing the failed enrolment locally failed");
+            }
+        }
+    }
+
+    /// D1: generates a key, stores it in the key store, creates the (unverified) factor with
+    /// the access token and saves it locally. The key is deleted again if this fails.
+    pub async fn create_factor(&self, req: EnrollRequest) -> Result<Factor, Error> {
+        let name = req.friendly_name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_FRIENDLY_NAME {
+            return Err(Error::Input(format!(
+                "friendly name must be 1-{MAX_FRIENDLY_NAME} characters"
+            )));
+        }
+        let metadata_json = match &req.metadata {
+            Some(m) => {
+                let j =
+                    serde_json::to_string(m).map_err(|e| Error::Input(format!("metadata: {e}")))?;
+                if j.len() > MAX_METADATA_JSON {
+                    return Err(Error::Input(format!(
+                        "metadata must serialize to at most {MAX_METADATA_JSON} bytes"
+                    )));
+                }
+                Some(j)
+            }
+            None => None,
+        };
+        let p = &req.payload;
+        let key = KeyPair::generate();
+        let public_key = key.public_key_base64()?;
+        let alias = new_alias();
+        {
+            let ks = self.inner.keys.clone();
+            let secret = key.to_secret();
+            let a = alias.clone();
+            blocking(move || ks.put(&a, &secret)).await?;
+        }
+        let url = join(
+            &p.base_url,
+            &format!("Services/{}/Entities/{}/Factors", p.service_sid, p.identity),
+        )?;
+        let mut form = vec![
+            ("FriendlyName", name.clone()),
+            ("FactorType", "push".to_owned()),
+            ("Binding.PublicKey", public_key),
+            ("Binding.Alg", "ES256".to_owned()),
+            ("Config.SdkVersion", SDK_VERSION.to_owned()),
+            ("Config.AppId", self.inner.app_id.clone()),
+            ("Config.NotificationPlatform", "none".to_owned()),
+        ];
+        if let Some(m) = metadata_json {
+            form.push(("Metadata", m));
+        }
+        let created = async {
+            let resp = self
+                .inner
+                .transport
+                .send(Method::Post, url, p.token.expose(), &form)
+                .await?;
+            if !resp.is_success() {
+                return Err(resp.api_error());
+            }
+            let dto = wire::factor(&resp.body)?;
+            let missing = |what: &str| {
+                Error::mapping(format!("create-factor response lacks {what}"), &resp.body)
+            };
+            Ok(Factor {
+                sid: dto.sid.ok_or_else(|| missing("sid"))?,
+                friendly_name: dto.friendly_name.unwrap_or_else(|| name.clone()),
+                account_sid: dto.account_sid.ok_or_else(|| missing("account_sid"))?,
+                service_sid: p.service_sid.clone(),
+                identity: p.identity.clone(),
+                status: dto.status,
+                credential_sid: dto
+                    .credential_sid
+                    .ok_or_else(|| missing("config.credential_sid"))?,
+                base_url: p.base_url.clone(),
+                created_at: dto.created_at.unwrap_or_else(chrono::Utc::now),
+                metadata: dto.metadata.or_else(|| req.metadata.clone()),
+            })
+        }
+        .await;
+        let factor = match created {
+            Ok(f) => f,
+            Err(e) => {
+                self.drop_key(&alias).await;
+                return Err(e);
+            }
+        };
+        let rec = StoredFactor {
+            factor: factor.clone(),
+            key_alias: alias.clone(),
+        };
+        if let Err(e) = self.inner.store.update(|f| f.upsert(rec)) {
+            // Without a record nobody can use the server factor; remove it while we still can.
+            self.cache_key(&alias, key);
+            let tmp = StoredFactor {
+                factor: factor.clone(),
+                key_alias: alias.clone(),
+            };
+            let _ = self
+                .device_call(&tmp, Method::Delete, factor_url(&factor)?, &[])
+                .await;
+            self.drop_key(&alias).await;
+            return Err(e);
+        }
+        self.cache_key(&alias, key);
+        tracing::info!(factor = %factor.sid, service = %factor.service_sid, "factor created");
+        Ok(factor)
+    }
+
+    async fn drop_key(&self, alias: &str) {
+        self.evict_key(alias);
+        let ks = self.inner.keys.clone();
+        let a = alias.to_owned();
+        if let Err(e) = blocking(move || ks.delete(&a)).await {
+            tracing::warn!(error = %e, "could not delete a key after a failed enrolment");
+        }
+    }
+
+    /// D2: proves possession of the key (DER signature over the factor SID) and stores the
+    /// resulting status.
+    pub async fn verify_factor(&self, sid: &FactorSid) -> Result<Factor, Error> {
+        let rec = self.record(sid)?;
+        let key = self.key_for(&rec).await?;
+        let payload = STANDARD.encode(key.sign_der(sid.as_str().as_bytes()));
+        let (resp, _) = self
+            .device_call(
+                &rec,
+                Method::Post,
+                factor_url(&rec.factor)?,
+                &[("AuthPayload", payload)],
+            )
+            .await?;
+        if !resp.is_success() {
+            return Err(resp.api_error());
+        }
+        let dto = wire::factor(&resp.body)?;
+        let updated = self.inner.store.update(|f| {
+            let mut r = f.get(sid).cloned()?;
+            r.factor.status = dto.status;
+            let out = r.factor.clone();
+            f.upsert(r);
+            Some(out)
+        })?;
+        updated.ok_or_else(|| Error::FactorNotFound(sid.to_string()))
+    }
+
+    /// D3: re-sends the factor's config (and optionally a new friendly name, which is then
+    /// also stored locally).
+    pub async fn update_factor(
+        &self,
+        sid: &FactorSid,
+        friendly_name: Option<String>,
+    ) -> Result<Factor, Error> {
+        let rec = self.record(sid)?;
+        let name = match friendly_name {
+            Some(n) => {
+                let n = n.trim().to_owned();
+                if n.is_empty() || n.chars().count() > MAX_FRIENDLY_NAME {
+                    return Err(Error::Input(format!(
+                        "friendly name must be 1-{MAX_FRIENDLY_NAME} characters"
+                    )));
+                }
+                n
+            }
+            None => rec.factor.friendly_name.clone(),
+        };
+        let form = [
+            ("FriendlyName", name.clone()),
+            ("Config.SdkVersion", SDK_VERSION.to_owned()),
+            ("Config.AppId", self.inner.app_id.clone()),
+            ("Config.NotificationPlatform", "none".to_owned()),
+        ];
+        let (resp, _) = self
+            .device_call(&rec, Method::Post, factor_url(&rec.factor)?, &form)
+            .await?;
+        if !resp.is_success() {
+            return Err(resp.api_error());
+        }
+        let dto = wire::factor(&resp.body)?;
+        let updated = self.inner.store.update(|f| {
+            let mut r = f.get(sid).cloned()?;
+            r.factor.friendly_name = name.clone();
+            r.factor.status = dto.status;
+            let out = r.factor.clone();
+            f.upsert(r);
+            Some(out)
+        })?;
+        updated.ok_or_else(|| Error::FactorNotFound(sid.to_string()))
+    }
+
+    /// D4: deletes on the server (404, and 401 after the clock retry, count as deleted, as
+    /// in the SDKs), then the key, then the local record.
+    pub async fn delete_factor(&self, sid: &FactorSid) -> Result<(), Error> {
+        let rec = self.record(sid)?;
+        let (resp, retried) = self
+            .device_call(&rec, Method::Delete, factor_url(&rec.factor)?, &[])
+            .await?;
+        let gone = resp.is_success() || resp.status == 404 || (resp.status == 401 && retried);
+        if !gone {
+            return Err(resp.api_error());
+        }
+        self.forget_factor_async(sid).await
+    }
+
+    async fn forget_factor_async(&self, sid: &FactorSid) -> Result<(), Error> {
+        let me = self.clone();
+        let sid = sid.clone();
+        blocking(move || me.forget_factor(&sid)).await
+    }
+
+    /// Removes a factor locally only (key, then record). Blocking (key store).
+    pub fn forget_factor(&self, sid: &FactorSid) -> Result<(), Error> {
+        let rec = self.record(sid)?;
+        self.evict_key(&rec.key_alias);
+        // A locked keychain fails here and keeps the record: nothing is lost.
+        self.inner.keys.delete(&rec.key_alias)?;
+        self.inner.store.update(|f| f.remove(sid))?;
+        tracing::info!(factor = %sid, "factor removed locally");
+        Ok(())
+    }
+
+    /// All local factors.
+    pub fn factors(&self) -> Result<Vec<Factor>, Error> {
+        Ok(self
+            .inner
+            .store
+            .load()?
+            .factors
+            .into_iter()
+            .map(|r| r.factor)
+            .collect())
+    }
+
+    /// One local factor.
+    pub fn factor(&self, sid: &FactorSid) -> Result<Factor, Error> {
+        Ok(self.record(sid)?.factor)
+    }
+
+    /// Compares factors and keys. Blocking (key store).
+    pub fn check_integrity(&self) -> Result<IntegrityReport, Error> {
+        let file = self.inner.store.load()?;
+        let aliases = self.inner.keys.aliases()?;
+        let mut report = IntegrityReport::default();
+        for r in &file.factors {
+            if !aliases.contains(&r.key_alias) {
+                report.factors_without_key.push(r.factor.sid.clone());
+            }
+        }
+        for a in aliases {
+            if !file.factors.iter().any(|r| r.key_alias == a) {
+                report.keys_without_factor.push(a);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Deletes keys no factor refers to; returns how many. Blocking (key store).
+    pub fn remove_orphan_keys(&self) -> Result<usize, Error> {
+        let report = self.check_integrity()?;
+        for a in &report.keys_without_factor {
+            self.evict_key(a);
+            self.inner.keys.delete(a)?;
+        }
+        Ok(report.keys_without_factor.len())
+    }
+
+    /// Deletes all local factors and their keys (the server is not touched). Blocking.
+    pub fn clear_local_storage(&self) -> Result<(), Error> {
+        let file = self.inner.store.load()?;
+        let mut aliases: Vec<String> = file.factors.iter().map(|r| r.key_alias.clone()).collect();
+        for a in self.inner.keys.aliases()? {
+            if !aliases.contains(&a) {
+                aliases.push(a);
+            }
+        }
+        for a in &aliases {
+            self.evict_key(a);
+            self.inner.keys.delete(a)?;
+        }
+        self.inner.store.update(|f| {
+            f.factors.clear();
+            f.time_correction_secs = 0;
+        })?;
+        self.inner.clock.set_correction(0);
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- challenges
+
+    /// D5: fetches a challenge of a local factor.
+    pub async fn get_challenge(
+        &self,
+        factor: &FactorSid,
+        sid: &ChallengeSid,
+    ) -> Result<Challenge, Error> {
+        let rec = self.record(factor)?;
+        Ok(self.fetch(&rec, sid).await?.challenge)
+    }
+
+    async fn fetch(&self, rec: &StoredFactor, sid: &ChallengeSid) -> Result<Fetched, Error> {
+        let url = join(
+            &rec.factor.base_url,
+            &format!(
+                "Services/{}/Entities/{}/Challenges/{}",
+                rec.factor.service_sid, rec.factor.identity, sid
+            ),
+        )?;
+        let (resp, _) = self.device_call(rec, Method::Get, url, &[]).await?;
+        if !resp.is_success() {
+            return Err(resp.api_error());
+        }
+        let (challenge, raw) = wire::challenge(&resp.body)?;
+        if challenge.factor_sid != rec.factor.sid {
+            return Err(Error::WrongFactor {
+                challenge: sid.to_string(),
+                expected: rec.factor.sid.to_string(),
+                actual: challenge.factor_sid.to_string(),
+            });
+        }
+        Ok(Fetched {
+            challenge,
+            raw,
+            signature_fields: resp.signature_fields,
+        })
+    }
+
+    /// D6: one page of a factor's challenges.
+    pub async fn list_challenges(&self, q: ChallengeListQuery) -> Result<ChallengePage, Error> {
+        if q.page_size == 0 || q.page_size > 1000 {
+            return Err(Error::Input("page size must be 1-1000".into()));
+        }
+        let rec = self.record(&q.factor)?;
+        let mut url = join(
+            &rec.factor.base_url,
+            &format!(
+                "Services/{}/Entities/{}/Challenges",
+                rec.factor.service_sid, rec.factor.identity
+            ),
+        )?;
+        {
+            let mut qp = url.query_pairs_mut();
+            qp.append_pair("FactorSid", q.factor.as_str());
+            qp.append_pair("PageSize", &q.page_size.to_string());
+            qp.append_pair("Order", q.order.as_str());
+            if let Some(s) = q.status {
+                qp.append_pair("Status", s.as_str());
+            }
+            if let Some(t) = &q.page_token {
+                qp.append_pair("PageToken", t);
+            }
+        }
+        let (resp, _) = self.device_call(&rec, Method::Get, url, &[]).await?;
+        if !resp.is_success() {
+            return Err(resp.api_error());
+        }
+        wire::challenge_page(&resp.body)
+    }
+
+    /// Approves a pending challenge (D5, sign, D7, D5 to confirm).
+    pub async fn approve(
+        &self,
+        factor: &FactorSid,
+        sid: &ChallengeSid,
+    ) -> Result<Challenge, Error> {
+        self.respond(factor, sid, ChallengeStatus::Approved, None)
+            .await
+    }
+
+    /// Denies a pending challenge.
+    pub async fn deny(&self, factor: &FactorSid, sid: &ChallengeSid) -> Result<Challenge, Error> {
+        self.respond(factor, sid, ChallengeStatus::Denied, None)
+            .await
+    }
+
+    /// Answers a challenge with `Approved` or `Denied`.
+    pub async fn update_challenge(
+        &self,
+        factor: &FactorSid,
+        sid: &ChallengeSid,
+        s: ChallengeStatus,
+    ) -> Result<Challenge, Error> {
+        self.respond(factor, sid, s, None).await
+    }
+
+    /// Silent approval: approves only if the challenge's SID equals the expected one or its
+    /// `hidden_details["transaction_id"]` equals the expected transaction id.
+    pub async fn approve_if(
+        &self,
+        factor: &FactorSid,
+        sid: &ChallengeSid,
+        expect: Expectation,
+    ) -> Result<Challenge, Error> {
+        self.respond(factor, sid, ChallengeStatus::Approved, Some(&expect))
+            .await
+    }
+
+    /// Polls until the factor has an unexpired pending challenge (the newest is returned) or
+    /// `timeout` passes (`Ok(None)`).
+    pub async fn wait_for_pending_challenge(
+        &self,
+        factor: &FactorSid,
+        timeout: Duration,
+        interval: Duration,
+    ) -> Result<Option<Challenge>, Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(c) = self.newest_pending(factor).await? {
+                return Ok(Some(c));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(interval.min(deadline - now)).await;
+        }
+    }
+
+    /// The newest unexpired pending challenge of a factor, if any (one list request).
+    pub async fn newest_pending(&self, factor: &FactorSid) -> Result<Option<Challenge>, Error> {
+        let page = self
+            .list_challenges(ChallengeListQuery {
+                factor: factor.clone(),
+                status: Some(ChallengeStatus::Pending),
+                order: Order::Desc,
+                page_size: 20,
+                page_token: None,
+            })
+            .await?;
+        let now = self.inner.clock.now();
+        Ok(page
+            .challenges
+            .into_iter()
+            .filter(|c| c.expires_at.timestamp() > now)
+            .max_by_key(|c| c.created_at))
+    }
+
+    async fn respond(
+        &self,
+        factor: &FactorSid,
+        sid: &ChallengeSid,
+        status: ChallengeStatus,
+        expect: Option<&Expectation>,
+    ) -> Result<Challenge, Error> {
+        if !matches!(status, ChallengeStatus::Approved | ChallengeStatus::Denied) {
+            return Err(Error::Input(format!(
+                "a challenge can only be approved or denied, not {status}"
+            )));
+        }
+        let rec = self.record(factor)?;
+        let fetched = self.fetch(&rec, sid).await?;
+        let ch = &fetched.challenge;
+        match expect {
+            Some(Expectation::ChallengeSid(want)) if &ch.sid != want => {
+                return Err(Error::Unexpected(
+                    sid.to_string(),
+                    format!("expected challenge {want}"),
+                ))
+            }
+            Some(Expectation::TransactionId(want)) => {
+                let got = ch
+                    .hidden_details
+                    .as_ref()
+                    .and_then(|h| h.get("transaction_id"));
+                if got != Some(want) {
+                    return Err(Error::Unexpected(
+                        sid.to_string(),
+                        "hidden transaction_id does not match".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        match ch.status {
+            ChallengeStatus::Pending => {}
+            ChallengeStatus::Expired => return Err(Error::ExpiredChallenge(sid.to_string())),
+            other => {
+                return Err(Error::AlreadyResponded(
+                    sid.to_string(),
+                    other.as_str().to_owned(),
+                ))
+            }
+        }
+        if ch.expires_at.timestamp() <= self.inner.clock.now() {
+            return Err(Error::ExpiredChallenge(sid.to_string()));
+        }
+        let fields = fetched.signature_fields.as_deref().ok_or_else(|| {
+            Error::Input(
+                "signature fields or response not set (no Twilio-Verify-Signature-Fields header)"
+                    .into(),
+            )
+        })?;
+        let claims = challenge_claims(fields, &fetched.raw, status.as_str())?;
+        let key = self.key_for(&rec).await?;
+        let jws = challenge_jws(&key, &claims)?;
+        let url = join(
+            &rec.factor.base_url,
+            &format!(
+                "Services/{}/Entities/{}/Challenges/{}",
+                rec.factor.service_sid, rec.factor.identity, sid
+            ),
+        )?;
+        let (resp, _) = self
+            .device_call(&rec, Method::Post, url, &[("AuthPayload", jws)])
+            .await?;
+        if !resp.is_success() {
+            let e = resp.api_error();
+            if let Some(api) = e.api_error() {
+                if api.code == Some(60323) {
+                    return Err(Error::ExpiredChallenge(sid.to_string()));
+                }
+            }
+            return Err(e);
+        }
+        let after = self.fetch(&rec, sid).await?.challenge;
+        if after.status != status {
+            return Err(Error::NotUpdated(
+                sid.to_string(),
+                after.status.as_str().to_owned(),
+            ));
+        }
+        tracing::info!(factor = %factor, challenge = %sid, status = %status, "challenge answered");
+        Ok(after)
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    fn record(&self, sid: &FactorSid) -> Result<StoredFactor, Error> {
+        self.inner
+            .store
+            .load()?
+            .get(sid)
+            .cloned()
+            .ok_or_else(|| Error::FactorNotFound(sid.to_string()))
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<KeyPair>>> {
+        // The map is only ever inserted into or removed from whole; poisoning is harmless.
+        self.inner
+            .key_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cache_key(&self, alias: &str, key: KeyPair) {
+        self.cache().insert(alias.to_owned(), Arc::new(key));
+    }
+
+    fn evict_key(&self, alias: &str) {
+        self.cache().remove(alias);
+    }
+
+    async fn key_for(&self, rec: &StoredFactor) -> Result<Arc<KeyPair>, Error> {
+        if let Some(k) = self.cache().get(&rec.key_alias) {
+            return Ok(k.clone());
+        }
+        let ks = self.inner.keys.clone();
+        let alias = rec.key_alias.clone();
+        let secret = blocking(move || ks.get(&alias)).await?;
+        let secret = secret.ok_or_else(|| Error::KeyMissing {
+            factor: rec.factor.sid.to_string(),
+        })?;
+        let key = Arc::new(KeyPair::from_secret(&secret)?);
+        drop(secret);
+        self.cache().insert(rec.key_alias.clone(), key.clone());
+        Ok(key)
+    }
+
+    /// Sends a device-JWT request; on 401 with a `Date` header, learns the clock offset,
+    /// persists it and retries once. Returns the response and whether it was a retry.
+    async fn device_call(
+        &self,
+        rec: &StoredFactor,
+        method: Method,
+        url: url::Url,
+        form: &[(&str, String)],
+    ) -> Result<(RawResponse, bool), Error> {
+        let key = self.key_for(rec).await?;
+        let mut retried = false;
+        loop {
+            let jwt = device_jwt(
+                &key,
+                &rec.factor.credential_sid,
+                &rec.factor.account_sid,
+                self.inner.clock.now(),
+            );
+            let resp = self
+                .inner
+                .transport
+                .send(method, url.clone(), jwt.expose(), form)
+                .await?;
+            if resp.status == 401 && !retried {
+                if let Some(c) = resp
+                    .date
+                    .as_deref()
+                    .and_then(|d| self.inner.clock.sync_from_header(d, local_unix_now()))
+                {
+                    tracing::info!(
+                        correction_secs = c,
+                        "401: synced clock from the server Date, retrying once"
+                    );
+                    self.inner.store.update(|f| f.time_correction_secs = c)?;
+                    retried = true;
+                    continue;
+                }
+            }
+            return Ok((resp, retried));
+        }
+    }
+}
+
+fn join(base: &url::Url, path: &str) -> Result<url::Url, Error> {
+    base.join(path)
+        .map_err(|e| Error::Input(format!("building a URL from {base}: {e}")))
+}
+
+fn factor_url(f: &Factor) -> Result<url::Url, Error> {
+    join(
+        &f.base_url,
+        &format!(
+            "Services/{}/Entities/{}/Factors/{}",
+            f.service_sid, f.identity, f.sid
+        ),
+    )
+}
+
+/// Convenience: metadata map from pairs.
+pub fn metadata<I, K, V>(pairs: I) -> BTreeMap<String, String>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}

@@ -1,0 +1,229 @@
+//! Enrolment payloads: the `assent://enroll?…` link or the JSON a relying party hands out.
+
+use crate::error::Error;
+use crate::factor::FactorType;
+use crate::ids::{Identity, ServiceSid};
+use crate::secret::AccessToken;
+use crate::transport::check_base_url;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Twilio's production API base.
+pub const TWILIO_BASE_URL: &str = "https://verify.twilio.com/v2/";
+
+const MAX_PAYLOAD: usize = 16 * 1024;
+const MAX_TOKEN: usize = 8 * 1024;
+
+/// What a relying party gives the device to enrol (token, service, identity, base URL).
+#[derive(Debug, Clone)]
+pub struct EnrollmentPayload {
+    /// Single-use access token (opaque, secret).
+    pub token: AccessToken,
+    /// Verify service.
+    pub service_sid: ServiceSid,
+    /// Entity identity.
+    pub identity: Identity,
+    /// Factor type (push).
+    pub factor_type: FactorType,
+    /// API base URL including `/v2/` (default Twilio's).
+    pub base_url: url::Url,
+}
+
+/// Input to [`crate::VerifyPush::enroll`].
+#[derive(Debug, Clone)]
+pub struct EnrollRequest {
+    /// The payload.
+    pub payload: EnrollmentPayload,
+    /// Name for the factor (≤ 64 chars).
+    pub friendly_name: String,
+    /// Optional metadata sent to the server (string values).
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl EnrollRequest {
+    /// A request with no metadata.
+    pub fn new(payload: EnrollmentPayload, friendly_name: impl Into<String>) -> Self {
+        Self {
+            payload,
+            friendly_name: friendly_name.into(),
+            metadata: None,
+        }
+    }
+}
+
+impl EnrollmentPayload {
+    /// Builds a payload from its parts, validating them.
+    pub fn new(
+        token: &str,
+        service_sid: &str,
+        identity: &str,
+        base_url: Option<&str>,
+    ) -> Result<Self, Error> {
+        let token = token.trim();
+        if token.is_empty() || token.len() > MAX_TOKEN || token.chars().any(char::is_whitespace) {
+            return Err(Error::Input(
+                "the access token is empty, too long or contains spaces".into(),
+            ));
+        }
+        let base = match base_url {
+            Some(b) if !b.trim().is_empty() => parse_base_url(b.trim())?,
+            _ => parse_base_url(TWILIO_BASE_URL)?,
+        };
+        Ok(Self {
+            token: AccessToken::new(token),
+            service_sid: service_sid.trim().parse()?,
+            identity: identity.trim().parse()?,
+            factor_type: FactorType::Push,
+            base_url: base,
+        })
+    }
+}
+
+/// Parses and checks an API base URL (https, or http to loopback), forcing a trailing `/`.
+pub fn parse_base_url(s: &str) -> Result<url::Url, Error> {
+    let mut u = url::Url::parse(s).map_err(|e| {
+        Error::Input(format!(
+            "base URL {:?} is invalid: {e}",
+            crate::ids::clip(s)
+        ))
+    })?;
+    check_base_url(&u)?;
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(Error::Input(
+            "base URL must not have a query or fragment".into(),
+        ));
+    }
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    Ok(u)
+}
+
+fn check_factor_type(t: Option<&str>) -> Result<(), Error> {
+    match t {
+        None | Some("push") => Ok(()),
+        Some(other) => Err(Error::Input(format!(
+            "factor type {:?} is not supported (only push)",
+            crate::ids::clip(other)
+        ))),
+    }
+}
+
+impl FromStr for EnrollmentPayload {
+    type Err = Error;
+
+    /// Accepts the JSON payload `{"token","serviceSid","identity","factorType","baseUrl"}` or the
+    /// link `assent://enroll?token=…&serviceSid=…&identity=…&factorType=push&baseUrl=…`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let s = s.trim();
+        if s.len() > MAX_PAYLOAD {
+            return Err(Error::Input("enrolment payload is too large".into()));
+        }
+        if s.starts_with('{') {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Json {
+                token: String,
+                service_sid: String,
+                identity: String,
+                factor_type: Option<String>,
+                base_url: Option<String>,
+            }
+            let j: Json = serde_json::from_str(s)
+                .map_err(|e| Error::Input(format!("enrolment JSON is invalid: {e}")))?;
+            check_factor_type(j.factor_type.as_deref())?;
+            return Self::new(&j.token, &j.service_sid, &j.identity, j.base_url.as_deref());
+        }
+        let url = url::Url::parse(s)
+            .map_err(|_| Error::Input("enrolment payload is neither JSON nor a link".into()))?;
+        if url.scheme() != "assent" || url.host_str() != Some("enroll") {
+            return Err(Error::Input(
+                "enrolment link must start with assent://enroll?".into(),
+            ));
+        }
+        let mut token = None;
+        let mut service = None;
+        let mut identity = None;
+        let mut factor_type = None;
+        let mut base = None;
+        for (k, v) in url.query_pairs() {
+            let slot = match k.as_ref() {
+                "token" => &mut token,
+                "serviceSid" => &mut service,
+                "identity" => &mut identity,
+                "factorType" => &mut factor_type,
+                "baseUrl" => &mut base,
+                _ => continue,
+            };
+            *slot = Some(v.into_owned());
+        }
+        let need = |v: Option<String>, name: &str| {
+            v.ok_or_else(|| Error::Input(format!("enrolment link lacks {name}")))
+        };
+        check_factor_type(factor_type.as_deref())?;
+        Self::new(
+            &need(token, "token")?,
+            &need(service, "serviceSid")?,
+            &need(identity, "identity")?,
+            base.as_deref(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VA: &str = "VA0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn parses_json_and_link() {
+        let j = format!(
+            r#"{{"token":"eyJ.a.b.c.d","serviceSid":"{VA}","identity":"user-1","factorType":"push","baseUrl":"http://127.0.0.1:8790/v2/"}}"#
+        );
+        let p: EnrollmentPayload = j.parse().unwrap();
+        assert_eq!(p.token.expose(), "eyJ.a.b.c.d");
+        assert_eq!(p.base_url.as_str(), "http://127.0.0.1:8790/v2/");
+        let link = format!(
+            "assent://enroll?token=eyJ.a%2Bb&serviceSid={VA}&identity=user-1&factorType=push&baseUrl=http%3A%2F%2Flocalhost%3A9%2Fv2"
+        );
+        let p: EnrollmentPayload = link.parse().unwrap();
+        assert_eq!(p.token.expose(), "eyJ.a+b");
+        assert_eq!(p.base_url.as_str(), "http://localhost:9/v2/");
+        assert!(!format!("{p:?}").contains("eyJ"));
+        let p: EnrollmentPayload = format!(r#"{{"token":"t","serviceSid":"{VA}","identity":"u"}}"#)
+            .parse()
+            .unwrap();
+        assert_eq!(p.base_url.as_str(), TWILIO_BASE_URL);
+    }
+
+    #[test]
+    fn rejects_bad_payloads() {
+        use crate::ErrorCode;
+        let bad = [
+            "".to_string(),
+            "hello".into(),
+            "https://example.com/enroll?token=x".into(),
+            format!("assent://enroll?serviceSid={VA}&identity=u"),
+            format!("assent://enroll?token=t&serviceSid=VA12&identity=u"),
+            format!("assent://enroll?token=t&serviceSid={VA}&identity=a%2Fb"),
+            format!("assent://enroll?token=t&serviceSid={VA}&identity=u&factorType=totp"),
+            format!(r#"{{"token":"","serviceSid":"{VA}","identity":"u"}}"#),
+        ];
+        for b in bad {
+            assert_eq!(
+                b.parse::<EnrollmentPayload>().unwrap_err().code(),
+                ErrorCode::Input,
+                "{b}"
+            );
+        }
+        let insecure = format!(
+            "assent://enroll?token=t&serviceSid={VA}&identity=u&baseUrl=http%3A%2F%2Fexample.com%2Fv2%2F"
+        );
+        assert_eq!(
+            insecure.parse::<EnrollmentPayload>().unwrap_err().code(),
+            ErrorCode::InsecureUrl
+        );
+    }
+}

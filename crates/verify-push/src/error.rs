@@ -1,0 +1,237 @@
+//! One error type for the whole crate, with stable codes the UI and CLI can branch on.
+//!
+//! Categories mirror the Twilio SDKs' `TwilioVerifyError` codes (60401–60407, see the protocol
+//! reference §9.2) and add finer codes for the cases a desktop app shows differently.
+
+use serde::Serialize;
+
+/// The error body Twilio's REST API sends (`{code, message, more_info, status}`, reference §4),
+/// kept whole so callers can show or log it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    /// Twilio error code (e.g. 20404, 60323), when the body carried one.
+    pub code: Option<i64>,
+    /// Human-readable message from the server (or the HTTP reason when the body had none).
+    pub message: String,
+    /// Link to Twilio's error documentation, when given.
+    pub more_info: Option<String>,
+    /// HTTP status of the response.
+    pub status: u16,
+    /// `Retry-After` in seconds, when the server sent one (429).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "HTTP {} (code {}): {}", self.status, code, self.message),
+            None => write!(f, "HTTP {}: {}", self.status, self.message),
+        }
+    }
+}
+
+/// Stable, serializable classification of an [`Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Transport failure: connection, TLS, timeout, oversized response (SDK 60401).
+    Network,
+    /// The server answered with an error status (SDK 60401 with an API error).
+    Server,
+    /// A response could not be decoded into the expected shape (SDK 60402).
+    Mapping,
+    /// The local factor store could not be read or written (SDK 60403).
+    Storage,
+    /// Bad input from the caller or a payload (SDK 60404).
+    Input,
+    /// The key store failed in a way not covered by the keychain codes (SDK 60405).
+    KeyStorage,
+    /// The client could not be set up (SDK 60406).
+    Initialization,
+    /// Building or signing a JWT failed (SDK 60407).
+    AuthenticationToken,
+    /// The challenge has expired.
+    ExpiredChallenge,
+    /// The challenge was already approved or denied.
+    AlreadyResponded,
+    /// The challenge belongs to another factor.
+    WrongFactor,
+    /// The server accepted the update but the challenge status did not change.
+    NotUpdated,
+    /// No local factor with that SID.
+    FactorNotFound,
+    /// No keychain is reachable (no Secret Service / D-Bus, platform failure).
+    KeychainUnavailable,
+    /// The keychain exists but is locked or refused access.
+    KeychainLocked,
+    /// A plain `http://` URL that is not loopback.
+    InsecureUrl,
+}
+
+impl ErrorCode {
+    /// The snake_case name, identical to the serde form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Network => "network",
+            ErrorCode::Server => "server",
+            ErrorCode::Mapping => "mapping",
+            ErrorCode::Storage => "storage",
+            ErrorCode::Input => "input",
+            ErrorCode::KeyStorage => "key_storage",
+            ErrorCode::Initialization => "initialization",
+            ErrorCode::AuthenticationToken => "authentication_token",
+            ErrorCode::ExpiredChallenge => "expired_challenge",
+            ErrorCode::AlreadyResponded => "already_responded",
+            ErrorCode::WrongFactor => "wrong_factor",
+            ErrorCode::NotUpdated => "not_updated",
+            ErrorCode::FactorNotFound => "factor_not_found",
+            ErrorCode::KeychainUnavailable => "keychain_unavailable",
+            ErrorCode::KeychainLocked => "keychain_locked",
+            ErrorCode::InsecureUrl => "insecure_url",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that can go wrong in this crate. Messages never contain secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Transport failure (connect, TLS, timeout, reading the body).
+    #[error("network error: {0}")]
+    Network(String),
+    /// The response body was larger than the client accepts.
+    #[error("network error: response larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The server answered with an error status; the body is kept.
+    #[error("server error: {0}")]
+    Api(ApiError),
+    /// A success response that did not decode; `body` is the raw text (truncated to 4 KiB).
+    #[error("could not decode the server response: {reason}")]
+    Mapping {
+        /// What was wrong.
+        reason: String,
+        /// The raw body, for diagnostics.
+        body: String,
+    },
+    /// Local store I/O or format failure.
+    #[error("local storage error: {0}")]
+    Storage(String),
+    /// Invalid caller input or payload.
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// Key store failure not covered by the keychain variants.
+    #[error("key storage error: {0}")]
+    KeyStorage(String),
+    /// No keychain is reachable.
+    #[error("the system keychain is not available: {0}")]
+    KeychainUnavailable(String),
+    /// The keychain is locked or refused access.
+    #[error("the system keychain is locked or refused access: {0}")]
+    KeychainLocked(String),
+    /// The private key for a factor is missing from the key store.
+    #[error("the key for factor {factor} is missing from the key store; remove the account or enrol again")]
+    KeyMissing {
+        /// The factor whose key is gone.
+        factor: String,
+    },
+    /// Client setup failed.
+    #[error("initialization error: {0}")]
+    Initialization(String),
+    /// JWT / JWS building or signing failed.
+    #[error("authentication token error: {0}")]
+    AuthenticationToken(String),
+    /// The challenge has expired.
+    #[error("challenge {0} has expired")]
+    ExpiredChallenge(String),
+    /// The challenge was already answered.
+    #[error("challenge {0} was already answered ({1})")]
+    AlreadyResponded(String, String),
+    /// The challenge belongs to another factor.
+    #[error("challenge {challenge} belongs to factor {actual}, not {expected}")]
+    WrongFactor {
+        /// The challenge SID.
+        challenge: String,
+        /// The factor we asked for.
+        expected: String,
+        /// The factor the server says it belongs to.
+        actual: String,
+    },
+    /// The update was accepted but the status did not change.
+    #[error("challenge {0} was not updated (status is still {1})")]
+    NotUpdated(String, String),
+    /// The challenge did not match the expected SID or transaction id.
+    #[error("challenge {0} does not match the expectation: {1}")]
+    Unexpected(String, String),
+    /// No local factor with this SID.
+    #[error("no local factor {0}")]
+    FactorNotFound(String),
+    /// `http://` URL that is not loopback.
+    #[error("refusing insecure URL {0}: only https, or http to loopback, is allowed")]
+    InsecureUrl(String),
+}
+
+impl Error {
+    /// The stable code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Network(_) | Error::ResponseTooLarge { .. } => ErrorCode::Network,
+            Error::Api(_) => ErrorCode::Server,
+            Error::Mapping { .. } => ErrorCode::Mapping,
+            Error::Storage(_) => ErrorCode::Storage,
+            Error::Input(_) | Error::Unexpected(..) => ErrorCode::Input,
+            Error::KeyStorage(_) | Error::KeyMissing { .. } => ErrorCode::KeyStorage,
+            Error::KeychainUnavailable(_) => ErrorCode::KeychainUnavailable,
+            Error::KeychainLocked(_) => ErrorCode::KeychainLocked,
+            Error::Initialization(_) => ErrorCode::Initialization,
+            Error::AuthenticationToken(_) => ErrorCode::AuthenticationToken,
+            Error::ExpiredChallenge(_) => ErrorCode::ExpiredChallenge,
+            Error::AlreadyResponded(..) => ErrorCode::AlreadyResponded,
+            Error::WrongFactor { .. } => ErrorCode::WrongFactor,
+            Error::NotUpdated(..) => ErrorCode::NotUpdated,
+            Error::FactorNotFound(_) => ErrorCode::FactorNotFound,
+            Error::InsecureUrl(_) => ErrorCode::InsecureUrl,
+        }
+    }
+
+    /// The server's error body, if this error came from one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The SDK-compatible numeric category (60401–60407).
+    pub fn sdk_code(&self) -> u32 {
+        match self.code() {
+            ErrorCode::Network | ErrorCode::Server => 60401,
+            ErrorCode::Mapping => 60402,
+            ErrorCode::Storage => 60403,
+            ErrorCode::KeyStorage | ErrorCode::KeychainUnavailable | ErrorCode::KeychainLocked => {
+                60405
+            }
+            ErrorCode::Initialization => 60406,
+            ErrorCode::AuthenticationToken => 60407,
+            _ => 60404,
+        }
+    }
+
+    pub(crate) fn mapping(reason: impl Into<String>, body: &[u8]) -> Self {
+        const KEEP: usize = 4096;
+        let text = String::from_utf8_lossy(&body[..body.len().min(KEEP)]).into_owned();
+        Error::Mapping {
+            reason: reason.into(),
+            body: text,
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Where private keys live: the OS keychain in production, memory in unit tests.
+
+mod memory;
+mod os;
+
+pub use memory::MemoryKeyStore;
+pub use os::OsKeyStore;
+
+use crate::error::Error;
+use crate::secret::SecretKeyBytes;
+
+/// Default keychain service name (one entry per factor, user = key alias).
+pub const DEFAULT_SERVICE: &str = "dev.assent.Assent";
+
+/// A place to keep private keys by alias. Implementations may block (D-Bus); the async client
+/// calls them inside `spawn_blocking`.
+pub trait KeyStore: Send + Sync + std::fmt::Debug {
+    /// Stores (or replaces) the key under `alias`.
+    fn put(&self, alias: &str, key: &SecretKeyBytes) -> Result<(), Error>;
+    /// The key under `alias`, or `None` when there is none.
+    fn get(&self, alias: &str) -> Result<Option<SecretKeyBytes>, Error>;
+    /// Deletes the key; returns whether it existed.
+    fn delete(&self, alias: &str) -> Result<bool, Error>;
+    /// Aliases of all keys this store holds for us.
+    fn aliases(&self) -> Result<Vec<String>, Error>;
+}
+
+/// A new random key alias (`key-` + 32 hex digits).
+pub fn new_alias() -> String {
+    format!("key-{:032x}", rand::random::<u128>())
+}

@@ -1,0 +1,160 @@
+//! The OS keychain through `keyring` 3 (Linux Secret Service, macOS Keychain, Windows
+//! Credential Manager). One entry per key: service = our service name, user = key alias,
+//! secret = the raw 32-byte scalar. keyring 3 cannot enumerate entries, so the list of aliases
+//! is kept in one more entry of the same service (user [`INDEX_USER`]); it holds no secrets.
+
+use super::KeyStore;
+use crate::error::Error;
+use crate::secret::SecretKeyBytes;
+use std::sync::Mutex;
+
+/// The keychain user name of the alias index entry.
+pub const INDEX_USER: &str = "assent-key-index";
+
+/// Keys in the OS keychain.
+#[derive(Debug)]
+pub struct OsKeyStore {
+    service: String,
+    // Serializes index read-modify-write within this process.
+    index_lock: Mutex<()>,
+}
+
+impl OsKeyStore {
+    /// A store under keychain service `service` (e.g. `dev.assent.Assent`).
+    pub fn new(service: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            index_lock: Mutex::new(()),
+        }
+    }
+
+    /// The keychain service name.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    fn entry(&self, user: &str) -> Result<keyring::Entry, Error> {
+        keyring::Entry::new(&self.service, user).map_err(map_err)
+    }
+
+    fn read_index(&self) -> Result<Vec<String>, Error> {
+        match self.entry(INDEX_USER)?.get_password() {
+            Ok(s) => Ok(s
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            Err(keyring::Error::NoEntry) => Ok(Vec::new()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    fn write_index(&self, aliases: &[String]) -> Result<(), Error> {
+        let e = self.entry(INDEX_USER)?;
+        if aliases.is_empty() {
+            return match e.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(err) => Err(map_err(err)),
+            };
+        }
+        e.set_password(&aliases.join("\n")).map_err(map_err)
+    }
+
+    fn edit_index(&self, f: impl FnOnce(&mut Vec<String>)) -> Result<(), Error> {
+        let _g = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idx = self.read_index()?;
+        let before = idx.clone();
+        f(&mut idx);
+        if idx != before {
+            self.write_index(&idx)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_alias(alias: &str) -> Result<(), Error> {
+    if alias.is_empty() || alias == INDEX_USER || alias.contains('\n') {
+        return Err(Error::Input(format!("invalid key alias {alias:?}")));
+    }
+    Ok(())
+}
+
+/// Maps keyring errors to typed errors with a message a user can act on. The platform detail
+/// is included; keyring's errors never contain the secret (except `BadEncoding`, not shown).
+pub(crate) fn map_err(e: keyring::Error) -> Error {
+    match e {
+        keyring::Error::NoStorageAccess(inner) => Error::KeychainLocked(format!(
+            "unlock your login keyring (or allow access) and try again ({inner})"
+        )),
+        keyring::Error::PlatformFailure(inner) => Error::KeychainUnavailable(format!(
+            "no usable keychain; on Linux a Secret Service such as gnome-keyring must be running on the session D-Bus ({inner})"
+        )),
+        keyring::Error::NoEntry => Error::KeyStorage("no such keychain entry".into()),
+        keyring::Error::BadEncoding(_) => {
+            Error::KeyStorage("keychain entry has an unexpected encoding".into())
+        }
+        keyring::Error::TooLong(what, max) => {
+            Error::KeyStorage(format!("keychain attribute {what} longer than {max}"))
+        }
+        keyring::Error::Invalid(what, why) => {
+            Error::KeyStorage(format!("keychain attribute {what} is invalid: {why}"))
+        }
+        keyring::Error::Ambiguous(c) => Error::KeyStorage(format!(
+            "{} keychain entries match one key alias",
+            c.len()
+        )),
+        other => Error::KeyStorage(other.to_string()),
+    }
+}
+
+impl KeyStore for OsKeyStore {
+    fn put(&self, alias: &str, key: &SecretKeyBytes) -> Result<(), Error> {
+        check_alias(alias)?;
+        // Index first: a crash after this leaves an alias without a key (harmless, filtered by
+        // `aliases`), never a key nobody knows about.
+        self.edit_index(|idx| {
+            if !idx.iter().any(|a| a == alias) {
+                idx.push(alias.to_owned());
+            }
+        })?;
+        self.entry(alias)?.set_secret(key.expose()).map_err(map_err)
+    }
+
+    fn get(&self, alias: &str) -> Result<Option<SecretKeyBytes>, Error> {
+        check_alias(alias)?;
+        match self.entry(alias)?.get_secret() {
+            Ok(bytes) => Ok(Some(SecretKeyBytes::new(bytes))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    fn delete(&self, alias: &str) -> Result<bool, Error> {
+        check_alias(alias)?;
+        let existed = match self.entry(alias)?.delete_credential() {
+            Ok(()) => true,
+            Err(keyring::Error::NoEntry) => false,
+            Err(e) => return Err(map_err(e)),
+        };
+        self.edit_index(|idx| idx.retain(|a| a != alias))?;
+        Ok(existed)
+    }
+
+    fn aliases(&self) -> Result<Vec<String>, Error> {
+        let idx = {
+            let _g = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.read_index()?
+        };
+        let mut out = Vec::new();
+        for a in idx {
+            // Only aliases whose key really exists; attributes avoid reading the secret.
+            match self.entry(&a)?.get_attributes() {
+                Ok(_) => out.push(a),
+                Err(keyring::Error::NoEntry) => {}
+                Err(e) => return Err(map_err(e)),
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,248 @@
+//! HTTP transport: rustls, connection reuse, timeouts, a response size cap, no redirects, and
+//! `http://` only to loopback. Turns error statuses into [`ApiError`]s.
+
+use crate::error::{ApiError, Error};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Responses larger than this are refused (Twilio's largest pages are far below it).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Refuses non-https URLs unless they point at loopback (127.0.0.0/8, ::1, localhost).
+pub fn check_base_url(u: &url::Url) -> Result<(), Error> {
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(u) => Ok(()),
+        "http" => Err(Error::InsecureUrl(u.as_str().to_owned())),
+        other => Err(Error::Input(format!("unsupported URL scheme {other:?}"))),
+    }
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// HTTP method subset the protocol uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+/// What we keep of a response.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub status: u16,
+    pub date: Option<String>,
+    pub signature_fields: Option<String>,
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The server error for a non-2xx response.
+    pub fn api_error(&self) -> Error {
+        let mut e = parse_api_error(self.status, &self.body);
+        e.retry_after_secs = self
+            .retry_after
+            .as_deref()
+            .and_then(|s| s.trim().parse().ok());
+        Error::Api(e)
+    }
+}
+
+/// Parses Twilio's `{code, message, more_info, status}`; tolerates `code` as a string and
+/// non-JSON bodies (then the message is the start of the body).
+pub fn parse_api_error(status: u16, body: &[u8]) -> ApiError {
+    let v: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let get = |k: &str| v.as_ref().and_then(|v| v.get(k));
+    let code = get("code").and_then(|c| {
+        c.as_i64()
+            .or_else(|| c.as_str().and_then(|s| s.trim().parse().ok()))
+    });
+    let message = get("message")
+        .and_then(|m| m.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)])
+                .trim()
+                .to_owned();
+            if text.is_empty() {
+                format!("HTTP status {status}")
+            } else {
+                text
+            }
+        });
+    let more_info = get("more_info").and_then(|m| m.as_str()).map(str::to_owned);
+    ApiError {
+        code,
+        message,
+        more_info,
+        status,
+        retry_after_secs: None,
+    }
+}
+
+/// One shared reqwest client (keeps connections alive between calls).
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    client: reqwest::Client,
+    max_body: usize,
+}
+
+impl Transport {
+    pub fn new(user_agent: &str, timeout: Duration) -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(90))
+            // A redirect could leave https; the API never redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Initialization(format!("building the HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            max_body: MAX_RESPONSE_BYTES,
+        })
+    }
+
+    /// Sends one request with `Authorization: Basic token:<password>`.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: url::Url,
+        password: &str,
+        form: &[(&str, String)],
+    ) -> Result<RawResponse, Error> {
+        check_base_url(&url)?;
+        let rb = match method {
+            Method::Get => self.client.get(url),
+            Method::Post => self.client.post(url),
+            Method::Delete => self.client.delete(url),
+        };
+        let mut rb = rb
+            .basic_auth("token", Some(password))
+            .header(reqwest::header::ACCEPT, "application/json");
+        if method == Method::Post {
+            rb = rb.form(form);
+        }
+        let mut resp = rb.send().await.map_err(network_error)?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let date = header("date");
+        let signature_fields = header("twilio-verify-signature-fields");
+        let retry_after = header("retry-after");
+        let status = resp.status().as_u16();
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.max_body as u64)
+        {
+            return Err(Error::ResponseTooLarge {
+                limit: self.max_body,
+            });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(network_error)? {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(Error::ResponseTooLarge {
+                    limit: self.max_body,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(RawResponse {
+            status,
+            date,
+            signature_fields,
+            retry_after,
+            body,
+        })
+    }
+}
+
+fn network_error(e: reqwest::Error) -> Error {
+    // reqwest's Display never includes the Authorization header.
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    Error::Network(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn http_only_to_loopback() {
+        let ok = [
+            "https://verify.twilio.com/v2/",
+            "http://127.0.0.1:8790/v2/",
+            "http://127.5.6.7/v2/",
+            "http://[::1]:9/v2/",
+            "http://localhost:1/v2/",
+        ];
+        for u in ok {
+            check_base_url(&url::Url::parse(u).unwrap()).unwrap();
+        }
+        for u in [
+            "http://example.com/v2/",
+            "http://10.0.0.1/",
+            "http://[::2]/",
+            "http://localhost.evil.com/",
+        ] {
+            let e = check_base_url(&url::Url::parse(u).unwrap()).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InsecureUrl, "{u}");
+        }
+        let e = check_base_url(&url::Url::parse("ftp://x/").unwrap()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Input);
+    }
+
+    #[test]
+    fn api_error_bodies() {
+        let e = parse_api_error(
+            404,
+            br#"{"code":20404,"message":"The requested resource was not found","more_info":"https://www.twilio.com/docs/errors/20404","status":404}"#,
+        );
+        assert_eq!(e.code, Some(20404));
+        assert_eq!(e.status, 404);
+        assert_eq!(
+            e.more_info.as_deref(),
+            Some("https://www.twilio.com/docs/errors/20404")
+        );
+        // Android reads the code as a string.
+        assert_eq!(
+            parse_api_error(403, br#"{"code":"60323","message":"x"}"#).code,
+            Some(60323)
+        );
+        let html = parse_api_error(502, b"<html>Bad gateway</html>");
+        assert_eq!(html.code, None);
+        assert!(html.message.contains("Bad gateway"));
+        assert_eq!(parse_api_error(500, b"").message, "HTTP status 500");
+    }
+}
