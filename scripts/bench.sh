@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
-# Runs the benchmarks that exist. They print figures; nothing here asserts on speed.
+# `make bench`: runs the benchmarks that exist. They print figures; nothing asserts on speed.
+#   verify-emulator: the verify-emulator-bench binary if there is one, else its cargo benches
+#   verify-push (and any other crate): its cargo benches, if it has a benches/ folder
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ASSENT_ROOT"
 ran=0
 
-if [ -f crates/verify-emulator/src/bin/verify-emulator-bench.rs ] ||
-    grep -q 'verify-emulator-bench' crates/verify-emulator/Cargo.toml 2>/dev/null; then
-    say "verify-emulator-bench (release)"
-    cargo run --release -p verify-emulator --bin verify-emulator-bench -- "$@"
-    ran=$((ran + 1))
-else
-    notice "crates/verify-emulator has no verify-emulator-bench binary yet"
-fi
-
-if [ -d crates/verify-push/benches ]; then
-    say "verify-push benches"
-    cargo bench -p verify-push
-    ran=$((ran + 1))
-else
-    notice "crates/verify-push has no benches/ yet"
-fi
+for dir in crates/*/; do
+    crate=$(basename "$dir")
+    if [ "$crate" = verify-emulator ] &&
+        { [ -f "$dir/src/bin/verify-emulator-bench.rs" ] ||
+            grep -q 'name *= *"verify-emulator-bench"' "$dir/Cargo.toml"; }; then
+        say "$crate: verify-emulator-bench (release)"
+        cargo run --release -p verify-emulator --bin verify-emulator-bench
+        ran=$((ran + 1))
+    elif [ -d "$dir/benches" ]; then
+        say "$crate: cargo bench"
+        cargo bench -p "$crate"
+        ran=$((ran + 1))
+    else
+        notice "$crate has no benchmarks yet"
+    fi
+done
 
 echo "bench: $ran benchmark suite(s) run"
