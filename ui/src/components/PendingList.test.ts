@@ -98,3 +98,37 @@ describe("PendingList", () => {
     expect(screen.getByTestId("no-pending")).toBeInTheDocument();
   });
 });
+
+describe("PendingList focus requests", () => {
+  it("focuses a card whose focus-challenge arrived before the card itself", async () => {
+    mockBackend({});
+    const store = new PendingStore();
+    const input = document.createElement("input");
+    document.body.append(input);
+    render(PendingList, { store });
+    input.focus();
+    store.requestFocus("YC_NEW");
+    await settle();
+    expect(document.activeElement).toBe(input);
+    store.setChallenges([newer()]);
+    await settle();
+    expect(document.activeElement).toBe(screen.getByTestId("challenge-card"));
+    input.remove();
+  });
+
+  it("gives the newest card focus when the window regains focus with nothing focused", async () => {
+    mockBackend({});
+    const store = new PendingStore();
+    const input = document.createElement("input");
+    document.body.append(input);
+    input.focus();
+    render(PendingList, { store });
+    store.setChallenges([older(), newer()]);
+    await settle();
+    input.remove();
+    expect(document.activeElement).toBe(document.body);
+    window.dispatchEvent(new FocusEvent("focus"));
+    await settle();
+    expect(document.activeElement).toHaveAttribute("data-challenge-sid", "YC_NEW");
+  });
+});

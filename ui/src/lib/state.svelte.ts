@@ -76,6 +76,9 @@ export class PendingStore {
     const fresh = list.filter((c) => !this.seen.has(c.sid));
     for (const c of fresh) this.seen.add(c.sid);
     this.current = list;
+    // A notification click that arrived before its card wins over "a card arrived".
+    const asked = this.focusRequest;
+    if (asked?.reason === "requested" && fresh.some((c) => c.sid === asked.sid)) return;
     if (fresh.length) {
       const newest = [...fresh].sort(
         (a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt),
@@ -107,11 +110,14 @@ export class PendingStore {
     );
   }
 
-  /** `challenge-answered`: shows the result on the card if it is on screen. */
-  answered(view: ChallengeView): void {
-    if (view.status === "pending") return;
-    if (this.settled[view.sid]?.outcome) return;
+  /** `challenge-answered`: shows the result on the card if it is on screen. Returns whether
+   * this was news (not already shown by the card that answered it). */
+  answered(view: ChallengeView): boolean {
+    if (view.status === "pending") return false;
+    if (this.settled[view.sid]?.outcome || this.gone.has(view.sid)) return false;
+    const known = this.current.some((c) => c.sid === view.sid);
     this.settle(view.sid, { status: view.status });
+    return known;
   }
 
   /** Stops pending timers (window teardown, tests). */
@@ -169,8 +175,7 @@ export class AppState {
       events.focusChallenge((e) => this.pending.requestFocus(e.challengeSid)),
       events.enrollRequest((e) => this.openEnroll(e.payload)),
       events.challengeAnswered((c) => {
-        this.pending.answered(c);
-        if (c.status !== "pending") this.announce(`Sign-in request ${c.status}.`);
+        if (this.pending.answered(c)) this.announce(`Sign-in request ${c.status}.`);
       }),
     ]);
   }
