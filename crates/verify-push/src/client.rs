@@ -641,11 +641,11 @@ impl VerifyPush {
             })
             .await?;
         let now = self.inner.clock.now();
+        // The server's newest-first order breaks ties within a second; keep it.
         Ok(page
             .challenges
             .into_iter()
-            .filter(|c| c.expires_at.timestamp() > now)
-            .max_by_key(|c| c.created_at))
+            .find(|c| c.expires_at.timestamp() > now))
     }
 
     async fn respond(
