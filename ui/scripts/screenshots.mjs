@@ -99,6 +99,7 @@ function installBridge(raw) {
     check_now: () => null,
     open_demo_site: () => null,
     remove_account: () => null,
+    take_enroll_request: () => null,
   };
   window.__TAURI_INTERNALS__ = {
     metadata: { currentWindow: { label: "main" }, currentWebview: { windowLabel: "main", label: "main" } },

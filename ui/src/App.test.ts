@@ -91,6 +91,15 @@ describe("App", () => {
     expect(calls.filter((c) => c.cmd === "enroll")).toHaveLength(1);
   });
 
+  it("opens the enrol form for a deep link that arrived before the page listened", async () => {
+    const calls = backend({ take_enroll_request: () => ({ payload: '{"identity":"carol","token":"t"}' }) });
+    render(App);
+    const input = (await screen.findByTestId("enroll-input")) as HTMLTextAreaElement;
+    expect(input.value).toBe('{"identity":"carol","token":"t"}');
+    expect(calls.filter((c) => c.cmd === "take_enroll_request")).toHaveLength(1);
+    expect(calls.some((c) => c.cmd === "enroll")).toBe(false);
+  });
+
   it("removes an account after confirmation and opens history and settings", async () => {
     const calls = backend({
       remove_account: () => null,

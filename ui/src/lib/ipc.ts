@@ -58,6 +58,8 @@ export const api = {
   watcherStatus: () => call<WatcherStatus>("watcher_status"),
   openDemoSite: () => call<null>("open_demo_site"),
   appInfo: () => call<AppInfo>("app_info"),
+  /** A deep link that arrived before the page listened (once, on mount). */
+  takeEnrollRequest: () => call<EnrollRequestEvent | null>("take_enroll_request"),
 };
 
 function on<T>(event: string, cb: (payload: T) => void): Promise<UnlistenFn> {

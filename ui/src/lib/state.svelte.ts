@@ -164,6 +164,13 @@ export class AppState {
     const failed = results.find((r) => r.status === "rejected");
     if (failed && failed.status === "rejected") this.error = failed.reason as AppError;
     this.loaded = true;
+    // A deep link that started the app (before anyone listened) still needs confirmation.
+    try {
+      const early = await api.takeEnrollRequest();
+      if (early?.payload) this.openEnroll(early.payload);
+    } catch {
+      /* nothing waiting, or an older backend without the command */
+    }
   }
 
   /** Subscribes to every backend event; returns the unsubscribe function. */
