@@ -1,0 +1,151 @@
+//! Entities: create, fetch, list, delete (account auth). Deleting an entity deletes its
+//! factors (with `factor.deleted` webhooks) and challenges.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::{entity_path, json, no_content, require_service, validate_identity, AppState};
+use crate::auth::{self, Credentials};
+use crate::db::entities::{self, EntityRow};
+use crate::db::factors;
+use crate::error::ApiError;
+use crate::form::Params;
+use crate::paging::{envelope, paginate, PageQuery};
+use crate::server::App;
+use crate::webhook_delivery::factor_params;
+
+fn render(app: &App, e: &EntityRow) -> Value {
+    let base = app.url(&format!("v2/{}", entity_path(&e.service_sid, &e.identity)));
+    json!({
+        "sid": e.sid,
+        "identity": e.identity,
+        "account_sid": app.account_sid,
+        "service_sid": e.service_sid,
+        "date_created": crate::time::fmt_ts(e.date_created),
+        "date_updated": crate::time::fmt_ts(e.date_updated),
+        "url": base,
+        "links": {
+            "factors": format!("{base}/Factors"),
+            "new_factors": format!("{base}/Factors"),
+            "challenges": format!("{base}/Challenges"),
+        }
+    })
+}
+
+/// `POST /v2/Services/{sid}/Entities`
+pub async fn create(
+    State(app): State<AppState>,
+    Path(service_sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    auth::require_account(&app, &Credentials::from_headers(&headers))?;
+    let p = Params::parse(&body);
+    let identity = p
+        .get("Identity")
+        .ok_or_else(|| ApiError::missing("Identity"))?
+        .to_string();
+    validate_identity(&identity)?;
+    let a = app.clone();
+    app.db
+        .call(move |conn| {
+            require_service(conn, &service_sid)?;
+            if entities::get(conn, &service_sid, &identity)?.is_some() {
+                return Err(ApiError::Conflict(format!(
+                    "Entity {identity} already exists"
+                )));
+            }
+            let e = entities::get_or_create(conn, &service_sid, &identity, a.now())?;
+            Ok(json(StatusCode::CREATED, render(&a, &e)))
+        })
+        .await
+}
+
+/// `GET /v2/Services/{sid}/Entities/{identity}`
+pub async fn fetch(
+    State(app): State<AppState>,
+    Path((service_sid, identity)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::require_account(&app, &Credentials::from_headers(&headers))?;
+    let a = app.clone();
+    app.db
+        .call(move |conn| {
+            let e = entities::get(conn, &service_sid, &identity)?
+                .ok_or_else(|| super::not_found(&entity_path(&service_sid, &identity)))?;
+            Ok(json(StatusCode::OK, render(&a, &e)))
+        })
+        .await
+}
+
+/// `GET /v2/Services/{sid}/Entities`
+pub async fn list(
+    State(app): State<AppState>,
+    Path(service_sid): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    auth::require_account(&app, &Credentials::from_headers(&headers))?;
+    let pq = PageQuery::parse(&Params::parse(q.unwrap_or_default().as_bytes()))?;
+    let a = app.clone();
+    app.db
+        .call(move |conn| {
+            require_service(conn, &service_sid)?;
+            let rows = entities::list(conn, &service_sid)?
+                .into_iter()
+                .map(|e| (e.id, e))
+                .collect();
+            let page = paginate(rows, &pq, false);
+            let items = page.items.iter().map(|e| render(&a, e)).collect();
+            let url = a.url(&format!("v2/Services/{service_sid}/Entities"));
+            Ok(json(
+                StatusCode::OK,
+                envelope(
+                    "entities",
+                    &url,
+                    &[],
+                    &pq,
+                    items,
+                    page.next_token,
+                    page.previous_token,
+                ),
+            ))
+        })
+        .await
+}
+
+/// `DELETE /v2/Services/{sid}/Entities/{identity}`
+pub async fn delete(
+    State(app): State<AppState>,
+    Path((service_sid, identity)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::require_account(&app, &Credentials::from_headers(&headers))?;
+    let a = app.clone();
+    app.db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let e = entities::get(&tx, &service_sid, &identity)?
+                .ok_or_else(|| super::not_found(&entity_path(&service_sid, &identity)))?;
+            let gone = factors::list(&tx, &service_sid, &identity)?;
+            for f in &gone {
+                factors::delete_cascade(&tx, &f.sid)?;
+            }
+            entities::delete(&tx, &e.sid)?;
+            tx.commit()?;
+            for f in &gone {
+                a.hooks.emit(
+                    conn,
+                    &a.auth_token,
+                    &service_sid,
+                    "factor.deleted",
+                    factor_params(&a.account_sid, f),
+                )?;
+            }
+            Ok(no_content())
+        })
+        .await
+}

@@ -1,0 +1,156 @@
+//! Challenge rows. Expiry is lazy: [`expire_due`] turns overdue pending challenges into
+//! `expired` before any read or update.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::json_col;
+use crate::error::ApiError;
+
+/// A push challenge.
+#[derive(Clone, Debug)]
+pub struct ChallengeRow {
+    /// Row id (paging order).
+    pub id: i64,
+    /// `YC…`
+    pub sid: String,
+    /// Owning service.
+    pub service_sid: String,
+    /// Owning entity.
+    pub entity_sid: String,
+    /// Entity identity.
+    pub identity: String,
+    /// Factor it is for.
+    pub factor_sid: String,
+    /// Unix seconds.
+    pub date_created: i64,
+    /// Unix seconds.
+    pub date_updated: i64,
+    /// Unix seconds, once answered.
+    pub date_responded: Option<i64>,
+    /// Unix seconds.
+    pub expiration_date: i64,
+    /// `pending` | `expired` | `approved` | `denied`.
+    pub status: String,
+    /// `none` | `not_needed` | `not_requested`.
+    pub responded_reason: String,
+    /// `{message, fields[, date]}` exactly as rendered (so signatures stay stable).
+    pub details: Value,
+    /// String map or null.
+    pub hidden_details: Option<Value>,
+    /// Always null for push (kept for the schema).
+    pub metadata: Option<Value>,
+}
+
+const COLS: &str = "id, sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated, date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata";
+
+type Raw = (ChallengeRow, String, Option<String>, Option<String>);
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
+    Ok((
+        ChallengeRow {
+            id: r.get(0)?,
+            sid: r.get(1)?,
+            service_sid: r.get(2)?,
+            entity_sid: r.get(3)?,
+            identity: r.get(4)?,
+            factor_sid: r.get(5)?,
+            date_created: r.get(6)?,
+            date_updated: r.get(7)?,
+            date_responded: r.get(8)?,
+            expiration_date: r.get(9)?,
+            status: r.get(10)?,
+            responded_reason: r.get(11)?,
+            details: Value::Null,
+            hidden_details: None,
+            metadata: None,
+        },
+        r.get(12)?,
+        r.get(13)?,
+        r.get(14)?,
+    ))
+}
+
+fn build((mut c, details, hidden, metadata): Raw) -> Result<ChallengeRow, ApiError> {
+    c.details = json_col(&details)?;
+    c.hidden_details = hidden.as_deref().map(json_col).transpose()?;
+    c.metadata = metadata.as_deref().map(json_col).transpose()?;
+    Ok(c)
+}
+
+/// Marks pending challenges whose `expiration_date` has passed as `expired`.
+pub fn expire_due(conn: &Connection, now: i64) -> Result<(), ApiError> {
+    conn.execute(
+        "UPDATE challenges SET status = 'expired', date_updated = expiration_date
+         WHERE status = 'pending' AND expiration_date <= ?1",
+        [now],
+    )?;
+    Ok(())
+}
+
+/// Inserts a challenge.
+pub fn insert(conn: &Connection, c: &ChallengeRow) -> Result<(), ApiError> {
+    conn.execute(
+        "INSERT INTO challenges (sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated,
+            date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            c.sid,
+            c.service_sid,
+            c.entity_sid,
+            c.identity,
+            c.factor_sid,
+            c.date_created,
+            c.date_updated,
+            c.date_responded,
+            c.expiration_date,
+            c.status,
+            c.responded_reason,
+            c.details.to_string(),
+            c.hidden_details.as_ref().map(Value::to_string),
+            c.metadata.as_ref().map(Value::to_string)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Fetches by SID.
+pub fn get(conn: &Connection, sid: &str) -> Result<Option<ChallengeRow>, ApiError> {
+    conn.query_row(
+        &format!("SELECT {COLS} FROM challenges WHERE sid = ?1"),
+        [sid],
+        from_row,
+    )
+    .optional()?
+    .map(build)
+    .transpose()
+}
+
+/// Challenges of an entity, filtered, in id order (`desc` reverses).
+pub fn list(
+    conn: &Connection,
+    service_sid: &str,
+    identity: &str,
+    factor_sid: Option<&str>,
+    status: Option<&str>,
+    desc: bool,
+) -> Result<Vec<ChallengeRow>, ApiError> {
+    let order = if desc { "DESC" } else { "ASC" };
+    let mut st = conn.prepare(&format!(
+        "SELECT {COLS} FROM challenges
+         WHERE service_sid = ?1 AND identity = ?2
+           AND (?3 IS NULL OR factor_sid = ?3) AND (?4 IS NULL OR status = ?4)
+         ORDER BY id {order}"
+    ))?;
+    let rows = st.query_map(params![service_sid, identity, factor_sid, status], from_row)?;
+    rows.map(|r| build(r?)).collect()
+}
+
+/// Check-and-set answer: only a still-pending challenge changes. False if it was not pending.
+pub fn answer(conn: &Connection, sid: &str, status: &str, now: i64) -> Result<bool, ApiError> {
+    Ok(conn.execute(
+        "UPDATE challenges SET status = ?2, date_responded = ?3, date_updated = ?3, responded_reason = 'none'
+         WHERE sid = ?1 AND status = 'pending'",
+        params![sid, status, now],
+    )? == 1)
+}

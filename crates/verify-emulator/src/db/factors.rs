@@ -1,0 +1,167 @@
+//! Factor rows.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::json_col;
+use crate::error::ApiError;
+
+/// A push factor. `config` holds `sdk_version`, `app_id`, `notification_platform`,
+/// `notification_token`, `credential_sid` as Twilio names them.
+#[derive(Clone, Debug)]
+pub struct FactorRow {
+    /// Row id (paging order).
+    pub id: i64,
+    /// `YF…`
+    pub sid: String,
+    /// Owning service.
+    pub service_sid: String,
+    /// Owning entity `YE…`.
+    pub entity_sid: String,
+    /// Entity identity.
+    pub identity: String,
+    /// Device name.
+    pub friendly_name: String,
+    /// `unverified` | `verified`.
+    pub status: String,
+    /// Always `push` here.
+    pub factor_type: String,
+    /// Canonical base64 SPKI.
+    pub public_key: String,
+    /// `ES256`.
+    pub alg: String,
+    /// `CR…`, the device JWT `kid`.
+    pub credential_sid: String,
+    /// Push config JSON object.
+    pub config: Value,
+    /// String map or null.
+    pub metadata: Option<Value>,
+    /// Unix seconds.
+    pub date_created: i64,
+    /// Unix seconds.
+    pub date_updated: i64,
+}
+
+const COLS: &str = "id, sid, service_sid, entity_sid, identity, friendly_name, status, factor_type, public_key, alg, credential_sid, config, metadata, date_created, date_updated";
+
+type Raw = (FactorRow, String, Option<String>);
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
+    Ok((
+        FactorRow {
+            id: r.get(0)?,
+            sid: r.get(1)?,
+            service_sid: r.get(2)?,
+            entity_sid: r.get(3)?,
+            identity: r.get(4)?,
+            friendly_name: r.get(5)?,
+            status: r.get(6)?,
+            factor_type: r.get(7)?,
+            public_key: r.get(8)?,
+            alg: r.get(9)?,
+            credential_sid: r.get(10)?,
+            config: Value::Null,
+            metadata: None,
+            date_created: r.get(13)?,
+            date_updated: r.get(14)?,
+        },
+        r.get(11)?,
+        r.get(12)?,
+    ))
+}
+
+fn build((mut f, config, metadata): Raw) -> Result<FactorRow, ApiError> {
+    f.config = json_col(&config)?;
+    f.metadata = metadata.as_deref().map(json_col).transpose()?;
+    Ok(f)
+}
+
+/// Inserts a factor.
+pub fn insert(conn: &Connection, f: &FactorRow) -> Result<(), ApiError> {
+    conn.execute(
+        "INSERT INTO factors (sid, service_sid, entity_sid, identity, friendly_name, status, factor_type,
+            public_key, alg, credential_sid, config, metadata, date_created, date_updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            f.sid,
+            f.service_sid,
+            f.entity_sid,
+            f.identity,
+            f.friendly_name,
+            f.status,
+            f.factor_type,
+            f.public_key,
+            f.alg,
+            f.credential_sid,
+            f.config.to_string(),
+            f.metadata.as_ref().map(Value::to_string),
+            f.date_created,
+            f.date_updated
+        ],
+    )?;
+    Ok(())
+}
+
+fn one(conn: &Connection, where_: &str, arg: &str) -> Result<Option<FactorRow>, ApiError> {
+    conn.query_row(
+        &format!("SELECT {COLS} FROM factors WHERE {where_}"),
+        [arg],
+        from_row,
+    )
+    .optional()?
+    .map(build)
+    .transpose()
+}
+
+/// Fetches by SID.
+pub fn get(conn: &Connection, sid: &str) -> Result<Option<FactorRow>, ApiError> {
+    one(conn, "sid = ?1", sid)
+}
+
+/// Fetches by credential SID (the device JWT `kid`).
+pub fn by_credential(
+    conn: &Connection,
+    credential_sid: &str,
+) -> Result<Option<FactorRow>, ApiError> {
+    one(conn, "credential_sid = ?1", credential_sid)
+}
+
+/// Factors of an entity, ascending.
+pub fn list(
+    conn: &Connection,
+    service_sid: &str,
+    identity: &str,
+) -> Result<Vec<FactorRow>, ApiError> {
+    let mut st = conn.prepare(&format!(
+        "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 ORDER BY id"
+    ))?;
+    let rows = st.query_map([service_sid, identity], from_row)?;
+    rows.map(|r| build(r?)).collect()
+}
+
+/// Stores mutable fields.
+pub fn update(conn: &Connection, f: &FactorRow) -> Result<(), ApiError> {
+    conn.execute(
+        "UPDATE factors SET friendly_name = ?2, status = ?3, config = ?4, metadata = ?5, date_updated = ?6
+         WHERE sid = ?1",
+        params![
+            f.sid,
+            f.friendly_name,
+            f.status,
+            f.config.to_string(),
+            f.metadata.as_ref().map(Value::to_string),
+            f.date_updated
+        ],
+    )?;
+    Ok(())
+}
+
+/// Deletes a factor with its challenges and their notifications.
+pub fn delete_cascade(conn: &Connection, sid: &str) -> Result<bool, ApiError> {
+    conn.execute(
+        "DELETE FROM notifications WHERE challenge_sid IN (SELECT sid FROM challenges WHERE factor_sid = ?1)",
+        [sid],
+    )?;
+    conn.execute("DELETE FROM challenges WHERE factor_sid = ?1", [sid])?;
+    Ok(conn.execute("DELETE FROM factors WHERE sid = ?1", [sid])? > 0)
+}

@@ -1,0 +1,191 @@
+//! SQLite state: one connection behind a mutex, used from `spawn_blocking`. Files use WAL;
+//! check-and-set steps (consuming an access token, answering a challenge) run in transactions.
+
+pub mod access_tokens;
+pub mod challenges;
+pub mod entities;
+pub mod factors;
+pub mod meta;
+pub mod notifications;
+pub mod services;
+pub mod webhooks;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::error::ApiError;
+
+/// Where the emulator keeps its state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum DbLocation {
+    /// In memory; gone when the emulator stops (tests).
+    #[default]
+    Memory,
+    /// A SQLite file, created if absent; survives restarts.
+    File(PathBuf),
+}
+
+/// Shared handle on the single connection.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE services (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL UNIQUE,
+    friendly_name TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL
+);
+CREATE TABLE access_tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL UNIQUE,
+    service_sid TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    factor_type TEXT NOT NULL,
+    factor_friendly_name TEXT,
+    token TEXT NOT NULL UNIQUE,
+    ttl INTEGER NOT NULL,
+    date_created INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+CREATE TABLE entities (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL UNIQUE,
+    service_sid TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL,
+    UNIQUE (service_sid, identity)
+);
+CREATE TABLE factors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL UNIQUE,
+    service_sid TEXT NOT NULL,
+    entity_sid TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    friendly_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    factor_type TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    alg TEXT NOT NULL,
+    credential_sid TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    metadata TEXT,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL
+);
+CREATE TABLE challenges (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL UNIQUE,
+    service_sid TEXT NOT NULL,
+    entity_sid TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    factor_sid TEXT NOT NULL,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL,
+    date_responded INTEGER,
+    expiration_date INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    responded_reason TEXT NOT NULL,
+    details TEXT NOT NULL,
+    hidden_details TEXT,
+    metadata TEXT
+);
+CREATE INDEX challenges_factor ON challenges (factor_sid, status);
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL UNIQUE,
+    service_sid TEXT NOT NULL,
+    entity_sid TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    challenge_sid TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    ttl INTEGER NOT NULL,
+    date_created INTEGER NOT NULL
+);
+CREATE TABLE webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL UNIQUE,
+    service_sid TEXT NOT NULL,
+    friendly_name TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    status TEXT NOT NULL,
+    version TEXT NOT NULL,
+    webhook_url TEXT NOT NULL,
+    webhook_method TEXT NOT NULL,
+    date_created INTEGER NOT NULL,
+    date_updated INTEGER NOT NULL
+);
+"#];
+
+impl Db {
+    /// Opens (creating and migrating) the database.
+    pub fn open(loc: &DbLocation) -> Result<Self, rusqlite::Error> {
+        let mut conn = match loc {
+            DbLocation::Memory => Connection::open_in_memory()?,
+            DbLocation::File(p) => {
+                let c = Connection::open(p)?;
+                // WAL keeps readers of the file (e.g. sqlite3 CLI) from blocking writes.
+                c.pragma_update(None, "journal_mode", "WAL")?;
+                c.pragma_update(None, "synchronous", "NORMAL")?;
+                c
+            }
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock poisons it; the connection itself is still fine.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("db task: {e}")))?
+    }
+
+    /// Runs `f` with the connection on the current thread (startup only).
+    pub fn call_sync<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, rusqlite::Error> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Parses a JSON column, mapping corruption to an internal error.
+pub(crate) fn json_col(s: &str) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_str(s).map_err(ApiError::from)
+}

@@ -1,0 +1,113 @@
+//! `verify-emulator serve`: runs the emulator until SIGINT/SIGTERM. Prints one JSON line
+//! `{"base_url","account_sid","auth_token"}` to stdout when ready; logs go to stderr.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use verify_emulator::{spawn, DbLocation, EmulatorConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "verify-emulator",
+    version,
+    about = "Local Twilio Verify Push API emulator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (under /v2/) and the demo site (under /demo/).
+    Serve {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8790")]
+        listen: SocketAddr,
+        /// SQLite file, or `:memory:`.
+        #[arg(long, default_value = "verify-emulator.db")]
+        db: String,
+        /// Account SID (AC + 32 hex); generated and stored in the DB when absent.
+        #[arg(long, env = "VERIFY_EMULATOR_ACCOUNT_SID")]
+        account_sid: Option<String>,
+        /// Auth token; generated and stored in the DB when absent.
+        #[arg(long, env = "VERIFY_EMULATOR_AUTH_TOKEN", hide_env_values = true)]
+        auth_token: Option<String>,
+        /// Public base URL used in `url` fields (default http://<bound address>/).
+        #[arg(long)]
+        public_base_url: Option<url::Url>,
+    },
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let Command::Serve {
+        listen,
+        db,
+        account_sid,
+        auth_token,
+        public_base_url,
+    } = Cli::parse().command;
+    let db = if db == ":memory:" {
+        DbLocation::Memory
+    } else {
+        DbLocation::File(PathBuf::from(db))
+    };
+    let config = EmulatorConfig {
+        listen,
+        db,
+        account_sid,
+        auth_token,
+        public_base_url,
+        ..EmulatorConfig::default()
+    };
+    let emu = match spawn(config).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("verify-emulator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let line = serde_json::json!({
+        "base_url": emu.base_url().as_str(),
+        "account_sid": emu.account_sid(),
+        "auth_token": emu.auth_token(),
+    });
+    // The ready line is the contract with callers; stdout carries nothing else.
+    println!("{line}");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    emu.shutdown().await;
+    ExitCode::SUCCESS
+}

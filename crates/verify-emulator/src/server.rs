@@ -1,0 +1,311 @@
+//! Emulator instance: configuration, shared state, the HTTP router and its lifecycle.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::oneshot;
+
+use crate::auth::{self, Credentials};
+use crate::db::{meta, Db, DbLocation};
+use crate::error::{ApiError, Error};
+use crate::faults::Faults;
+use crate::form::Params;
+use crate::webhook_delivery;
+
+/// Options for an emulator instance; `Default` = 127.0.0.1:0, in-memory DB, generated
+/// credentials, no faults.
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where state lives.
+    pub db: DbLocation,
+    /// Account SID; `None` loads it from the DB or generates and persists one.
+    pub account_sid: Option<String>,
+    /// Auth token; `None` loads it from the DB or generates and persists one.
+    pub auth_token: Option<String>,
+    /// Fault injection (all off by default).
+    pub faults: Faults,
+    /// What `url` fields and links use; default `http://<bound addr>/`.
+    pub public_base_url: Option<url::Url>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db: DbLocation::Memory,
+            account_sid: None,
+            auth_token: None,
+            faults: Faults::default(),
+            public_base_url: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("listen", &self.listen)
+            .field("db", &self.db)
+            .field("account_sid", &self.account_sid)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("faults", &self.faults)
+            .field("public_base_url", &self.public_base_url)
+            .finish()
+    }
+}
+
+/// Shared state of a running emulator.
+pub struct App {
+    /// The database.
+    pub db: Db,
+    /// Account SID accepted for backend calls (and expected as JWT `sub`).
+    pub account_sid: String,
+    /// Auth token (Basic password, webhook signing key).
+    pub auth_token: String,
+    /// Public base URL, ending in `/`.
+    pub base: String,
+    faults: Arc<RwLock<Faults>>,
+    /// Webhook queue.
+    pub hooks: webhook_delivery::Sender,
+}
+
+impl App {
+    /// Current fault settings.
+    pub fn faults(&self) -> Faults {
+        self.faults.read().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Server time (unix seconds) including the clock offset fault.
+    pub fn now(&self) -> i64 {
+        crate::time::now_with_offset(self.faults().clock_offset_secs)
+    }
+
+    /// Absolute URL of `path` (given without leading slash, e.g. `v2/Services`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+/// A running emulator (in-process, on its own listener).
+pub struct RunningEmulator {
+    base_url: url::Url,
+    account_sid: String,
+    auth_token: String,
+    faults: Arc<RwLock<Faults>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("base_url", &self.base_url.as_str())
+            .field("account_sid", &self.account_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningEmulator {
+    /// Base URL, e.g. `http://127.0.0.1:41234/` (API under `v2/`, demo under `demo/`).
+    pub fn base_url(&self) -> &url::Url {
+        &self.base_url
+    }
+
+    /// The account SID to authenticate backend calls with.
+    pub fn account_sid(&self) -> &str {
+        &self.account_sid
+    }
+
+    /// The auth token to authenticate backend calls with.
+    pub fn auth_token(&self) -> &str {
+        &self.auth_token
+    }
+
+    /// Replaces the fault settings; takes effect for the next request.
+    pub fn set_faults(&self, faults: Faults) {
+        match self.faults.write() {
+            Ok(mut f) => *f = faults,
+            Err(p) => *p.into_inner() = faults,
+        }
+    }
+
+    /// Current fault settings.
+    pub fn faults(&self) -> Faults {
+        self.faults.read().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and waits for the server.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+fn valid_account_sid(s: &str) -> bool {
+    crate::sid::is_sid(s, "AC")
+}
+
+/// Starts an emulator: opens the DB, settles credentials, binds, and serves in the background.
+pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
+    if let Some(sid) = &config.account_sid {
+        if !valid_account_sid(sid) {
+            return Err(Error::Config(format!(
+                "account SID {sid:?} is not AC + 32 hex digits"
+            )));
+        }
+    }
+    if matches!(&config.auth_token, Some(t) if t.is_empty()) {
+        return Err(Error::Config("auth token must not be empty".into()));
+    }
+    let loc = config.db.clone();
+    let (cfg_sid, cfg_token) = (config.account_sid.clone(), config.auth_token.clone());
+    let (db, account_sid, auth_token) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+        let db = Db::open(&loc)?;
+        let (sid, token) = db.call_sync(|conn| {
+            let sid = match cfg_sid {
+                Some(s) => s,
+                None => match meta::get(conn, "account_sid")? {
+                    Some(s) => s,
+                    None => {
+                        let s = crate::sid::new_sid("AC");
+                        meta::set(conn, "account_sid", &s)?;
+                        s
+                    }
+                },
+            };
+            let token = match cfg_token {
+                Some(t) => t,
+                None => match meta::get(conn, "auth_token")? {
+                    Some(t) => t,
+                    None => {
+                        let t = crate::sid::new_secret_hex();
+                        meta::set(conn, "auth_token", &t)?;
+                        t
+                    }
+                },
+            };
+            Ok((sid, token))
+        })?;
+        Ok((db, sid, token))
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))??;
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let base_url = match &config.public_base_url {
+        Some(u) => {
+            let mut u = u.clone();
+            if !u.path().ends_with('/') {
+                let p = format!("{}/", u.path());
+                u.set_path(&p);
+            }
+            u
+        }
+        None => {
+            url::Url::parse(&format!("http://{addr}/")).map_err(|e| Error::Config(e.to_string()))?
+        }
+    };
+    let faults = Arc::new(RwLock::new(config.faults.clone()));
+    let app = Arc::new(App {
+        db,
+        account_sid: account_sid.clone(),
+        auth_token: auth_token.clone(),
+        base: base_url.to_string(),
+        faults: faults.clone(),
+        hooks: webhook_delivery::start(),
+    });
+    let demo = crate::demo::router(crate::demo::DemoConfig {
+        base_url: base_url.clone(),
+        account_sid: account_sid.clone(),
+        auth_token: auth_token.clone(),
+    });
+    let router = router(app).nest("/demo", demo);
+    let router = router.layer(middleware::from_fn_with_state(faults.clone(), date_header));
+
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let res = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "emulator server stopped with an error");
+        }
+    });
+    tracing::info!(%addr, base_url = %base_url, "verify-emulator listening");
+    Ok(RunningEmulator {
+        base_url,
+        account_sid,
+        auth_token,
+        faults,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+/// `/v2/` API, `/_emulator/` control routes and JSON fallbacks (no demo, no Date layer).
+pub fn router(app: Arc<App>) -> Router {
+    let v2 = crate::api::router()
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::faults::middleware,
+        ));
+    Router::new()
+        .merge(v2)
+        .route("/_emulator/faults", get(get_faults).post(post_faults))
+        .fallback(|req: Request| async move { ApiError::NotFound(req.uri().path().to_string()) })
+        .with_state(app)
+}
+
+/// Every response (errors and unknown routes included) carries the server's `Date`, shifted
+/// by the clock offset fault, so clients can correct skew.
+async fn date_header(
+    State(faults): State<Arc<RwLock<Faults>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    let offset = faults.read().map(|f| f.clock_offset_secs).unwrap_or(0);
+    let date = crate::time::http_date(crate::time::now_with_offset(offset));
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
+    resp
+}
+
+async fn get_faults(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    auth::require_account(&app, &Credentials::from_headers(&headers))?;
+    Ok(axum::Json(app.faults()).into_response())
+}
+
+async fn post_faults(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    auth::require_account(&app, &Credentials::from_headers(&headers))?;
+    let mut f = app.faults();
+    f.apply_form(&Params::parse(&body))?;
+    match app.faults.write() {
+        Ok(mut g) => *g = f.clone(),
+        Err(p) => *p.into_inner() = f.clone(),
+    }
+    Ok(axum::Json(f).into_response())
+}
