@@ -4,7 +4,7 @@ mod memory;
 mod os;
 
 pub use memory::MemoryKeyStore;
-pub use os::OsKeyStore;
+pub use os::{OsKeyStore, INDEX_USER};
 
 use crate::error::Error;
 use crate::secret::SecretKeyBytes;

@@ -158,3 +158,35 @@ impl KeyStore for OsKeyStore {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    fn io(msg: &str) -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(std::io::Error::other(msg.to_owned()))
+    }
+
+    #[test]
+    fn keyring_errors_map_to_clear_codes() {
+        let locked = map_err(keyring::Error::NoStorageAccess(io("locked")));
+        assert_eq!(locked.code(), ErrorCode::KeychainLocked);
+        assert!(locked.to_string().contains("unlock"));
+        let gone = map_err(keyring::Error::PlatformFailure(io("no bus")));
+        assert_eq!(gone.code(), ErrorCode::KeychainUnavailable);
+        assert!(gone.to_string().contains("Secret Service"));
+        let bad = map_err(keyring::Error::BadEncoding(vec![1, 2, 3]));
+        assert_eq!(bad.code(), ErrorCode::KeyStorage);
+        assert!(!bad.to_string().contains("[1, 2, 3]"));
+    }
+
+    #[test]
+    fn reserved_and_empty_aliases_are_refused() {
+        let ks = OsKeyStore::new("dev.assent.Assent.unit");
+        let k = SecretKeyBytes::new(vec![1; 32]);
+        assert_eq!(ks.put("", &k).unwrap_err().code(), ErrorCode::Input);
+        assert_eq!(ks.put(INDEX_USER, &k).unwrap_err().code(), ErrorCode::Input);
+        assert_eq!(ks.get("a\nb").unwrap_err().code(), ErrorCode::Input);
+    }
+}
