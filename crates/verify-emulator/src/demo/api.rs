@@ -158,11 +158,7 @@ impl fmt::Debug for ApiClient {
 
 impl ApiClient {
     /// `api_base` is the `…/v2/` URL.
-    pub fn new(
-        api_base: Url,
-        account_sid: String,
-        auth_token: String,
-    ) -> Result<Self, DemoError> {
+    pub fn new(api_base: Url, account_sid: String, auth_token: String) -> Result<Self, DemoError> {
         let http = reqwest::Client::builder()
             // The API is on loopback; a proxy from the environment must not intercept it.
             .no_proxy()

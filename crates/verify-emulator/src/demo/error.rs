@@ -86,7 +86,7 @@ impl IntoResponse for DemoError {
         } else {
             body.push_str(&format!("<p>{}</p>", html::esc(&self.to_string())));
         }
-        body.push_str(r#"<p><a href="/demo/">Back to the start page</a></p></section>"#);
+        body.push_str(r#"<p><a href="/demo">Back to the start page</a></p></section>"#);
         (self.status(), html::page("Error", &body, None)).into_response()
     }
 }

@@ -42,7 +42,7 @@ pub fn page(title: &str, body: &str, refresh_secs: Option<u32>) -> Html<String> 
 <link rel="stylesheet" href="/demo/static/style.css">
 </head>
 <body>
-<header><a class="brand" href="/demo/">Assent Demo</a><nav><a href="/demo/">Users</a><a href="/demo/signin">Sign in</a></nav></header>
+<header><a class="brand" href="/demo">Assent Demo</a><nav><a href="/demo">Users</a><a href="/demo/signin">Sign in</a></nav></header>
 <main>
 <h1>{title}</h1>
 {body}
@@ -66,7 +66,10 @@ pub async fn security_headers(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Enrolment pages carry short-lived secrets; nothing here is worth caching.
     if !headers.contains_key(header::CACHE_CONTROL) {

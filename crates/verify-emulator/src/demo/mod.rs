@@ -52,6 +52,7 @@ pub fn router(config: DemoConfig) -> axum::Router {
                 get(pages::signin::pick).post(pages::signin::start),
             )
             .route("/challenges/{identity}/{sid}", get(pages::signin::status))
+            .fallback(pages::not_found)
             .with_state(state),
         Err(e) => {
             let message = e.to_string();

@@ -29,7 +29,10 @@ pub async fn show(
     check_identity(&identity)?;
     let service = state.service_sid().await?.to_owned();
     let name = display_name(state.name_of(&identity), &identity);
-    let friendly: String = format!("{SERVICE_NAME} ({name})").chars().take(64).collect();
+    let friendly: String = format!("{SERVICE_NAME} ({name})")
+        .chars()
+        .take(64)
+        .collect();
     let token = state
         .api()
         .create_access_token(&service, &identity, &friendly, TOKEN_TTL_SECS)

@@ -34,7 +34,7 @@ pub async fn pick(
         let mut body = String::from("<p>Who is signing in?</p>");
         if entities.is_empty() {
             body.push_str(
-                r#"<p data-testid="no-users">No users yet. <a href="/demo/">Create one first.</a></p>"#,
+                r#"<p data-testid="no-users">No users yet. <a href="/demo">Create one first.</a></p>"#,
             );
         } else {
             body.push_str(r#"<ul data-testid="user-list">"#);
@@ -151,7 +151,10 @@ pub async fn status(
     check_identity(&identity)?;
     check_sid(&sid, "YC")?;
     let service = state.service_sid().await?.to_owned();
-    let challenge = state.api().fetch_challenge(&service, &identity, &sid).await?;
+    let challenge = state
+        .api()
+        .fetch_challenge(&service, &identity, &sid)
+        .await?;
     let (headline, refresh) = match challenge.status.as_str() {
         "pending" => ("Waiting for approval on your device…", Some(REFRESH_SECS)),
         "approved" => ("Approved: you are signed in.", None),
