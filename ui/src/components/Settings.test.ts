@@ -39,6 +39,11 @@ describe("Settings", () => {
     await fireEvent.input(poll, { target: { value: "0" } });
     expect(poll).toHaveAttribute("aria-invalid", "true");
     expect(screen.getByTestId("settings-save")).toBeDisabled();
+    await fireEvent.input(poll, { target: { value: "90" } });
+    expect(poll).toHaveAttribute("aria-invalid", "false");
+    // Idle (60 s) may not be shorter than active polling (90 s).
+    expect(screen.getByLabelText("When idle, check every (seconds)")).toHaveAttribute("aria-invalid", "true");
+    expect(screen.getByTestId("settings-save")).toBeDisabled();
     expect(calls.filter((c) => c.cmd === "update_settings")).toHaveLength(0);
   });
 

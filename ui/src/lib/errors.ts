@@ -7,11 +7,22 @@ export interface ErrorText {
   hint: string | null;
 }
 
-const TEXT: Record<string, ErrorText> = {
+/** Wording that depends on where the error happened. */
+export type ErrorContext = "enroll" | "general";
+
+const ENROLL_TEXT: Record<string, ErrorText> = {
   input: {
     title: "That doesn't look like a valid enrolment link or payload.",
     hint: "Paste the whole assent://enroll link or the JSON payload the website showed you.",
   },
+};
+
+const TEXT: Record<string, ErrorText> = {
+  input: { title: "That value was not accepted.", hint: null },
+  account_not_found: { title: "This account no longer exists in Assent.", hint: null },
+  challenge_not_found: { title: "This request is no longer known.", hint: "It may have been answered or removed already." },
+  desktop: { title: "The desktop integration failed.", hint: null },
+  no_demo: { title: "The demo site is not running.", hint: "Assent was started without its built-in demo server." },
   insecure_url: {
     title: "The server address is not secure.",
     hint: "Only https addresses are accepted (plain http only for this computer).",
@@ -51,8 +62,9 @@ const TEXT: Record<string, ErrorText> = {
 };
 
 /** Wording for an error; unknown codes get a generic headline (the message is shown too). */
-export function describeError(err: AppError): ErrorText {
-  return TEXT[err.code] ?? { title: "Something went wrong.", hint: null };
+export function describeError(err: AppError, context: ErrorContext = "general"): ErrorText {
+  const specific = context === "enroll" ? ENROLL_TEXT[err.code] : undefined;
+  return specific ?? TEXT[err.code] ?? { title: "Something went wrong.", hint: null };
 }
 
 /** "Server said: … (code 60317, HTTP 400)", or null when the error has no server part. */
