@@ -41,25 +41,26 @@ enum Command {
     },
 }
 
-async fn wait_for_signal() {
+/// Registers SIGINT/SIGTERM handlers now (before the ready line, so a signal sent right after
+/// it is not lost) and returns a future that completes on the first of them.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
@@ -99,6 +100,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let signal = match shutdown_signal() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("verify-emulator: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let line = serde_json::json!({
         "base_url": emu.base_url().as_str(),
         "account_sid": emu.account_sid(),
@@ -106,7 +114,7 @@ async fn main() -> ExitCode {
     });
     // The ready line is the contract with callers; stdout carries nothing else.
     println!("{line}");
-    wait_for_signal().await;
+    signal.await;
     tracing::info!("shutting down");
     emu.shutdown().await;
     ExitCode::SUCCESS

@@ -1,0 +1,638 @@
+//! Validation limits, paging, persistence across restarts, concurrent approvals and fault
+//! injection, all over real loopback HTTP.
+
+mod common;
+
+use common::{Auth, Ctx, IDENTITY};
+use serde_json::Value;
+use verify_emulator::{DbLocation, EmulatorConfig, Faults};
+
+fn field(label: &str, value: &str) -> String {
+    serde_json::json!({"label": label, "value": value}).to_string()
+}
+
+#[tokio::test]
+async fn validation_limits() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let cpath = format!("v2/Services/{va}/Entities/{IDENTITY}/Challenges");
+    let fs = dev.factor_sid.as_str();
+    let post = |form: Vec<(&'static str, String)>| {
+        let ctx = &ctx;
+        let cpath = cpath.clone();
+        async move {
+            let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            ctx.post(&cpath, Auth::Account, &f).await
+        }
+    };
+    let ok = |r: &common::Resp| assert_eq!(r.status, 201, "{}", r.text);
+
+    // Message: required, <= 256 characters (counted as characters, not bytes).
+    ok(&post(vec![
+        ("FactorSid", fs.into()),
+        ("Details.Message", "é".repeat(256)),
+    ])
+    .await);
+    post(vec![
+        ("FactorSid", fs.into()),
+        ("Details.Message", "a".repeat(257)),
+    ])
+    .await
+    .assert_error(400, 60368);
+    post(vec![("FactorSid", fs.into())])
+        .await
+        .assert_error(400, 60368);
+    // FactorSid: required and well-formed (60362); unknown → 404.
+    post(vec![("Details.Message", "hi".into())])
+        .await
+        .assert_error(400, 60362);
+    post(vec![
+        ("FactorSid", "YF123".into()),
+        ("Details.Message", "hi".into()),
+    ])
+    .await
+    .assert_error(400, 60362);
+    post(vec![
+        ("FactorSid", "YF0123456789abcdef0123456789abcdef".into()),
+        ("Details.Message", "hi".into()),
+    ])
+    .await
+    .assert_error(404, 20404);
+
+    // Fields: <= 20, label <= 36, value <= 128, JSON objects with string label/value.
+    let mut twenty = vec![
+        ("FactorSid", fs.to_string()),
+        ("Details.Message", "m".to_string()),
+    ];
+    for i in 0..20 {
+        twenty.push(("Details.Fields", field(&format!("L{i}"), "v")));
+    }
+    let r = post(twenty.clone()).await;
+    ok(&r);
+    assert_eq!(r.body["details"]["fields"].as_array().unwrap().len(), 20);
+    assert_eq!(r.body["details"]["fields"][19]["label"], "L19");
+    twenty.push(("Details.Fields", field("L20", "v")));
+    post(twenty).await.assert_error(400, 60368);
+    let base = || {
+        vec![
+            ("FactorSid", fs.to_string()),
+            ("Details.Message", "m".to_string()),
+        ]
+    };
+    let with = |extra: (&'static str, String)| {
+        let mut v = base();
+        v.push(extra);
+        v
+    };
+    ok(&post(with((
+        "Details.Fields",
+        field(&"l".repeat(36), &"v".repeat(128)),
+    )))
+    .await);
+    post(with(("Details.Fields", field(&"l".repeat(37), "v"))))
+        .await
+        .assert_error(400, 60368);
+    post(with(("Details.Fields", field("l", &"v".repeat(129)))))
+        .await
+        .assert_error(400, 60368);
+    post(with(("Details.Fields", "not json".into())))
+        .await
+        .assert_error(400, 60368);
+    post(with((
+        "Details.Fields",
+        r#"{"label":"x","value":1}"#.into(),
+    )))
+    .await
+    .assert_error(400, 60368);
+
+    // Hidden details: JSON object, string values, <= 1024 characters.
+    let hidden_ok = format!(r#"{{"k":"{}"}}"#, "x".repeat(1024 - 8));
+    assert_eq!(hidden_ok.len(), 1024);
+    ok(&post(with(("HiddenDetails", hidden_ok.clone()))).await);
+    let hidden_long = format!(r#"{{"k":"{}"}}"#, "x".repeat(1024 - 7));
+    post(with(("HiddenDetails", hidden_long)))
+        .await
+        .assert_error(400, 20001);
+    post(with(("HiddenDetails", r#"{"n":1}"#.into())))
+        .await
+        .assert_error(400, 20001);
+    post(with(("HiddenDetails", "[]".into())))
+        .await
+        .assert_error(400, 20001);
+
+    // Expiration: default +5 min (checked in device_flow), max +60 min, not in the past.
+    let now = chrono::Utc::now().timestamp();
+    let at = |secs: i64| verify_emulator::time::fmt_ts(now + secs);
+    ok(&post(with(("ExpirationDate", at(3500)))).await);
+    post(with(("ExpirationDate", at(3700))))
+        .await
+        .assert_error(400, 20001);
+    post(with(("ExpirationDate", at(-10))))
+        .await
+        .assert_error(400, 20001);
+    post(with(("ExpirationDate", "tomorrow".into())))
+        .await
+        .assert_error(400, 20001);
+
+    // Identity rules on access tokens and entities.
+    let tokens = format!("v2/Services/{va}/AccessTokens");
+    for bad in [
+        "short",
+        "has space in it",
+        "user@example.com",
+        "+14155550100",
+        "trailing-dash-",
+        &"a".repeat(65),
+    ] {
+        ctx.post(
+            &tokens,
+            Auth::Account,
+            &[("Identity", bad), ("FactorType", "push")],
+        )
+        .await
+        .assert_error(400, 20001);
+    }
+    for good in [
+        "abcd1234",
+        "550e8400-e29b-41d4-a716-446655440000",
+        &"a".repeat(64),
+    ] {
+        let r = ctx
+            .post(
+                &tokens,
+                Auth::Account,
+                &[("Identity", good), ("FactorType", "push")],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{good}: {}", r.text);
+        assert_eq!(r.body["ttl"], 60, "default TTL");
+    }
+    // Access-token TTL 60..=300 and factor type.
+    for (ttl, status) in [
+        ("59", 400),
+        ("60", 201),
+        ("300", 201),
+        ("301", 400),
+        ("x", 400),
+    ] {
+        let r = ctx
+            .post(
+                &tokens,
+                Auth::Account,
+                &[("Identity", IDENTITY), ("FactorType", "push"), ("Ttl", ttl)],
+            )
+            .await;
+        assert_eq!(r.status, status, "Ttl={ttl}: {}", r.text);
+    }
+    ctx.post(
+        &tokens,
+        Auth::Account,
+        &[("Identity", IDENTITY), ("FactorType", "totp")],
+    )
+    .await
+    .assert_error(400, 20001);
+    ctx.post(&tokens, Auth::Account, &[("Identity", IDENTITY)])
+        .await
+        .assert_error(400, 20001);
+
+    // Friendly names: service <= 32, factor <= 64.
+    ctx.post(
+        "v2/Services",
+        Auth::Account,
+        &[("FriendlyName", &"n".repeat(33))],
+    )
+    .await
+    .assert_error(400, 20001);
+    ctx.post("v2/Services", Auth::Account, &[])
+        .await
+        .assert_error(400, 20001);
+    let r = ctx
+        .post(
+            &ctx.factor_path(&va, &dev),
+            Auth::Account,
+            &[("FriendlyName", &"n".repeat(65))],
+        )
+        .await;
+    r.assert_error(400, 20001);
+    let r = ctx
+        .post(
+            &ctx.factor_path(&va, &dev),
+            Auth::Account,
+            &[("FriendlyName", &"n".repeat(64))],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Create factor: bad public key, bad metadata, bad platform — the token stays usable.
+    let token = ctx.access_token(&va, "fresh-identity-1").await;
+    let fpath = format!("v2/Services/{va}/Entities/fresh-identity-1/Factors");
+    let key = verify_emulator::testing::DeviceKey::generate();
+    let pk = key.public_key_b64();
+    let good: Vec<(&str, &str)> = vec![
+        ("FriendlyName", "Mac"),
+        ("FactorType", "push"),
+        ("Binding.PublicKey", &pk),
+        ("Binding.Alg", "ES256"),
+        ("Config.SdkVersion", "0.1.0"),
+        ("Config.AppId", "dev.assent.Assent"),
+        ("Config.NotificationPlatform", "none"),
+    ];
+    let replace = |k: &str, v: &'static str| -> Vec<(String, String)> {
+        good.iter()
+            .map(|(a, b)| {
+                (
+                    a.to_string(),
+                    if *a == k {
+                        v.to_string()
+                    } else {
+                        b.to_string()
+                    },
+                )
+            })
+            .collect()
+    };
+    for (k, v) in [
+        ("Binding.PublicKey", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"),
+        ("Binding.Alg", "RS256"),
+        ("Config.NotificationPlatform", "sms"),
+        ("Config.NotificationPlatform", "fcm"),
+    ] {
+        let form = replace(k, v);
+        let f: Vec<(&str, &str)> = form.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        ctx.post(&fpath, Auth::Device(&token), &f)
+            .await
+            .assert_error(400, 20001);
+    }
+    let mut with_meta = good.clone();
+    with_meta.push(("Metadata", r#"{"n":1}"#));
+    ctx.post(&fpath, Auth::Device(&token), &with_meta)
+        .await
+        .assert_error(400, 20001);
+    // iOS-style encoding: '=' and '/' unescaped inside values, '+' escaped.
+    let raw = format!(
+        "FriendlyName=Mac%20mini&FactorType=push&Binding.PublicKey={}&Binding.Alg=ES256&Config.SdkVersion=3.0.2&Config.AppId=dev.assent.Assent&Config.NotificationPlatform=none",
+        pk.replace('+', "%2B")
+    );
+    let r = ctx
+        .http
+        .post(ctx.url(&fpath))
+        .header(
+            "Authorization",
+            verify_emulator::testing::device_basic(&token),
+        )
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/x-www-form-urlencoded")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["friendly_name"], "Mac mini");
+    assert_eq!(body["binding"]["public_key"], pk.as_str());
+    ctx.emu.shutdown().await;
+}
+
+async fn walk(ctx: &Ctx, first: &str, token_param: &str) -> (Vec<String>, Vec<String>) {
+    // Forward with next tokens, then back with previous tokens; returns SIDs in both orders.
+    let mut forward = Vec::new();
+    let mut url = first.to_string();
+    let mut last_meta: Value;
+    loop {
+        let r = ctx.get(&url, Auth::Account).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for c in r.body["challenges"].as_array().unwrap() {
+            forward.push(c["sid"].as_str().unwrap().to_string());
+        }
+        last_meta = r.body["meta"].clone();
+        let Some(next) = last_meta["next_page_url"].as_str() else {
+            break;
+        };
+        let t = url::Url::parse(next).unwrap();
+        let token = t
+            .query_pairs()
+            .find(|(k, _)| k == "PageToken")
+            .unwrap()
+            .1
+            .to_string();
+        url = format!("{}&{token_param}={token}", first);
+    }
+    let mut backward = Vec::new();
+    let mut meta = last_meta;
+    while let Some(prev) = meta["previous_page_url"].as_str() {
+        let t = url::Url::parse(prev).unwrap();
+        let token = t
+            .query_pairs()
+            .find(|(k, _)| k == "PageToken")
+            .unwrap()
+            .1
+            .to_string();
+        let r = ctx
+            .get(&format!("{first}&{token_param}={token}"), Auth::Account)
+            .await;
+        let mut page: Vec<String> = r.body["challenges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["sid"].as_str().unwrap().to_string())
+            .collect();
+        page.reverse();
+        backward.extend(page);
+        meta = r.body["meta"].clone();
+    }
+    (forward, backward)
+}
+
+#[tokio::test]
+async fn paging_both_ways_with_both_token_spellings() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let mut sids = Vec::new();
+    for i in 0..7 {
+        sids.push(
+            ctx.challenge(&va, &dev, &format!("c{i}")).await["sid"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let base = format!(
+        "v2/Services/{va}/Entities/{IDENTITY}/Challenges?FactorSid={}&PageSize=3",
+        dev.factor_sid
+    );
+
+    let r = ctx.get(&base, Auth::Account).await;
+    let meta = &r.body["meta"];
+    assert_eq!(meta["page"], 0);
+    assert_eq!(meta["page_size"], 3);
+    assert_eq!(meta["key"], "challenges");
+    assert!(meta["previous_page_url"].is_null());
+    assert!(meta["first_page_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("PageSize=3&Page=0"));
+    assert!(meta["url"].as_str().unwrap().starts_with(&ctx.url(&format!(
+        "v2/Services/{va}/Entities/{IDENTITY}/Challenges?FactorSid="
+    ))));
+    let next = meta["next_page_url"].as_str().unwrap();
+    assert!(next.contains("Page=1&PageToken="), "{next}");
+
+    for spelling in ["PageToken", "pageToken"] {
+        let (fwd, back) = walk(&ctx, &base, spelling).await;
+        assert_eq!(fwd, sids, "{spelling} forward");
+        // Back from the last page: pages 1 and 0 reversed.
+        let mut expected: Vec<String> = sids[..6].to_vec();
+        expected.reverse();
+        assert_eq!(back, expected, "{spelling} backward");
+    }
+    let (fwd, _) = walk(&ctx, &format!("{base}&Order=desc"), "pageToken").await;
+    let mut rev = sids.clone();
+    rev.reverse();
+    assert_eq!(fwd, rev);
+
+    // Page number comes from the token when `Page` is absent (iOS sends only pageToken).
+    let r = ctx.get(&base, Auth::Account).await;
+    let t = url::Url::parse(r.body["meta"]["next_page_url"].as_str().unwrap()).unwrap();
+    let token = t
+        .query_pairs()
+        .find(|(k, _)| k == "PageToken")
+        .unwrap()
+        .1
+        .to_string();
+    let r = ctx
+        .get(&format!("{base}&pageToken={token}"), Auth::Account)
+        .await;
+    assert_eq!(r.body["meta"]["page"], 1);
+
+    // Bad paging input.
+    ctx.get(&format!("{base}&PageToken=bogus"), Auth::Account)
+        .await
+        .assert_error(400, 20001);
+    ctx.get(
+        &format!("v2/Services/{va}/Entities/{IDENTITY}/Challenges?PageSize=1001"),
+        Auth::Account,
+    )
+    .await
+    .assert_error(400, 20001);
+
+    // Other lists share the envelope.
+    for (path, key) in [
+        ("v2/Services", "services"),
+        (&format!("v2/Services/{va}/Entities") as &str, "entities"),
+        (
+            &format!("v2/Services/{va}/Entities/{IDENTITY}/Factors"),
+            "factors",
+        ),
+        (&format!("v2/Services/{va}/Webhooks"), "webhooks"),
+    ] {
+        let r = ctx.get(&format!("{path}?PageSize=1"), Auth::Account).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(r.body["meta"]["key"], key);
+        assert!(r.body[key].is_array());
+    }
+    ctx.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_survives_restart_with_a_file_db() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = DbLocation::File(dir.path().join("emu.sqlite"));
+    let ctx = Ctx::with(EmulatorConfig {
+        db: db.clone(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let (acct, token) = (
+        ctx.emu.account_sid().to_string(),
+        ctx.emu.auth_token().to_string(),
+    );
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let c = ctx.challenge(&va, &dev, "After restart?").await;
+    let yc = c["sid"].as_str().unwrap().to_string();
+    let http = ctx.http.clone();
+    ctx.emu.shutdown().await;
+
+    // Same DB, generated credentials come back from the DB; the device can still answer.
+    let emu = verify_emulator::spawn(EmulatorConfig {
+        db,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(emu.account_sid(), acct);
+    assert_eq!(emu.auth_token(), token);
+    let ctx = Ctx { emu, http };
+    let r = ctx.get(&format!("v2/Services/{va}"), Auth::Account).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = ctx.answer(&va, &dev, &yc, "approved").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "approved");
+    ctx.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_approvals_exactly_one_wins() {
+    let ctx = std::sync::Arc::new(Ctx::new().await);
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    for round in 0..5 {
+        let c = ctx.challenge(&va, &dev, &format!("race {round}")).await;
+        let sid = c["sid"].as_str().unwrap().to_string();
+        let fetched = ctx.fetch_challenge(&va, &dev, &sid).await;
+        let fields = fetched.headers["Twilio-Verify-Signature-Fields"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let mut tasks = Vec::new();
+        for status in ["approved", "denied", "approved", "denied"] {
+            let jws = dev.key.challenge_jws(&fetched.body, &fields, status);
+            let (ctx, dev, va, sid) = (ctx.clone(), dev.clone(), va.clone(), sid.clone());
+            tasks.push(tokio::spawn(async move {
+                let jwt = ctx.jwt(&dev);
+                ctx.post(
+                    &ctx.challenge_path(&va, &dev, &sid),
+                    Auth::Device(&jwt),
+                    &[("AuthPayload", &jws)],
+                )
+                .await
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            let r = t.await.unwrap();
+            match r.status {
+                200 => winners.push(r.body["status"].as_str().unwrap().to_string()),
+                _ => r.assert_error(400, 20001),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        let r = ctx
+            .get(&ctx.challenge_path(&va, &dev, &sid), Auth::Account)
+            .await;
+        assert_eq!(r.body["status"], winners[0].as_str());
+    }
+    // Two concurrent factor creations with one access token: exactly one wins.
+    let token = ctx.access_token(&va, "racing-identity").await;
+    let (k1, k2) = (
+        verify_emulator::testing::DeviceKey::generate(),
+        verify_emulator::testing::DeviceKey::generate(),
+    );
+    let (a, b) = tokio::join!(
+        ctx.create_factor(&va, "racing-identity", &token, &k1),
+        ctx.create_factor(&va, "racing-identity", &token, &k2)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [201, 401]);
+}
+
+#[tokio::test]
+async fn fault_injection_knobs() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+
+    // Off by default, readable over HTTP with account auth only.
+    let r = ctx.get("_emulator/faults", Auth::Account).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["error_rate"], 0.0);
+    assert_eq!(r.body["clock_offset_secs"], 0);
+    ctx.get("_emulator/faults", Auth::None)
+        .await
+        .assert_error(401, 20003);
+
+    // 429 with Retry-After (all requests) via HTTP; /_emulator stays reachable.
+    let r = ctx
+        .post(
+            "_emulator/faults",
+            Auth::Account,
+            &[("RateLimitRate", "1"), ("RetryAfterSecs", "7")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["rate_limit_rate"], 1.0);
+    let r = ctx.get(&format!("v2/Services/{va}"), Auth::Account).await;
+    r.assert_error(429, 20429);
+    assert_eq!(r.headers["retry-after"], "7");
+    assert_eq!(ctx.emu.faults().retry_after_secs, 7);
+    ctx.post("_emulator/faults", Auth::Account, &[("RateLimitRate", "2")])
+        .await
+        .assert_error(400, 20001);
+
+    // 500 via set_faults.
+    ctx.emu.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    ctx.get(&format!("v2/Services/{va}"), Auth::Account)
+        .await
+        .assert_error(500, 20500);
+
+    // Garbage: 200 with a body that is not JSON.
+    ctx.emu.set_faults(Faults {
+        garbage_rate: 1.0,
+        ..Faults::default()
+    });
+    let r = ctx.get(&format!("v2/Services/{va}"), Auth::Account).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        serde_json::from_str::<Value>(&r.text).is_err(),
+        "{}",
+        r.text
+    );
+
+    // Slow: answered normally after the delay (no timing assertion; the figure goes to benches).
+    ctx.emu.set_faults(Faults {
+        slow_rate: 1.0,
+        slow_ms: 50,
+        ..Faults::default()
+    });
+    assert_eq!(
+        ctx.get(&format!("v2/Services/{va}"), Auth::Account)
+            .await
+            .status,
+        200
+    );
+
+    // Clock offset: Date header and timestamps move; the demo-free control route is unaffected.
+    ctx.emu.set_faults(Faults {
+        clock_offset_secs: -86_400 * 365,
+        ..Faults::default()
+    });
+    let r = ctx.get(&format!("v2/Services/{va}"), Auth::Account).await;
+    let date = httpdate::parse_http_date(r.headers["date"].to_str().unwrap()).unwrap();
+    let age = std::time::SystemTime::now()
+        .duration_since(date)
+        .unwrap()
+        .as_secs();
+    assert!(age > 86_400 * 364, "Date header not shifted: {age}");
+    let r = ctx
+        .post("v2/Services", Auth::Account, &[("FriendlyName", "Past")])
+        .await;
+    let created =
+        verify_emulator::time::parse_ts(r.body["date_created"].as_str().unwrap()).unwrap();
+    assert!(chrono::Utc::now().timestamp() - created > 86_400 * 364);
+    ctx.emu.set_faults(Faults::default());
+
+    // Faults from the config apply from the first request.
+    let ctx2 = Ctx::with(EmulatorConfig {
+        faults: Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await;
+    ctx2.get("v2/Services", Auth::Account)
+        .await
+        .assert_error(500, 20500);
+    assert_eq!(
+        ctx2.get("_emulator/faults", Auth::Account).await.status,
+        200
+    );
+    ctx2.emu.shutdown().await;
+    ctx.emu.shutdown().await;
+}
