@@ -11,7 +11,8 @@ export default defineConfig({
     svelteTesting(),
   ],
   clearScreen: false,
-  server: { port: 5173, strictPort: true, host: "127.0.0.1" },
+  // devUrl in src-tauri/tauri.conf.json is http://localhost:5173.
+  server: { port: 5173, strictPort: true, host: "localhost" },
   preview: { port: 4173, strictPort: true, host: "127.0.0.1" },
   build: {
     outDir: "dist",

@@ -78,6 +78,9 @@ function installBridge(raw) {
           ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shift(x)]))
           : v;
   const data = shift(raw);
+  // tauri.conf.json sets "freezePrototype": true; do the same so a write to Object.prototype
+  // fails here as it would in the app.
+  Object.freeze(Object.prototype);
   const callbacks = new Map();
   const listeners = new Map();
   let next = 1;
