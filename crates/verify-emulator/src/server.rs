@@ -235,7 +235,9 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
         auth_token: auth_token.clone(),
     });
     let router = router(app).nest("/demo", demo);
-    let router = router.layer(middleware::from_fn_with_state(faults.clone(), date_header));
+    let router = router
+        .layer(middleware::from_fn_with_state(faults.clone(), date_header))
+        .layer(middleware::from_fn(log_request));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -286,6 +288,23 @@ async fn date_header(
     let date = crate::time::http_date(crate::time::now_with_offset(offset));
     if let Ok(v) = HeaderValue::from_str(&date) {
         resp.headers_mut().insert(header::DATE, v);
+    }
+    resp
+}
+
+/// One log line per request: method, path (never the query or headers, which may carry
+/// tokens), status and duration.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let ms = started.elapsed().as_millis() as u64;
+    if resp.status().is_server_error() {
+        tracing::warn!(target: "verify_emulator::http", %method, %path, status, ms, "request");
+    } else {
+        tracing::info!(target: "verify_emulator::http", %method, %path, status, ms, "request");
     }
     resp
 }
