@@ -62,6 +62,18 @@ impl DeviceKey {
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
     }
 
+    /// Compact JWS ES256 over exactly these header and payload JSON texts (to mimic SDK
+    /// serializations such as escaped `\/` or another key order).
+    pub fn sign_jws_raw(&self, header_json: &str, claims_json: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header_json),
+            URL_SAFE_NO_PAD.encode(claims_json)
+        );
+        let sig: Signature = self.sk.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    }
+
     /// Device JWT as the SDKs mint it (§6): `kid` = credential SID, `sub` = account SID.
     pub fn device_jwt(
         &self,

@@ -636,3 +636,328 @@ async fn fault_injection_knobs() {
     ctx2.emu.shutdown().await;
     ctx.emu.shutdown().await;
 }
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+fn sorted(list: &[&str]) -> Vec<String> {
+    let mut k: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn backend_resources_crud_and_field_names() {
+    let ctx = Ctx::new().await;
+
+    // Services: property names of `verify.v2.service`.
+    let r = ctx
+        .post(
+            "v2/Services",
+            Auth::Account,
+            &[
+                ("FriendlyName", "Shop"),
+                ("Push.IncludeDate", "true"),
+                ("CodeLength", "8"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let va = r.body["sid"].as_str().unwrap().to_string();
+    assert_eq!(
+        keys(&r.body),
+        sorted(&[
+            "sid",
+            "account_sid",
+            "friendly_name",
+            "code_length",
+            "lookup_enabled",
+            "psd2_enabled",
+            "skip_sms_to_landlines",
+            "dtmf_input_required",
+            "tts_name",
+            "do_not_share_warning_enabled",
+            "custom_code_enabled",
+            "push",
+            "totp",
+            "default_template_sid",
+            "whatsapp",
+            "passkeys",
+            "verify_event_subscription_enabled",
+            "date_created",
+            "date_updated",
+            "url",
+            "links",
+        ])
+    );
+    assert_eq!(r.body["push"]["include_date"], true);
+    assert_eq!(r.body["code_length"], 8);
+    assert_eq!(
+        r.body["links"]["entities"],
+        ctx.url(&format!("v2/Services/{va}/Entities"))
+    );
+    let r = ctx
+        .post(
+            &format!("v2/Services/{va}"),
+            Auth::Account,
+            &[("FriendlyName", "Shop 2"), ("Push.IncludeDate", "maybe")],
+        )
+        .await;
+    r.assert_error(400, 20001);
+    let r = ctx
+        .post(
+            &format!("v2/Services/{va}"),
+            Auth::Account,
+            &[("FriendlyName", "Shop 2")],
+        )
+        .await;
+    assert_eq!(r.body["friendly_name"], "Shop 2");
+    assert_eq!(r.body["code_length"], 8, "update keeps other settings");
+
+    // Entities.
+    let ents = format!("v2/Services/{va}/Entities");
+    let r = ctx
+        .post(&ents, Auth::Account, &[("Identity", IDENTITY)])
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        keys(&r.body),
+        sorted(&[
+            "sid",
+            "identity",
+            "account_sid",
+            "service_sid",
+            "date_created",
+            "date_updated",
+            "url",
+            "links"
+        ])
+    );
+    assert_eq!(
+        sorted(&["factors", "new_factors", "challenges"]),
+        keys(&r.body["links"])
+    );
+    ctx.post(&ents, Auth::Account, &[("Identity", IDENTITY)])
+        .await
+        .assert_error(409, 20001);
+    let r = ctx.get(&format!("{ents}/{IDENTITY}"), Auth::Account).await;
+    assert_eq!(r.status, 200);
+
+    // Factors (new_factor vs factor) and challenges with details.date (IncludeDate).
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let r = ctx.get(&ctx.factor_path(&va, &dev), Auth::Account).await;
+    assert_eq!(
+        keys(&r.body),
+        sorted(&[
+            "sid",
+            "account_sid",
+            "service_sid",
+            "entity_sid",
+            "identity",
+            "date_created",
+            "date_updated",
+            "friendly_name",
+            "status",
+            "factor_type",
+            "config",
+            "metadata",
+            "url"
+        ])
+    );
+    assert_eq!(
+        keys(&r.body["config"]),
+        sorted(&[
+            "sdk_version",
+            "app_id",
+            "notification_platform",
+            "notification_token",
+            "credential_sid"
+        ])
+    );
+    let c = ctx.challenge(&va, &dev, "With date").await;
+    assert_eq!(
+        keys(&c),
+        sorted(&[
+            "sid",
+            "account_sid",
+            "service_sid",
+            "entity_sid",
+            "identity",
+            "factor_sid",
+            "date_created",
+            "date_updated",
+            "date_responded",
+            "expiration_date",
+            "status",
+            "responded_reason",
+            "details",
+            "hidden_details",
+            "metadata",
+            "factor_type",
+            "url",
+            "links",
+        ])
+    );
+    assert_eq!(
+        c["details"]["date"], c["date_created"],
+        "Push.IncludeDate adds details.date"
+    );
+    // A challenge with details.date can still be approved (the date is part of the signed details).
+    let yc = c["sid"].as_str().unwrap().to_string();
+
+    // Notifications: only for pending challenges, Ttl 0..=300 (default 300).
+    let npath = format!("{}/Notifications", ctx.challenge_path(&va, &dev, &yc));
+    let r = ctx.post(&npath, Auth::Account, &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        keys(&r.body),
+        sorted(&[
+            "sid",
+            "account_sid",
+            "service_sid",
+            "entity_sid",
+            "identity",
+            "challenge_sid",
+            "priority",
+            "ttl",
+            "date_created"
+        ])
+    );
+    assert!(r.body["sid"].as_str().unwrap().starts_with("NT"));
+    assert_eq!(
+        (r.body["priority"].as_str(), r.body["ttl"].as_i64()),
+        (Some("high"), Some(300))
+    );
+    ctx.post(&npath, Auth::Account, &[("Ttl", "301")])
+        .await
+        .assert_error(400, 20001);
+    assert_eq!(
+        ctx.post(&npath, Auth::Account, &[("Ttl", "0")])
+            .await
+            .status,
+        201
+    );
+    assert_eq!(ctx.answer(&va, &dev, &yc, "approved").await.status, 200);
+    ctx.post(&npath, Auth::Account, &[])
+        .await
+        .assert_error(400, 20001);
+
+    // Webhooks: fetch, update, list, delete; bad input.
+    let hooks = format!("v2/Services/{va}/Webhooks");
+    let r = ctx
+        .post(
+            &hooks,
+            Auth::Account,
+            &[
+                ("FriendlyName", "h"),
+                ("EventTypes", "factor.created"),
+                ("EventTypes", "challenge.denied"),
+                ("WebhookUrl", "https://example.com/hook"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        keys(&r.body),
+        sorted(&[
+            "sid",
+            "service_sid",
+            "account_sid",
+            "friendly_name",
+            "event_types",
+            "status",
+            "version",
+            "webhook_url",
+            "webhook_method",
+            "date_created",
+            "date_updated",
+            "url"
+        ])
+    );
+    assert_eq!(
+        r.body["event_types"],
+        serde_json::json!(["factor.created", "challenge.denied"])
+    );
+    let yw = r.body["sid"].as_str().unwrap().to_string();
+    let r = ctx
+        .post(
+            &format!("{hooks}/{yw}"),
+            Auth::Account,
+            &[("Status", "disabled"), ("Version", "v1")],
+        )
+        .await;
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["version"].as_str()),
+        (Some("disabled"), Some("v1"))
+    );
+    assert_eq!(
+        ctx.get(&format!("{hooks}/{yw}"), Auth::Account).await.body["status"],
+        "disabled"
+    );
+    for bad in [
+        vec![
+            ("FriendlyName", "h"),
+            ("EventTypes", "factor.exploded"),
+            ("WebhookUrl", "https://example.com"),
+        ],
+        vec![
+            ("FriendlyName", "h"),
+            ("EventTypes", "*"),
+            ("WebhookUrl", "ftp://example.com"),
+        ],
+        vec![("FriendlyName", "h"), ("WebhookUrl", "https://example.com")],
+        vec![
+            ("FriendlyName", "h"),
+            ("EventTypes", "*"),
+            ("WebhookUrl", "https://example.com"),
+            ("Version", "v3"),
+        ],
+    ] {
+        ctx.post(&hooks, Auth::Account, &bad)
+            .await
+            .assert_error(400, 20001);
+    }
+    assert_eq!(
+        ctx.get(&hooks, Auth::Account).await.body["webhooks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        ctx.delete(&format!("{hooks}/{yw}"), Auth::Account)
+            .await
+            .status,
+        204
+    );
+    ctx.get(&format!("{hooks}/{yw}"), Auth::Account)
+        .await
+        .assert_error(404, 20404);
+
+    // Entity delete removes its factors; service delete removes everything.
+    assert_eq!(
+        ctx.delete(&format!("{ents}/{IDENTITY}"), Auth::Account)
+            .await
+            .status,
+        204
+    );
+    ctx.get(&ctx.factor_path(&va, &dev), Auth::Account)
+        .await
+        .assert_error(404, 20404);
+    assert_eq!(
+        ctx.delete(&format!("v2/Services/{va}"), Auth::Account)
+            .await
+            .status,
+        204
+    );
+    ctx.get(&format!("v2/Services/{va}"), Auth::Account)
+        .await
+        .assert_error(404, 20404);
+    ctx.delete(&format!("v2/Services/{va}"), Auth::Account)
+        .await
+        .assert_error(404, 20404);
+    ctx.emu.shutdown().await;
+}

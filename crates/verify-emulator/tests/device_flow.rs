@@ -591,3 +591,53 @@ async fn authentication_rejections() {
     r.assert_error(405, 20004);
     ctx.emu.shutdown().await;
 }
+
+/// Android/iOS serialize the signed claims their own way: `/` escaped as `\/`, keys in any
+/// order. The emulator verifies over the received bytes and compares values semantically.
+#[tokio::test]
+async fn sdk_style_serialization_of_the_signed_challenge_is_accepted() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let r = ctx
+        .post(
+            &format!("v2/Services/{va}/Entities/{IDENTITY}/Challenges"),
+            Auth::Account,
+            &[
+                ("FactorSid", &dev.factor_sid),
+                ("Details.Message", "Sign in to https://example.com/login?"),
+                ("Details.Fields", r#"{"label":"Path","value":"/a/b"}"#),
+                ("HiddenDetails", r#"{"url":"https://x.test/y"}"#),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let c = r.body;
+    let sid = c["sid"].as_str().unwrap();
+    // Hand-written claims: reversed key order, escaped slashes, compact.
+    let esc = |v: &Value| v.to_string().replace('/', "\\/");
+    let claims = format!(
+        r#"{{"status":"approved","date_created":{},"expiration_date":{},"hidden_details":{},"details":{},"factor_sid":{},"sid":{}}}"#,
+        esc(&c["date_created"]),
+        esc(&c["expiration_date"]),
+        esc(&c["hidden_details"]),
+        esc(&c["details"]),
+        esc(&c["factor_sid"]),
+        esc(&c["sid"]),
+    );
+    assert!(claims.contains("https:\\/\\/example.com"), "{claims}");
+    let jws = dev
+        .key
+        .sign_jws_raw(r#"{"typ":"JWT","alg":"ES256"}"#, &claims);
+    let jwt = ctx.jwt(&dev);
+    let r = ctx
+        .post(
+            &ctx.challenge_path(&va, &dev, sid),
+            Auth::Device(&jwt),
+            &[("AuthPayload", &jws)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "approved");
+    ctx.emu.shutdown().await;
+}
