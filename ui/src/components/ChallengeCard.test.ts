@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
 import { flushSync, tick } from "svelte";
 import ChallengeCard from "./ChallengeCard.svelte";
 import { appError, challenge, deferred, mockBackend } from "../test/backend";
@@ -175,6 +176,20 @@ describe("ChallengeCard", () => {
     expect(document.activeElement).toBe(approve);
     await fireEvent.click(approve);
     await vi.waitFor(() => expect(calls).toHaveLength(1));
+  });
+
+  it("can be answered with the keyboard alone: Tab from the focused card, then Enter", async () => {
+    const calls = mockBackend({ deny_challenge: () => answered("denied"), approve_challenge: () => answered("approved") });
+    const user = userEvent.setup();
+    render(ChallengeCard, { challenge: challenge() });
+    screen.getByTestId("challenge-card").focus();
+    await user.tab();
+    expect(document.activeElement).toBe(screen.getByTestId("deny-button"));
+    await user.tab();
+    expect(document.activeElement).toBe(screen.getByTestId("approve-button"));
+    await user.keyboard("{Enter}");
+    await vi.waitFor(() => expect(screen.getByTestId("challenge-result").textContent).toMatch(/approved/));
+    expect(calls.map((c) => c.cmd)).toEqual(["approve_challenge"]);
   });
 
   it("shows an outcome decided elsewhere", () => {
