@@ -71,6 +71,8 @@ const scenarios = [
 for (const theme of ["light", "dark"]) {
   for (const [name, data, opts] of scenarios) await shot(name, data, { theme, ...opts });
   await shot("narrow", withTwo, { theme, width: 360, height: 740 });
+  await shot("narrow-accounts", quiet, { theme, width: 360, height: 740, fullPage: true });
+  await shot("narrow-settings", quiet, { theme, width: 360, height: 740, act: act.settings, fullPage: true });
 }
 await browser.close();
 server.close();
