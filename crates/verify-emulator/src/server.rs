@@ -98,7 +98,8 @@ impl App {
     }
 }
 
-/// A running emulator (in-process, on its own listener).
+/// A running emulator (in-process, on its own listener). Keep it alive as long as the API is
+/// needed: dropping it stops the server.
 pub struct RunningEmulator {
     base_url: url::Url,
     account_sid: String,
@@ -152,6 +153,15 @@ impl RunningEmulator {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for RunningEmulator {
+    /// Dropping the handle stops the server too (in-flight requests still finish).
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 

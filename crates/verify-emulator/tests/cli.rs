@@ -125,3 +125,30 @@ fn rejects_a_malformed_account_sid() {
     assert!(out.stdout.is_empty(), "no ready line on failure");
     assert!(String::from_utf8_lossy(&out.stderr).contains("account SID"));
 }
+
+#[tokio::test]
+async fn dropping_the_handle_stops_the_server() {
+    let emu = verify_emulator::spawn(verify_emulator::EmulatorConfig::default())
+        .await
+        .unwrap();
+    let url = format!("{}v2/Services", emu.base_url());
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    drop(emu);
+    // The listener closes once the server task has seen the stop signal.
+    let mut refused = false;
+    for _ in 0..200 {
+        if http.get(&url).send().await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        refused,
+        "server still answering after the handle was dropped"
+    );
+}
