@@ -287,7 +287,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// Every response (errors and unknown routes included) carries the server's `Date`, shifted
-/// by the clock offset fault, so clients can correct skew.
+/// by the clock offset fault, so clients can correct skew, and a `Twilio-Request-Id`.
 async fn date_header(
     State(faults): State<Arc<RwLock<Faults>>>,
     req: Request,
@@ -298,6 +298,10 @@ async fn date_header(
     let date = crate::time::http_date(crate::time::now_with_offset(offset));
     if let Ok(v) = HeaderValue::from_str(&date) {
         resp.headers_mut().insert(header::DATE, v);
+    }
+    // Twilio tags every answer with a request SID; handy when reading logs side by side.
+    if let Ok(v) = HeaderValue::from_str(&crate::sid::new_sid("RQ")) {
+        resp.headers_mut().insert("Twilio-Request-Id", v);
     }
     resp
 }

@@ -31,6 +31,15 @@ impl Resp {
         assert_eq!(self.body["status"], status);
         assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()));
         assert!(self.headers.contains_key("date"), "Date header missing");
+        let rq = self
+            .headers
+            .get("twilio-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            rq.starts_with("RQ") && rq.len() == 34,
+            "Twilio-Request-Id: {rq:?}"
+        );
     }
 }
 
