@@ -166,6 +166,12 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error");
         }
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if matches!(self, ApiError::Unauthenticated) {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
+        }
         if let ApiError::RateLimited { retry_after_secs } = self {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
