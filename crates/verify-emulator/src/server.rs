@@ -102,6 +102,7 @@ impl App {
 /// needed: dropping it stops the server.
 pub struct RunningEmulator {
     base_url: url::Url,
+    local_addr: SocketAddr,
     account_sid: String,
     auth_token: String,
     faults: Arc<RwLock<Faults>>,
@@ -122,6 +123,12 @@ impl RunningEmulator {
     /// Base URL, e.g. `http://127.0.0.1:41234/` (API under `v2/`, demo under `demo/`).
     pub fn base_url(&self) -> &url::Url {
         &self.base_url
+    }
+
+    /// The address the listener is bound to (differs from `base_url` when a public base URL
+    /// was configured).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
     }
 
     /// The account SID to authenticate backend calls with.
@@ -263,6 +270,7 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
     tracing::info!(%addr, base_url = %base_url, "verify-emulator listening");
     Ok(RunningEmulator {
         base_url,
+        local_addr: addr,
         account_sid,
         auth_token,
         faults,

@@ -961,3 +961,33 @@ async fn backend_resources_crud_and_field_names() {
         .assert_error(404, 20404);
     ctx.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn public_base_url_is_used_in_urls_and_links() {
+    let public = url::Url::parse("https://verify.example.test/emu").unwrap();
+    let ctx = Ctx::with(EmulatorConfig {
+        public_base_url: Some(public),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    assert_eq!(
+        ctx.emu.base_url().as_str(),
+        "https://verify.example.test/emu/"
+    );
+    // Requests go to the bound loopback address; answers point at the public URL.
+    let direct = format!("http://{}/v2/Services", ctx.emu.local_addr());
+    let r = ctx
+        .post(&direct, Auth::Account, &[("FriendlyName", "Public")])
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let va = r.body["sid"].as_str().unwrap();
+    assert_eq!(
+        r.body["url"],
+        format!("https://verify.example.test/emu/v2/Services/{va}")
+    );
+    assert_eq!(
+        r.body["links"]["webhooks"],
+        format!("https://verify.example.test/emu/v2/Services/{va}/Webhooks")
+    );
+    ctx.emu.shutdown().await;
+}
