@@ -102,6 +102,9 @@ describe("EnrollForm", () => {
     render(EnrollForm, { prefill: LINK, oncomplete: vi.fn(), oncancel });
     await flush();
     expect((screen.getByTestId("enroll-input") as HTMLTextAreaElement).value).toBe(LINK);
+    // The link (with its token) stays folded away; the preview says what would be added.
+    expect(screen.getByTestId("enroll-input").closest("details")).not.toHaveAttribute("open");
+    expect(screen.getByLabelText("What will be added")).toHaveTextContent("alice");
     expect(screen.getByRole("note")).toHaveTextContent("A website asked Assent to add an account");
     expect(document.activeElement).toBe(screen.getByTestId("enroll-submit"));
     expect(calls).toHaveLength(0);
