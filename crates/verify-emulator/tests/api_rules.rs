@@ -937,6 +937,21 @@ async fn backend_resources_crud_and_field_names() {
         .await
         .assert_error(404, 20404);
 
+    // Forms (form-push only).
+    let r = ctx.get("v2/Forms/form-push", Auth::Account).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        keys(&r.body),
+        sorted(&["form_type", "forms", "form_meta", "url"])
+    );
+    assert_eq!(
+        keys(&r.body["forms"]),
+        sorted(&["create_factor", "verify_factor", "create_challenge"])
+    );
+    ctx.get("v2/Forms/form-sms", Auth::Account)
+        .await
+        .assert_error(404, 20404);
+
     // Entity delete removes its factors; service delete removes everything.
     assert_eq!(
         ctx.delete(&format!("{ents}/{IDENTITY}"), Auth::Account)

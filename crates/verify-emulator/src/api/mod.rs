@@ -4,6 +4,7 @@ pub mod access_tokens;
 pub mod challenges;
 pub mod entities;
 pub mod factors;
+pub mod forms;
 pub mod notifications;
 pub mod services;
 pub mod webhooks;
@@ -26,6 +27,7 @@ pub type AppState = Arc<App>;
 pub fn router() -> Router<AppState> {
     let e = "/v2/Services/{service_sid}/Entities/{identity}";
     Router::new()
+        .route("/v2/Forms/{form_type}", get(forms::fetch))
         .route("/v2/Services", post(services::create).get(services::list))
         .route(
             "/v2/Services/{service_sid}",
