@@ -15,5 +15,5 @@ cargo build --workspace --all-targets $features
 mkdir -p docs/screenshots
 # shellcheck disable=SC2086
 scripts/headless.sh env ASSENT_E2E=1 ASSENT_TEST_KEYRING=1 ASSENT_SCREENSHOTS=1 \
-    cargo nextest run -p assent-e2e $features -E 'test(screenshots)'
+    cargo nextest run --workspace $features -E 'package(assent-e2e) & test(screenshots)'
 ls -l docs/screenshots/

@@ -81,7 +81,9 @@ impl Scenario {
         )
         .await?;
         let rp = RelyingParty::new(&emulator)?;
-        let service = rp.create_service(&format!("Assent e2e {name}")).await?;
+        // Twilio limits FriendlyName to 32 characters.
+        let friendly: String = format!("e2e {name}").chars().take(32).collect();
+        let service = rp.create_service(&friendly).await?;
         let webhook = WebhookSink::start().await?;
         rp.create_webhook(&service, &webhook.url).await?;
         desktop::dunst_close_all()?;

@@ -265,20 +265,14 @@ async fn html_in_challenge_shows_as_text_and_runs_nothing() {
     );
 }
 
-/// Files (JSON records) in the data dir that mention `needle`.
-fn records_mentioning(dir: &Path, needle: &str) -> Result<Vec<String>> {
-    let mut hits = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("listing the data dir", e))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            if text.contains(needle) {
-                hits.push(path.display().to_string());
-            }
-        }
+/// Whether the factor store (`factors.json` in the data dir, kept by verify-push) mentions `sid`.
+fn factor_record_exists(dir: &Path, sid: &str) -> Result<bool> {
+    let path = dir.join("factors.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.contains(sid)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
     }
-    Ok(hits)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,13 +286,15 @@ async fn remove_account_deletes_factor_key_and_record() {
             ensure(!new_keys.is_empty(), || {
                 "enrolment stored no key in the Secret Service (secret-tool finds none)".into()
             })?;
-            let records = records_mentioning(s.app.data_dir(), &frank.factor_sid)?;
-            ensure(!records.is_empty(), || {
-                format!(
-                    "no JSON record in the data dir mentions {}",
-                    frank.factor_sid
-                )
-            })?;
+            ensure(
+                factor_record_exists(s.app.data_dir(), &frank.factor_sid)?,
+                || {
+                    format!(
+                        "factors.json in the data dir has no record of {}",
+                        frank.factor_sid
+                    )
+                },
+            )?;
 
             let row = account(&frank.factor_sid);
             s.app
@@ -321,10 +317,10 @@ async fn remove_account_deletes_factor_key_and_record() {
             ensure(leftover.is_empty(), || {
                 format!("key(s) {leftover:?} still in the Secret Service after removal")
             })?;
-            let records = records_mentioning(s.app.data_dir(), &frank.factor_sid)?;
-            ensure(records.is_empty(), || {
-                format!("record(s) still mention the removed factor: {records:?}")
-            })
+            ensure(
+                !factor_record_exists(s.app.data_dir(), &frank.factor_sid)?,
+                || format!("factors.json still has a record of {}", frank.factor_sid),
+            )
         })
         .await,
     );
