@@ -1,0 +1,29 @@
+//! Generates the Tauri context and one `allow-<command>` permission per app command, so the
+//! capability file can grant exactly the commands the UI uses and nothing else.
+
+/// Every `#[tauri::command]` the web view may call (see docs/design.md, "src-tauri ↔ ui").
+const COMMANDS: &[&str] = &[
+    "list_accounts",
+    "pending_challenges",
+    "approve_challenge",
+    "deny_challenge",
+    "challenge_history",
+    "enroll",
+    "remove_account",
+    "get_settings",
+    "update_settings",
+    "check_now",
+    "watcher_status",
+    "open_demo_site",
+    "app_info",
+    "take_enroll_request",
+];
+
+fn main() {
+    let attrs = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attrs) {
+        // A build script reports failure by panicking; there is no other channel.
+        panic!("tauri-build failed: {e:#}");
+    }
+}

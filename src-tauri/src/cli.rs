@@ -1,0 +1,398 @@
+//! Headless subcommands: the same store and the same [`Core`] as the GUI, no window.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::core::events::{AppEvent, EventSink, RemovalReason};
+use crate::core::views::{Account, ChallengeView, PendingChallenge};
+use crate::core::{AppError, Core, CoreOptions, Decision, Paths};
+
+/// Output format switch shared by the subcommands.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Output {
+    /// Print JSON (the IPC contract's camelCase types) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The headless subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Enrol this desktop from an assent://enroll?… link or the JSON payload ("-" reads stdin).
+    Enroll {
+        /// The link or JSON payload, or "-" to read it from stdin (keeps the token out of `ps`).
+        payload: String,
+        /// Name for this device at the relying party.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List enrolled accounts.
+    Accounts {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List pending sign-in requests (asks the server now).
+    Challenges {
+        /// Only this account (factor SID, name or identity).
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Approve a sign-in request.
+    Approve {
+        /// The challenge SID (YC…).
+        challenge_sid: String,
+        /// The account it belongs to, if known (saves a lookup).
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Deny a sign-in request.
+    Deny {
+        /// The challenge SID (YC…).
+        challenge_sid: String,
+        /// The account it belongs to, if known (saves a lookup).
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Print sign-in requests as they arrive (Ctrl-C to stop).
+    Watch {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+impl Command {
+    fn json(&self) -> bool {
+        match self {
+            Command::Enroll { out, .. }
+            | Command::Accounts { out }
+            | Command::Challenges { out, .. }
+            | Command::Approve { out, .. }
+            | Command::Deny { out, .. }
+            | Command::Watch { out } => out.json,
+        }
+    }
+}
+
+/// Runs a subcommand; returns the process exit code (0 ok, 1 error).
+pub fn run(cmd: Command) -> i32 {
+    let json = cmd.json();
+    let paths = match Paths::resolve().and_then(|p| p.ensure().map(|_| p)) {
+        Ok(p) => p,
+        Err(e) => return report(&e, json),
+    };
+    let _guard = crate::logging::init(&paths.log_dir, false);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return report(&AppError::Desktop(format!("no async runtime: {e}")), json),
+    };
+    match runtime.block_on(dispatch(cmd, paths)) {
+        Ok(()) => 0,
+        Err(e) => report(&e, json),
+    }
+}
+
+fn report(e: &AppError, json: bool) -> i32 {
+    if json {
+        let text =
+            serde_json::to_string(e).unwrap_or_else(|_| format!("{{\"code\":\"{}\"}}", e.code()));
+        eprintln!("{text}");
+    } else {
+        eprintln!("error: {} [{}]", clean(&e.to_string()), e.code());
+    }
+    1
+}
+
+async fn dispatch(cmd: Command, paths: Paths) -> Result<(), AppError> {
+    match cmd {
+        Command::Watch { out } => watch(paths, out.json).await,
+        other => {
+            let core = Core::new(CoreOptions::new(paths))?;
+            one_shot(&core, other).await
+        }
+    }
+}
+
+async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
+    match cmd {
+        Command::Enroll { payload, name, out } => {
+            let payload = if payload == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| AppError::Input(format!("cannot read stdin: {e}")))?;
+                s
+            } else {
+                payload
+            };
+            let account = core.enroll(&payload, name).await?;
+            if out.json {
+                print_json(&account)
+            } else {
+                println!(
+                    "Enrolled {} ({}) as {} at {}",
+                    clean(&account.friendly_name),
+                    account.factor_sid,
+                    clean(&account.identity),
+                    account.service_sid
+                );
+                Ok(())
+            }
+        }
+        Command::Accounts { out } => {
+            let accounts = core.accounts().await?;
+            if out.json {
+                return print_json(&accounts);
+            }
+            if accounts.is_empty() {
+                println!("No accounts. Enrol with: assent enroll <link-or-json>");
+            }
+            for a in &accounts {
+                print_account(a);
+            }
+            Ok(())
+        }
+        Command::Challenges { account, out } => {
+            let pending = core.fetch_pending(account.as_deref()).await?;
+            if out.json {
+                return print_json(&pending);
+            }
+            if pending.is_empty() {
+                println!("No pending sign-in requests.");
+            }
+            for p in &pending {
+                print_pending(p);
+            }
+            Ok(())
+        }
+        Command::Approve {
+            challenge_sid,
+            account,
+            out,
+        } => {
+            answer(
+                core,
+                &challenge_sid,
+                account.as_deref(),
+                Decision::Approve,
+                out.json,
+            )
+            .await
+        }
+        Command::Deny {
+            challenge_sid,
+            account,
+            out,
+        } => {
+            answer(
+                core,
+                &challenge_sid,
+                account.as_deref(),
+                Decision::Deny,
+                out.json,
+            )
+            .await
+        }
+        Command::Watch { .. } => Ok(()),
+    }
+}
+
+async fn answer(
+    core: &Arc<Core>,
+    challenge_sid: &str,
+    account: Option<&str>,
+    decision: Decision,
+    json: bool,
+) -> Result<(), AppError> {
+    let c = core.find_challenge(challenge_sid, account).await?;
+    let view = core
+        .answer(c.factor_sid.as_ref(), challenge_sid, decision)
+        .await?;
+    if json {
+        print_json(&view)
+    } else {
+        println!("{} {}", view.status, view.sid);
+        Ok(())
+    }
+}
+
+/// Prints watcher events to stdout: one line each (JSON lines with `--json`).
+struct PrintSink {
+    json: bool,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "camelCase")]
+enum WatchLine<'a> {
+    Request { challenge: &'a PendingChallenge },
+    Gone { sid: &'a str, reason: &'static str },
+    Answered { challenge: &'a ChallengeView },
+    Status { online: bool, error: Option<String> },
+}
+
+fn reason_str(r: RemovalReason) -> &'static str {
+    match r {
+        RemovalReason::AnsweredHere => "answered_here",
+        RemovalReason::AnsweredElsewhere => "answered_elsewhere",
+        RemovalReason::Expired => "expired",
+        RemovalReason::AccountRemoved => "account_removed",
+    }
+}
+
+impl EventSink for PrintSink {
+    fn emit(&self, event: AppEvent) {
+        let line = match &event {
+            AppEvent::ChallengeAnnounced { challenge, .. } => WatchLine::Request { challenge },
+            AppEvent::ChallengeRemoved { sid, reason } => WatchLine::Gone {
+                sid,
+                reason: reason_str(*reason),
+            },
+            AppEvent::ChallengeAnswered(challenge) => WatchLine::Answered { challenge },
+            AppEvent::WatcherStatus(s) => WatchLine::Status {
+                online: s.online,
+                error: s.last_error.as_ref().map(|e| e.to_string()),
+            },
+            _ => return,
+        };
+        let mut stdout = std::io::stdout().lock();
+        let r = if self.json {
+            serde_json::to_string(&line)
+                .map_err(std::io::Error::other)
+                .and_then(|s| writeln!(stdout, "{s}"))
+        } else {
+            let now = Utc::now().format("%H:%M:%S");
+            match line {
+                WatchLine::Request { challenge } => {
+                    let r = writeln!(stdout, "{now} request {}", summary(challenge));
+                    for f in &challenge.challenge.fields {
+                        let _ = writeln!(
+                            stdout,
+                            "           {}: {}",
+                            clean(&f.label),
+                            clean(&f.value)
+                        );
+                    }
+                    r
+                }
+                WatchLine::Gone { sid, reason } => {
+                    writeln!(stdout, "{now} gone    {sid} ({reason})")
+                }
+                WatchLine::Answered { challenge } => {
+                    writeln!(
+                        stdout,
+                        "{now} result  {} {}",
+                        challenge.sid, challenge.status
+                    )
+                }
+                WatchLine::Status { online, error } => match error {
+                    Some(e) => writeln!(
+                        stdout,
+                        "{now} status  {} ({})",
+                        if online { "online" } else { "offline" },
+                        clean(&e)
+                    ),
+                    None => writeln!(
+                        stdout,
+                        "{now} status  {}",
+                        if online { "online" } else { "offline" }
+                    ),
+                },
+            }
+        };
+        let _ = r.and_then(|_| stdout.flush());
+    }
+}
+
+async fn watch(paths: Paths, json: bool) -> Result<(), AppError> {
+    let mut opts = CoreOptions::new(paths);
+    opts.sink = Arc::new(PrintSink { json });
+    let core = Core::new(opts)?;
+    if !json {
+        println!("Watching for sign-in requests (Ctrl-C to stop)…");
+    }
+    let watcher = core.watcher().clone();
+    let task = tokio::spawn(watcher.clone().run());
+    let _ = tokio::signal::ctrl_c().await;
+    watcher.stop();
+    let _ = task.await;
+    Ok(())
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<(), AppError> {
+    let s = serde_json::to_string_pretty(v)
+        .map_err(|e| AppError::Storage(format!("cannot encode output: {e}")))?;
+    println!("{s}");
+    Ok(())
+}
+
+fn print_account(a: &Account) {
+    let problem = if a.problem.is_some() {
+        "  KEY MISSING"
+    } else {
+        ""
+    };
+    println!(
+        "{}  {:<10}  {}  ({} at {}){}",
+        a.factor_sid,
+        a.status,
+        clean(&a.friendly_name),
+        clean(&a.identity),
+        a.service_sid,
+        problem
+    );
+    if let Some(t) = &a.last_activity_at {
+        println!("    last activity {t}");
+    }
+}
+
+fn summary(p: &PendingChallenge) -> String {
+    let left = DateTime::parse_from_rfc3339(&p.challenge.expires_at)
+        .map(|t| (t.with_timezone(&Utc) - Utc::now()).num_seconds().max(0))
+        .unwrap_or(0);
+    format!(
+        "{}  {}: {}  (expires in {}s)",
+        p.sid(),
+        clean(&p.account_name),
+        clean(&p.challenge.message),
+        left
+    )
+}
+
+fn print_pending(p: &PendingChallenge) {
+    println!("{}", summary(p));
+    for f in &p.challenge.fields {
+        println!("    {}: {}", clean(&f.label), clean(&f.value));
+    }
+}
+
+/// Server-provided text on a terminal: control characters (escape sequences) become spaces.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn escape_sequences_cannot_reach_the_terminal() {
+        assert_eq!(clean("a\x1b[2Jb\nc"), "a [2Jb c");
+    }
+}

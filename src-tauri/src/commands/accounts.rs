@@ -1,0 +1,22 @@
+//! Account commands.
+
+use tauri::State;
+
+use crate::core::views::Account;
+use crate::core::AppError;
+use crate::state::AppState;
+
+/// All local accounts.
+#[tauri::command]
+pub async fn list_accounts(state: State<'_, AppState>) -> Result<Vec<Account>, AppError> {
+    state.core.accounts().await
+}
+
+/// Deletes the factor on the server, its key and the local record (the UI confirms first).
+#[tauri::command]
+pub async fn remove_account(
+    state: State<'_, AppState>,
+    factor_sid: String,
+) -> Result<(), AppError> {
+    state.core.remove_account(&factor_sid).await
+}

@@ -1,0 +1,31 @@
+//! The IPC commands (docs/design.md "src-tauri ↔ ui"). Each is a thin wrapper over
+//! [`crate::core::Core`]; every one returns `Result<T, AppError>`.
+
+pub mod accounts;
+pub mod app;
+pub mod challenges;
+pub mod enroll;
+pub mod settings;
+
+/// The handler with every command, for `tauri::Builder::invoke_handler`.
+#[macro_export]
+macro_rules! app_commands {
+    () => {
+        tauri::generate_handler![
+            $crate::commands::accounts::list_accounts,
+            $crate::commands::accounts::remove_account,
+            $crate::commands::challenges::pending_challenges,
+            $crate::commands::challenges::approve_challenge,
+            $crate::commands::challenges::deny_challenge,
+            $crate::commands::challenges::challenge_history,
+            $crate::commands::enroll::enroll,
+            $crate::commands::enroll::take_enroll_request,
+            $crate::commands::settings::get_settings,
+            $crate::commands::settings::update_settings,
+            $crate::commands::app::check_now,
+            $crate::commands::app::watcher_status,
+            $crate::commands::app::open_demo_site,
+            $crate::commands::app::app_info,
+        ]
+    };
+}

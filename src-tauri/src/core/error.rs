@@ -1,0 +1,145 @@
+//! `AppError`: what every command returns to the UI and every CLI subcommand prints.
+//!
+//! Serialized as `{code, message, server}` (docs/design.md). `code` is stable: the library's
+//! `ErrorCode` in snake_case for library errors, or one of this file's own codes. The UI
+//! branches on `code`, never on `message`.
+
+use serde::{Serialize, Serializer};
+
+/// An error the UI or the terminal can act on. Never carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Anything from the verify-push library (network, server, key store, input, ...).
+    #[error(transparent)]
+    VerifyPush(#[from] verify_push::Error),
+    /// Bad input from the user or the UI (code `input`).
+    #[error("{0}")]
+    Input(String),
+    /// No local account matches (code `account_not_found`).
+    #[error("no account matches {0}")]
+    AccountNotFound(String),
+    /// No account has this challenge (code `challenge_not_found`).
+    #[error("no account has challenge {0}")]
+    ChallengeNotFound(String),
+    /// A local file could not be read or written (code `storage`).
+    #[error("{0}")]
+    Storage(String),
+    /// The desktop integration failed: tray, window, autostart, opener (code `desktop`).
+    #[error("{0}")]
+    Desktop(String),
+    /// The embedded emulator is not running, so there is no demo site (code `no_demo`).
+    #[error("the embedded demo is not running")]
+    NoDemo,
+}
+
+/// The server's own error body, passed through for the UI (`AppError.server`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerErrorView {
+    /// Twilio error code, e.g. 60323.
+    pub code: Option<i64>,
+    /// The server's message.
+    pub message: String,
+    /// Link to the error's documentation.
+    pub more_info: Option<String>,
+    /// HTTP status.
+    pub status: u16,
+}
+
+impl AppError {
+    /// The stable code the UI branches on.
+    pub fn code(&self) -> String {
+        match self {
+            AppError::VerifyPush(e) => e.code().as_str().into(),
+            AppError::Input(_) => "input".into(),
+            AppError::AccountNotFound(_) => "account_not_found".into(),
+            AppError::ChallengeNotFound(_) => "challenge_not_found".into(),
+            AppError::Storage(_) => "storage".into(),
+            AppError::Desktop(_) => "desktop".into(),
+            AppError::NoDemo => "no_demo".into(),
+        }
+    }
+
+    /// The server's error body when the server answered with one.
+    pub fn server(&self) -> Option<ServerErrorView> {
+        match self {
+            AppError::VerifyPush(e) => crate::core::error::api_error(e),
+            _ => None,
+        }
+    }
+
+    /// A copy for status reports (`WatcherStatus.lastError`); `AppError` itself is not `Clone`
+    /// because library errors are not.
+    pub fn view(&self) -> ErrorView {
+        ErrorView {
+            code: self.code(),
+            message: self.to_string(),
+            server: self.server(),
+        }
+    }
+}
+
+impl Serialize for AppError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.view().serialize(serializer)
+    }
+}
+
+/// A serializable snapshot of an [`AppError`] (same JSON shape).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorView {
+    /// Stable code.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// The server's error body, if any.
+    pub server: Option<ServerErrorView>,
+}
+
+impl std::fmt::Display for ErrorView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+/// The server's error body inside a library error, if any.
+pub fn api_error(e: &verify_push::Error) -> Option<ServerErrorView> {
+    e.api_error().map(|a| ServerErrorView {
+        code: a.code,
+        message: a.message.clone(),
+        more_info: a.more_info.clone(),
+        status: a.status,
+    })
+}
+
+/// How long the server asked us to wait (HTTP `Retry-After`), if it did.
+pub fn retry_after(e: &verify_push::Error) -> Option<std::time::Duration> {
+    e.api_error()
+        .and_then(|a| a.retry_after_secs)
+        .map(std::time::Duration::from_secs)
+}
+
+/// Whether an error is worth retrying later with backoff (network trouble, 5xx, 429, garbage),
+/// as opposed to a permanent problem with one account (factor deleted, key missing, ...).
+pub fn is_transient(e: &verify_push::Error) -> bool {
+    use verify_push::ErrorCode as C;
+    match e.code() {
+        C::Network | C::Mapping => true,
+        C::Server => api_error(e).is_none_or(|a| a.status >= 500 || a.status == 429),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_errors_serialize_with_code_message_server() {
+        let v = serde_json::to_value(AppError::Input("bad sid".into())).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"code": "input", "message": "bad sid", "server": null})
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! Everything the core tells the outside world goes through [`EventSink`]: the GUI turns events
+//! into Tauri events, notifications and tray updates; tests collect them; the CLI prints them.
+
+use crate::core::views::{Account, ChallengeView, EnrollStep, PendingChallenge, WatcherStatus};
+
+/// Why a challenge left the pending list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemovalReason {
+    /// Answered in this app (window, notification, tray or CLI).
+    AnsweredHere,
+    /// Answered by another device or session.
+    AnsweredElsewhere,
+    /// Its expiration date passed.
+    Expired,
+    /// Its account was removed.
+    AccountRemoved,
+}
+
+/// An event from the core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppEvent {
+    /// The full, current list of pending challenges (`challenges-changed`).
+    ChallengesChanged(Vec<PendingChallenge>),
+    /// A challenge seen for the first time ever (persisted across restarts). `notify` is false
+    /// when notifications are disabled or paused.
+    ChallengeAnnounced {
+        /// The new challenge.
+        challenge: PendingChallenge,
+        /// Whether to show a desktop notification.
+        notify: bool,
+    },
+    /// A challenge is no longer pending; its card and notification go away.
+    ChallengeRemoved {
+        /// YC… SID.
+        sid: String,
+        /// Why.
+        reason: RemovalReason,
+    },
+    /// The final state of a challenge that left the list (`challenge-answered`).
+    ChallengeAnswered(ChallengeView),
+    /// Online / paused / last error changed (`watcher-status`).
+    WatcherStatus(WatcherStatus),
+    /// The account list changed (`accounts-changed`).
+    AccountsChanged(Vec<Account>),
+    /// Enrolment progress (`enroll-progress`).
+    EnrollProgress(EnrollStep),
+}
+
+/// Receives core events. Implementations must not block for long (called from async tasks).
+pub trait EventSink: Send + Sync + 'static {
+    /// Handles one event.
+    fn emit(&self, event: AppEvent);
+}
+
+/// Drops every event (one-shot CLI subcommands).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullSink;
+
+impl EventSink for NullSink {
+    fn emit(&self, _event: AppEvent) {}
+}

@@ -1,0 +1,22 @@
+//! The app's logic without any Tauri type: accounts, challenges, settings, the watcher.
+//!
+//! The GUI (`crate::app`), the headless CLI (`crate::cli`) and the tests all drive this module;
+//! events leave it through [`events::EventSink`].
+
+pub mod accounts;
+pub mod error;
+pub mod events;
+pub mod history;
+pub mod jsonfile;
+pub mod paths;
+pub mod service;
+pub mod settings;
+pub mod views;
+pub mod watcher;
+
+pub use error::AppError;
+pub use events::{AppEvent, EventSink, NullSink, RemovalReason};
+pub use paths::Paths;
+pub use service::{Core, CoreOptions, Decision};
+pub use settings::Settings;
+pub use watcher::{IdleSource, Watcher, WatcherConfig};

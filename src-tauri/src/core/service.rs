@@ -1,0 +1,397 @@
+//! [`Core`]: the command layer. Every front end (window, notification actions, tray, CLI) calls
+//! these methods, so an action taken anywhere goes through exactly the same code.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use verify_push::{
+    Challenge, ChallengeSid, EnrollRequest, EnrollmentPayload, FactorSid, KeyStore, VerifyPush,
+};
+
+use crate::core::accounts::{self, ActivityStore};
+use crate::core::events::{AppEvent, EventSink};
+use crate::core::settings::{Settings, SettingsStore};
+use crate::core::views::{
+    is_verified, Account, ChallengeView, EnrollStep, HistoryPage, PendingChallenge,
+};
+use crate::core::watcher::{IdleSource, Watcher, WatcherConfig};
+use crate::core::{history, AppError, Paths};
+
+/// App identifier, also the keychain service name (docs/design.md).
+pub const APP_ID: &str = "dev.assent.Assent";
+
+/// Approve or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Approve the sign-in.
+    Approve,
+    /// Deny the sign-in.
+    Deny,
+}
+
+impl Decision {
+    /// "approve" / "deny", for logs and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// How to build a [`Core`].
+pub struct CoreOptions {
+    /// Data and log directories.
+    pub paths: Paths,
+    /// Key store override (tests use verify-push's `MemoryKeyStore`); `None` = OS keychain.
+    pub key_store: Option<Arc<dyn KeyStore>>,
+    /// Where events go.
+    pub sink: Arc<dyn EventSink>,
+    /// Idle signal for the watcher.
+    pub idle: Arc<dyn IdleSource>,
+    /// Watcher tuning.
+    pub watcher: WatcherConfig,
+}
+
+impl CoreOptions {
+    /// Defaults for `paths`: OS keychain, events dropped, never idle.
+    pub fn new(paths: Paths) -> CoreOptions {
+        CoreOptions {
+            paths,
+            key_store: None,
+            sink: Arc::new(crate::core::NullSink),
+            idle: Arc::new(crate::core::watcher::NeverIdle),
+            watcher: WatcherConfig::default(),
+        }
+    }
+}
+
+/// The app's state and operations, independent of any UI.
+pub struct Core {
+    client: VerifyPush,
+    paths: Paths,
+    settings: Arc<SettingsStore>,
+    activity: Arc<ActivityStore>,
+    watcher: Watcher,
+    sink: Arc<dyn EventSink>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("paths", &self.paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Opens the stores in `opts.paths` and builds the client. Does not start the watcher loop.
+    pub fn new(opts: CoreOptions) -> Result<Arc<Core>, AppError> {
+        opts.paths.ensure()?;
+        let mut builder = VerifyPush::builder()
+            .data_dir(opts.paths.data_dir.clone())
+            .app_id(APP_ID)
+            .user_agent(format!("Assent/{}", env!("CARGO_PKG_VERSION")));
+        if let Some(ks) = opts.key_store {
+            builder = builder.key_store(ks);
+        }
+        let client = builder.build()?;
+        let settings = Arc::new(SettingsStore::load(opts.paths.settings_file()));
+        let activity = Arc::new(ActivityStore::load(opts.paths.activity_file()));
+        let watcher = Watcher::new(
+            client.clone(),
+            settings.clone(),
+            activity.clone(),
+            opts.sink.clone(),
+            opts.idle,
+            opts.paths.announced_file(),
+            opts.watcher,
+        );
+        Ok(Arc::new(Core {
+            client,
+            paths: opts.paths,
+            settings,
+            activity,
+            watcher,
+            sink: opts.sink,
+        }))
+    }
+
+    /// The verify-push client.
+    pub fn client(&self) -> &VerifyPush {
+        &self.client
+    }
+
+    /// The watcher (start its loop with `tokio::spawn(core.watcher().clone().run())`).
+    pub fn watcher(&self) -> &Watcher {
+        &self.watcher
+    }
+
+    /// Data and log directories.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// All local accounts.
+    pub async fn accounts(&self) -> Result<Vec<Account>, AppError> {
+        let client = self.client.clone();
+        let activity = self.activity.clone();
+        // The integrity check talks to the keychain, which blocks.
+        tokio::task::spawn_blocking(move || accounts::list(&client, &activity))
+            .await
+            .map_err(|e| AppError::Storage(format!("account listing stopped: {e}")))?
+    }
+
+    /// Emits the current account list (`accounts-changed`).
+    pub async fn publish_accounts(&self) {
+        match self.accounts().await {
+            Ok(list) => self.sink.emit(AppEvent::AccountsChanged(list)),
+            Err(e) => tracing::warn!(code = %e.code(), "cannot list accounts"),
+        }
+    }
+
+    /// The pending challenges the watcher knows about.
+    pub fn pending(&self) -> Vec<PendingChallenge> {
+        self.watcher.pending()
+    }
+
+    /// Approves or denies a challenge: the single path for the window's buttons, notification
+    /// actions and the CLI. On "already answered" or "expired" the card is dropped too, and the
+    /// error is returned for the UI to show.
+    pub async fn answer(
+        &self,
+        factor_sid: &str,
+        challenge_sid: &str,
+        decision: Decision,
+    ) -> Result<ChallengeView, AppError> {
+        let factor = parse_factor(factor_sid)?;
+        let sid = parse_challenge(challenge_sid)?;
+        tracing::info!(challenge = %sid, factor = %factor, decision = decision.as_str(), "answering challenge");
+        let result = match decision {
+            Decision::Approve => self.client.approve(&factor, &sid).await,
+            Decision::Deny => self.client.deny(&factor, &sid).await,
+        };
+        match result {
+            Ok(c) => {
+                let view = ChallengeView::from(&c);
+                tracing::info!(challenge = %sid, status = view.status, "challenge answered");
+                self.activity.touch(factor_sid, Utc::now());
+                self.watcher.resolved(&view);
+                Ok(view)
+            }
+            Err(e) => {
+                let err = AppError::from(e);
+                tracing::warn!(challenge = %sid, code = %err.code(), "answer failed");
+                if matches!(
+                    err.code().as_str(),
+                    "expired_challenge" | "already_responded"
+                ) {
+                    if let Ok(c) = self.client.get_challenge(&factor, &sid).await {
+                        self.watcher.resolved(&ChallengeView::from(&c));
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Finds which account a challenge belongs to (asks each verified factor, or only
+    /// `account` when given).
+    pub async fn find_challenge(
+        &self,
+        challenge_sid: &str,
+        account: Option<&str>,
+    ) -> Result<Challenge, AppError> {
+        let sid = parse_challenge(challenge_sid)?;
+        if let Some(p) = self
+            .pending()
+            .into_iter()
+            .find(|p| p.sid() == challenge_sid)
+        {
+            let factor = parse_factor(p.factor_sid())?;
+            return Ok(self.client.get_challenge(&factor, &sid).await?);
+        }
+        let factors = match account {
+            Some(a) => vec![accounts::find(&self.client, a)?],
+            None => self
+                .client
+                .factors()?
+                .into_iter()
+                .filter(is_verified)
+                .collect(),
+        };
+        let mut last_err = None;
+        for f in factors {
+            match self.client.get_challenge(&f.sid, &sid).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        match last_err {
+            // Only one candidate: its error says more than "not found".
+            Some(e) if account.is_some() => Err(e.into()),
+            _ => Err(AppError::ChallengeNotFound(challenge_sid.to_owned())),
+        }
+    }
+
+    /// Pending challenges straight from the server (CLI `challenges`), optionally for one account.
+    pub async fn fetch_pending(
+        &self,
+        account: Option<&str>,
+    ) -> Result<Vec<PendingChallenge>, AppError> {
+        let factors = match account {
+            Some(a) => vec![accounts::find(&self.client, a)?],
+            None => self.client.factors()?,
+        };
+        let mut out = Vec::new();
+        for f in factors.into_iter().filter(is_verified) {
+            let page = self
+                .client
+                .list_challenges(verify_push::ChallengeListQuery {
+                    factor: f.sid.clone(),
+                    status: Some(verify_push::ChallengeStatus::Pending),
+                    order: verify_push::Order::Asc,
+                    page_size: 50,
+                    page_token: None,
+                })
+                .await?;
+            out.extend(
+                page.challenges
+                    .iter()
+                    .filter(|c| c.status == verify_push::ChallengeStatus::Pending)
+                    .map(|c| PendingChallenge::new(c, &f.friendly_name)),
+            );
+        }
+        out.sort_by_key(|a| a.created);
+        Ok(out)
+    }
+
+    /// One page of an account's history.
+    pub async fn history(
+        &self,
+        factor_sid: &str,
+        page_token: Option<String>,
+    ) -> Result<HistoryPage, AppError> {
+        let factor = parse_factor(factor_sid)?;
+        history::page(&self.client, &factor, page_token).await
+    }
+
+    /// Enrols this desktop from an `assent://enroll?…` link or the JSON payload, reporting
+    /// progress. A factor whose verification fails is deleted again.
+    pub async fn enroll(
+        &self,
+        payload: &str,
+        friendly_name: Option<String>,
+    ) -> Result<Account, AppError> {
+        self.progress(EnrollStep::Parsing);
+        let payload: EnrollmentPayload = payload.trim().parse()?;
+        let friendly_name = friendly_name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(default_friendly_name);
+        if friendly_name.chars().count() > 64 {
+            return Err(AppError::Input(
+                "the account name must be at most 64 characters".into(),
+            ));
+        }
+        tracing::info!(service = %payload.service_sid, base_url = %payload.base_url, "enrolling");
+        self.progress(EnrollStep::CreatingKey);
+        self.progress(EnrollStep::CreatingFactor);
+        let factor = self
+            .client
+            .create_factor(EnrollRequest {
+                payload,
+                friendly_name,
+                metadata: None,
+            })
+            .await?;
+        self.progress(EnrollStep::Verifying);
+        let factor = match self.client.verify_factor(&factor.sid).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(factor = %factor.sid, code = %e.code(), "verification failed; cleaning up");
+                if self.client.delete_factor(&factor.sid).await.is_err() {
+                    if let Err(e2) = self.client.forget_factor(&factor.sid) {
+                        tracing::warn!(code = %e2.code(), "local cleanup failed");
+                    }
+                }
+                return Err(e.into());
+            }
+        };
+        self.progress(EnrollStep::Saving);
+        self.activity.touch(factor.sid.as_ref(), Utc::now());
+        let account = Account::from_factor(&factor, self.activity.get(factor.sid.as_ref()), false);
+        tracing::info!(factor = %factor.sid, "enrolled");
+        self.progress(EnrollStep::Done);
+        self.publish_accounts().await;
+        self.watcher.check_now();
+        Ok(account)
+    }
+
+    /// Removes an account: deletes the factor on the server, its key and the local record. If
+    /// the server no longer knows the factor, the local parts are removed anyway.
+    pub async fn remove_account(&self, factor_sid: &str) -> Result<(), AppError> {
+        let factor = parse_factor(factor_sid)?;
+        match self.client.delete_factor(&factor).await {
+            Ok(()) => {}
+            Err(e) if e.api_error().is_some_and(|a| a.status == 404) => {
+                tracing::info!(factor = %factor, "factor already gone on the server; forgetting it locally");
+                self.client.forget_factor(&factor)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(factor = %factor, "account removed");
+        self.activity.remove(factor_sid);
+        self.watcher.forget_factor(factor_sid);
+        self.publish_accounts().await;
+        Ok(())
+    }
+
+    /// Current settings.
+    pub fn settings(&self) -> Settings {
+        self.settings.get()
+    }
+
+    /// Saves new settings and applies them (interval, pause).
+    pub fn update_settings(&self, new: Settings) -> Result<Settings, AppError> {
+        let saved = self.settings.set(new)?;
+        self.watcher.refresh_paused();
+        self.watcher.check_now();
+        Ok(saved)
+    }
+
+    /// Applies `f` to the settings (tray toggles).
+    pub fn modify_settings(&self, f: impl FnOnce(&mut Settings)) -> Result<Settings, AppError> {
+        let mut s = self.settings();
+        f(&mut s);
+        self.update_settings(s)
+    }
+
+    fn progress(&self, step: EnrollStep) {
+        self.sink.emit(AppEvent::EnrollProgress(step));
+    }
+}
+
+fn parse_factor(s: &str) -> Result<FactorSid, AppError> {
+    s.parse()
+        .map_err(|_| AppError::Input(format!("{s:?} is not a factor SID (YF…)")))
+}
+
+fn parse_challenge(s: &str) -> Result<ChallengeSid, AppError> {
+    s.parse()
+        .map_err(|_| AppError::Input(format!("{s:?} is not a challenge SID (YC…)")))
+}
+
+/// "Assent on <hostname>", so the relying party can tell devices apart.
+fn default_friendly_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(h) => format!("Assent on {}", h.chars().take(40).collect::<String>()),
+        None => "Assent desktop".to_owned(),
+    }
+}

@@ -1,0 +1,218 @@
+//! The camelCase types that cross the IPC boundary (docs/design.md "src-tauri ↔ ui") and that
+//! the CLI prints with `--json`. They hold no key, token or JWT.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use verify_push::{Challenge, ChallengeStatus, Factor};
+
+use crate::core::error::ErrorView;
+
+/// RFC 3339 UTC with second precision, the format every date in the contract uses.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// One enrolled account (a local push factor).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// YF… SID.
+    pub factor_sid: String,
+    /// The factor's friendly name.
+    pub friendly_name: String,
+    /// VA… SID of the Verify service.
+    pub service_sid: String,
+    /// The user's identity at the relying party.
+    pub identity: String,
+    /// "verified" or "unverified".
+    pub status: &'static str,
+    /// API base URL this factor talks to.
+    pub base_url: String,
+    /// When the factor was created.
+    pub created_at: String,
+    /// Last challenge seen or answered for this account.
+    pub last_activity_at: Option<String>,
+    /// `"key_missing"` when the private key is gone from the keychain.
+    pub problem: Option<&'static str>,
+}
+
+impl Account {
+    /// Builds the view of a factor.
+    pub fn from_factor(
+        f: &Factor,
+        last_activity: Option<DateTime<Utc>>,
+        key_missing: bool,
+    ) -> Account {
+        Account {
+            factor_sid: f.sid.to_string(),
+            friendly_name: f.friendly_name.clone(),
+            service_sid: f.service_sid.to_string(),
+            identity: f.identity.to_string(),
+            status: factor_status_str(f),
+            base_url: f.base_url.to_string(),
+            created_at: rfc3339(f.created_at),
+            last_activity_at: last_activity.map(rfc3339),
+            problem: key_missing.then_some("key_missing"),
+        }
+    }
+}
+
+fn factor_status_str(f: &Factor) -> &'static str {
+    if f.status == verify_push::FactorStatus::Verified {
+        "verified"
+    } else {
+        "unverified"
+    }
+}
+
+/// Whether a factor can receive challenges.
+pub fn is_verified(f: &Factor) -> bool {
+    f.status == verify_push::FactorStatus::Verified
+}
+
+/// One label/value line of a challenge's details.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Field {
+    /// Label, as the relying party sent it (rendered as text only).
+    pub label: String,
+    /// Value, as the relying party sent it (rendered as text only).
+    pub value: String,
+}
+
+/// A challenge as the UI shows it (hidden details stay in Rust).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeView {
+    /// YC… SID.
+    pub sid: String,
+    /// YF… SID of the factor it was sent to.
+    pub factor_sid: String,
+    /// "pending" | "approved" | "denied" | "expired".
+    pub status: &'static str,
+    /// The relying party's message.
+    pub message: String,
+    /// Detail fields in order.
+    pub fields: Vec<Field>,
+    /// Creation time.
+    pub created_at: String,
+    /// Expiry time (drives the countdown).
+    pub expires_at: String,
+    /// When it was answered, if it was.
+    pub responded_at: Option<String>,
+}
+
+/// The contract's status word for a challenge status.
+pub fn status_str(s: ChallengeStatus) -> &'static str {
+    match s {
+        ChallengeStatus::Pending => "pending",
+        ChallengeStatus::Approved => "approved",
+        ChallengeStatus::Denied => "denied",
+        ChallengeStatus::Expired => "expired",
+    }
+}
+
+impl From<&Challenge> for ChallengeView {
+    fn from(c: &Challenge) -> Self {
+        ChallengeView {
+            sid: c.sid.to_string(),
+            factor_sid: c.factor_sid.to_string(),
+            status: status_str(c.status),
+            message: c.details.message.clone(),
+            fields: c
+                .details
+                .fields
+                .iter()
+                .map(|f| Field {
+                    label: f.label.clone(),
+                    value: f.value.clone(),
+                })
+                .collect(),
+            created_at: rfc3339(c.created_at),
+            expires_at: rfc3339(c.expires_at),
+            responded_at: c.responded_at.map(rfc3339),
+        }
+    }
+}
+
+/// A pending challenge plus the account's name (the card's and the notification's title).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingChallenge {
+    /// The challenge.
+    #[serde(flatten)]
+    pub challenge: ChallengeView,
+    /// Friendly name of the account it belongs to.
+    pub account_name: String,
+    /// Expiry as a timestamp, for local bookkeeping (not serialized).
+    #[serde(skip)]
+    pub expires: DateTime<Utc>,
+    /// Creation as a timestamp, for ordering (not serialized).
+    #[serde(skip)]
+    pub created: DateTime<Utc>,
+}
+
+impl PendingChallenge {
+    /// Builds the view of a pending challenge for an account.
+    pub fn new(c: &Challenge, account_name: &str) -> PendingChallenge {
+        PendingChallenge {
+            challenge: ChallengeView::from(c),
+            account_name: account_name.to_owned(),
+            expires: c.expires_at,
+            created: c.created_at,
+        }
+    }
+
+    /// The challenge SID.
+    pub fn sid(&self) -> &str {
+        &self.challenge.sid
+    }
+
+    /// The factor SID.
+    pub fn factor_sid(&self) -> &str {
+        &self.challenge.factor_sid
+    }
+}
+
+/// One page of an account's answered and expired challenges.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryPage {
+    /// Newest first.
+    pub items: Vec<ChallengeView>,
+    /// Token for the next (older) page.
+    pub next_page_token: Option<String>,
+    /// Token for the previous (newer) page.
+    pub previous_page_token: Option<String>,
+}
+
+/// What the watcher is doing, for the offline banner and the tray.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatcherStatus {
+    /// False after a poll failed for network or server reasons, until one succeeds.
+    pub online: bool,
+    /// Notifications are paused.
+    pub paused: bool,
+    /// When the last poll finished.
+    pub last_poll_at: Option<String>,
+    /// The last poll's error, if it failed.
+    pub last_error: Option<ErrorView>,
+}
+
+/// Steps reported while enrolling (`enroll-progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollStep {
+    /// Reading the link or JSON payload.
+    Parsing,
+    /// Generating the P-256 key pair.
+    CreatingKey,
+    /// Registering the factor with the server.
+    CreatingFactor,
+    /// Proving possession of the key.
+    Verifying,
+    /// Storing the account locally.
+    Saving,
+    /// Finished.
+    Done,
+}

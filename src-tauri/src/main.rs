@@ -1,0 +1,55 @@
+//! `assent`: without a subcommand, the tray app; with one, a headless command on the same store.
+
+// No console window for the GUI on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use clap::Parser;
+
+/// Assent: approve Twilio Verify Push sign-in requests from your desktop.
+#[derive(Debug, Parser)]
+#[command(
+    name = "assent",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<assent::cli::Command>,
+    /// Start in the tray without showing the window (used at login).
+    #[arg(long)]
+    hidden: bool,
+    /// Do not start the embedded verify-emulator (also ASSENT_EMULATOR_ADDR=off).
+    #[arg(long)]
+    no_emulator: bool,
+    /// An assent://enroll?… link to offer for enrolment (the OS passes it when a link is opened).
+    link: Option<String>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(cmd) => assent::cli::run(cmd),
+        None => {
+            let link = cli.link.filter(|l| {
+                let ok = assent::deep_link::is_enroll_link(l);
+                if !ok {
+                    eprintln!("assent: ignoring an argument that is not an assent://enroll link");
+                }
+                ok
+            });
+            match assent::run(assent::GuiOptions {
+                hidden: cli.hidden,
+                no_emulator: cli.no_emulator,
+                link,
+            }) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("assent: {e} [{}]", e.code());
+                    1
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,55 @@
+//! Turns core events into Tauri events (docs/design.md names), notifications and tray updates.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter};
+
+use crate::core::events::{AppEvent, EventSink};
+use crate::notify::Notifier;
+
+/// The GUI's event sink.
+pub struct TauriSink {
+    app: AppHandle,
+    notifier: Arc<Notifier>,
+}
+
+impl TauriSink {
+    /// A sink for `app`.
+    pub fn new(app: AppHandle, notifier: Arc<Notifier>) -> TauriSink {
+        TauriSink { app, notifier }
+    }
+
+    fn send<T: Serialize + Clone>(&self, name: &str, payload: T) {
+        if let Err(e) = self.app.emit(name, payload) {
+            tracing::warn!(event = name, error = %e, "cannot emit event");
+        }
+    }
+}
+
+impl EventSink for TauriSink {
+    fn emit(&self, event: AppEvent) {
+        match event {
+            AppEvent::ChallengesChanged(list) => {
+                self.send("challenges-changed", list);
+                crate::tray::refresh(&self.app);
+            }
+            AppEvent::ChallengeAnnounced { challenge, notify } => {
+                if notify {
+                    let n = self.notifier.clone();
+                    tauri::async_runtime::spawn(n.show(self.app.clone(), challenge));
+                }
+            }
+            AppEvent::ChallengeRemoved { sid, .. } => self.notifier.close(&sid),
+            AppEvent::ChallengeAnswered(view) => self.send("challenge-answered", view),
+            AppEvent::WatcherStatus(status) => {
+                self.send("watcher-status", status);
+                crate::tray::refresh(&self.app);
+            }
+            AppEvent::AccountsChanged(list) => self.send("accounts-changed", list),
+            AppEvent::EnrollProgress(step) => {
+                self.send("enroll-progress", serde_json::json!({ "step": step }))
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The headless subcommands, run as the real binary against an in-process emulator.
+//!
+//! Separate processes cannot share an in-memory key store, so these use the OS keychain and
+//! run only with `ASSENT_TEST_KEYRING=1` (scripts/headless.sh provides gnome-keyring). Without
+//! it they return early and say so.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::Backend;
+
+fn keyring_enabled() -> bool {
+    if std::env::var("ASSENT_TEST_KEYRING").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("skipped: set ASSENT_TEST_KEYRING=1 (inside scripts/headless.sh) to run CLI tests");
+    false
+}
+
+fn assent(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_assent"))
+        .args(args)
+        .env("ASSENT_DATA_DIR", dir)
+        .env("ASSENT_EMULATOR_ADDR", "off")
+        .output()
+        .expect("assent runs")
+}
+
+fn ok_json(out: Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json on stdout")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_list_approve_and_deny_from_the_terminal() {
+    if !keyring_enabled() {
+        return;
+    }
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payload = backend.enrollment_json("cli-user-01").await;
+
+    let account = ok_json(assent(
+        dir.path(),
+        &["enroll", &payload, "--name", "CLI box", "--json"],
+    ));
+    assert_eq!(account["status"], "verified");
+    let factor = account["factorSid"].as_str().expect("sid").to_owned();
+
+    let accounts = ok_json(assent(dir.path(), &["accounts", "--json"]));
+    assert_eq!(accounts[0]["friendlyName"], "CLI box");
+
+    let c1 = backend
+        .challenge(
+            "cli-user-01",
+            &factor,
+            "<script>alert(1)</script>",
+            &[("Where", "\u{1b}[31mred")],
+        )
+        .await;
+    let pending = ok_json(assent(
+        dir.path(),
+        &["challenges", "--account", "CLI box", "--json"],
+    ));
+    assert_eq!(pending[0]["sid"], c1.as_str());
+    assert_eq!(pending[0]["message"], "<script>alert(1)</script>");
+
+    // Human output never passes escape sequences through.
+    let text = assent(dir.path(), &["challenges"]);
+    assert!(text.status.success());
+    assert!(
+        !text.stdout.contains(&0x1b),
+        "escape byte reached the terminal"
+    );
+
+    let approved = ok_json(assent(dir.path(), &["approve", &c1, "--json"]));
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(backend.status("cli-user-01", &c1).await, "approved");
+
+    let c2 = backend
+        .challenge("cli-user-01", &factor, "deny me", &[])
+        .await;
+    let denied = ok_json(assent(dir.path(), &["deny", &c2, "--json"]));
+    assert_eq!(denied["status"], "denied");
+    assert_eq!(backend.status("cli-user-01", &c2).await, "denied");
+
+    // Errors are typed on stderr with a non-zero exit.
+    let again = assent(dir.path(), &["approve", &c2, "--json"]);
+    assert!(!again.status.success());
+    let err: serde_json::Value = serde_json::from_slice(&again.stderr).expect("json error");
+    assert_eq!(err["code"], "already_responded");
+
+    // No secret in the logs.
+    let token = serde_json::from_str::<serde_json::Value>(&payload).expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    for entry in std::fs::read_dir(dir.path().join("logs")).expect("log dir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("log");
+        assert!(!text.contains(&token), "enrolment token in the log");
+    }
+}
+
+#[test]
+fn usage_errors_and_bad_input_do_not_start_the_gui() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Bad payload: typed input error, exit 1, no window (no DISPLAY needed).
+    let out = Command::new(env!("CARGO_BIN_EXE_assent"))
+        .args(["enroll", "definitely not a payload", "--json"])
+        .env("ASSENT_DATA_DIR", dir.path())
+        .env_remove("DISPLAY")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).expect("json error");
+    assert_eq!(err["code"], "input");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_assent"))
+        .args(["approve"])
+        .env("ASSENT_DATA_DIR", dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+}

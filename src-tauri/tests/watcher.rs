@@ -1,0 +1,232 @@
+//! The watcher against a real in-process verify-emulator (no Tauri runtime).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use assent::core::{AppEvent, RemovalReason};
+use common::{is_announce, Backend, Collector, Device};
+use verify_emulator::Faults;
+
+const FAST: Option<Duration> = Some(Duration::from_millis(150));
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_challenge_is_announced_once_within_a_poll_or_two() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "alice-user1", FAST).await;
+    let watcher = dev.core.watcher().clone();
+    let task = tokio::spawn(watcher.clone().run());
+
+    let polls_before = watcher.poll_count();
+    let sid = backend
+        .challenge(
+            "alice-user1",
+            &dev.factor,
+            "Sign in to Demo?",
+            &[("IP", "127.0.0.1")],
+        )
+        .await;
+    let e = dev.events.wait_for(is_announce(&sid)).await;
+    let polls_at_announce = watcher.poll_count();
+    assert!(
+        polls_at_announce - polls_before <= 2,
+        "announced after {} polls",
+        polls_at_announce - polls_before
+    );
+    match e {
+        AppEvent::ChallengeAnnounced { challenge, notify } => {
+            assert!(notify, "notifications are on by default");
+            assert_eq!(challenge.account_name, "Test laptop");
+            assert_eq!(challenge.challenge.message, "Sign in to Demo?");
+            assert_eq!(challenge.challenge.fields[0].label, "IP");
+            assert_eq!(challenge.challenge.status, "pending");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Several more polls see it still pending: no second announcement.
+    while watcher.poll_count() < polls_at_announce + 5 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(dev.events.count(is_announce(&sid)), 1);
+    assert_eq!(dev.core.pending().len(), 1);
+    assert!(dev
+        .events
+        .all()
+        .iter()
+        .any(|e| matches!(e, AppEvent::ChallengesChanged(l) if l.iter().any(|p| p.sid() == sid))));
+    watcher.stop();
+    task.await.expect("watcher task ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announced_once_across_a_restart() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "bob-user1", None).await;
+    let sid = backend
+        .challenge("bob-user1", &dev.factor, "Restart me", &[])
+        .await;
+    let out = dev.core.watcher().poll_once().await;
+    assert_eq!(out.announced, 1);
+    assert_eq!(dev.events.count(is_announce(&sid)), 1);
+
+    // "Restart": a new Core on the same data dir and key store.
+    let events2 = Arc::new(Collector::default());
+    let core2 = common::core(dev.dir.path(), dev.keys.clone(), events2.clone(), None);
+    let out2 = core2.watcher().poll_once().await;
+    assert_eq!(out2.announced, 0, "no second notification after restart");
+    assert_eq!(events2.count(is_announce(&sid)), 0);
+    // The card is still there.
+    assert_eq!(core2.pending().len(), 1);
+    assert_eq!(core2.pending()[0].sid(), sid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_answered_elsewhere_is_removed_with_its_final_status() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "carol-user1", None).await;
+    let sid = backend
+        .challenge("carol-user1", &dev.factor, "Elsewhere", &[])
+        .await;
+    dev.core.watcher().poll_once().await;
+    assert_eq!(dev.core.pending().len(), 1);
+
+    // Another client of the same factor (another session/device) approves it directly.
+    let other = common::core(
+        dev.dir.path(),
+        dev.keys.clone(),
+        Arc::new(Collector::default()),
+        None,
+    );
+    other
+        .client()
+        .approve(
+            &dev.factor.parse().expect("sid"),
+            &sid.parse().expect("sid"),
+        )
+        .await
+        .expect("approved elsewhere");
+
+    let out = dev.core.watcher().poll_once().await;
+    assert_eq!(out.removed, 1);
+    assert!(dev.core.pending().is_empty());
+    assert_eq!(
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::AnsweredElsewhere } if *s == sid)),
+        1
+    );
+    assert_eq!(
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeAnswered(v) if v.sid == sid && v.status == "approved")),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_challenge_is_removed() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "dave-user1", None).await;
+    let sid = backend
+        .challenge("dave-user1", &dev.factor, "Expire me", &[])
+        .await;
+    dev.core.watcher().poll_once().await;
+    assert_eq!(dev.core.pending().len(), 1);
+
+    // Move the server's clock past the default 5-minute expiry.
+    backend.emu.set_faults(Faults {
+        clock_offset_secs: 3600,
+        ..Faults::default()
+    });
+    let out = dev.core.watcher().poll_once().await;
+    assert_eq!(out.removed, 1, "events: {:#?}", dev.events.all());
+    assert!(dev.core.pending().is_empty());
+    assert_eq!(
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::Expired } if *s == sid)),
+        1
+    );
+    assert_eq!(backend.status("dave-user1", &sid).await, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_back_off_go_offline_and_recover() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "erin-user1", Some(Duration::from_millis(100))).await;
+    backend.emu.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    let watcher = dev.core.watcher().clone();
+    let task = tokio::spawn(watcher.clone().run());
+    dev.events
+        .wait_for(|e| matches!(e, AppEvent::WatcherStatus(s) if !s.online))
+        .await;
+    let status = watcher.status();
+    assert!(!status.online);
+    assert_eq!(
+        status.last_error.as_ref().map(|e| e.code.as_str()),
+        Some("server")
+    );
+
+    // Without backoff a 100 ms interval would poll ~30 times in 3 s. With exponential backoff
+    // (each delay at least half of 100·2^n ms) at most 6 polls fit: 50+100+200+400+800+1600 > 3000.
+    let before = watcher.poll_count();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = watcher.poll_count() - before;
+    assert!(
+        during <= 7,
+        "{during} polls in 3 s while failing: no backoff?"
+    );
+
+    backend.emu.set_faults(Faults::default());
+    let seen = dev.events.len();
+    watcher.check_now();
+    dev.events
+        .wait_for_after(
+            seen,
+            |e| matches!(e, AppEvent::WatcherStatus(s) if s.online && s.last_error.is_none()),
+        )
+        .await;
+    assert!(watcher.status().online);
+    watcher.stop();
+    task.await.expect("watcher task ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "frank-user1", Some(Duration::from_millis(100))).await;
+    backend.emu.set_faults(Faults {
+        rate_limit_rate: 1.0,
+        retry_after_secs: 2,
+        ..Faults::default()
+    });
+    let watcher = dev.core.watcher().clone();
+    let task = tokio::spawn(watcher.clone().run());
+    dev.events
+        .wait_for(|e| matches!(e, AppEvent::WatcherStatus(s) if !s.online))
+        .await;
+    // Every failed poll waits at least Retry-After (2 s): at most 2 more polls fit in 3 s.
+    let before = watcher.poll_count();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = watcher.poll_count() - before;
+    assert!(during <= 2, "{during} polls in 3 s despite Retry-After: 2");
+    watcher.stop();
+    task.await.expect("watcher task ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_notifications_still_list_but_do_not_notify() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "gina-user1", None).await;
+    dev.core
+        .modify_settings(|s| s.paused_until = Some(assent::core::settings::PausedUntil::Forever))
+        .expect("settings saved");
+    let sid = backend
+        .challenge("gina-user1", &dev.factor, "Quiet", &[])
+        .await;
+    dev.core.watcher().poll_once().await;
+    assert!(dev.core.watcher().status().paused);
+    assert_eq!(
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeAnnounced { challenge, notify: false } if challenge.sid() == sid)),
+        1
+    );
+    assert_eq!(dev.core.pending().len(), 1);
+}
