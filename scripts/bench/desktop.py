@@ -1,0 +1,330 @@
+"""Desktop measurements of the real app (run inside scripts/headless.sh: Xvfb, dunst,
+gnome-keyring, tauri-driver). Phases, each writing results/parts/<phase>.json:
+
+  notify    challenge created -> Notify call reaching the notification server (dbus-monitor),
+            default settings, user active (pointer nudged), >= BENCH_NOTIFY_N challenges;
+            plus the polls per minute per factor observed in the emulator's request log.
+  approve   approve click (WebDriver) -> server `approved` (backend fetch), BENCH_APPROVE_N.
+  startup   cold start -> window mapped and first poll; PSS of the process tree with the window
+            shown and hidden in the tray, beside hello-tauri started the same way.
+  soak      hidden in the tray for BENCH_SOAK_SECS: idle CPU per 60 s window and PSS growth,
+            beside hello-tauri over the same time.
+
+Usage: desktop.py PHASE...   (default: all four, in that order)
+"""
+
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+import procs
+import proctree
+import webdriver
+from stats import figure, missing, write_part
+from twilio import Backend
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+NOTIFY_N = int(os.environ.get("BENCH_NOTIFY_N", "50"))
+APPROVE_N = int(os.environ.get("BENCH_APPROVE_N", "15" if QUICK else "30"))
+STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "3" if QUICK else "5"))
+SOAK_SECS = int(os.environ.get("BENCH_SOAK_SECS", "120" if QUICK else "600"))
+SETTLE_SECS = float(os.environ.get("BENCH_SETTLE_SECS", "8"))
+CPU_WINDOW = 60
+
+
+class NotifyMonitor:
+    """Own `dbus-monitor` of Notify calls; keeps (monitor time, message text) per call."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            ["dbus-monitor", "--session",
+             "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
+            stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.calls = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        time.sleep(0.5)  # the match rule is in place once dbus-monitor printed its NameAcquired
+
+    def _read(self):
+        current = None
+        for line in self.proc.stdout:
+            m = re.match(r"^method call time=(\d+\.\d+) .*member=Notify", line)
+            if m:
+                current = [float(m.group(1)), ""]
+                with self.lock:
+                    self.calls.append(current)
+            elif current is not None:
+                current[1] += line
+
+    def find(self, token):
+        with self.lock:
+            for t, text in self.calls:
+                if token in text:
+                    return t
+        return None
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Keepalive:
+    """Keeps the X session 'active' (pointer nudges) so the watcher uses pollIntervalSecs."""
+
+    def __init__(self, every=10.0):
+        self.stop_flag = threading.Event()
+        self.every = every
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while not self.stop_flag.is_set():
+            procs.nudge_input()
+            self.stop_flag.wait(self.every)
+
+    def stop(self):
+        self.stop_flag.set()
+
+
+def phase_notify(env):
+    backend, data, emu = env["backend"], env["data"], env["emu"]
+    monitor = NotifyMonitor()
+    keep = Keepalive()
+    app, _ = procs.start_app(data, "notify")
+    rows, lost = [], 0
+    try:
+        procs.wait_until("the first poll", lambda: emu.polls(), 60)
+        time.sleep(2)
+        t_begin = time.time()
+        latencies = []
+        for i in range(NOTIFY_N):
+            # A random phase against the poll schedule, so the samples cover it uniformly.
+            time.sleep(random.uniform(0, 2.5))
+            token = f"benchnotify{i:03d}x{random.randrange(16**6):06x}"
+            t0 = time.time()
+            sid = backend.create_challenge(data.identity, data.factor_sid, f"Sign in {token}")
+            try:
+                t1 = procs.wait_until(f"Notify for challenge {i}", lambda: monitor.find(token), 30,
+                                      interval=0.005)
+                latencies.append(t1 - t0)
+            except TimeoutError:
+                lost += 1
+            try:
+                data.cli(["approve", sid, "--account", data.factor_sid])
+            except RuntimeError as e:
+                print(f"bench: could not approve {sid} after measuring: {e}", file=sys.stderr)
+        t_end = time.time()
+        polls = emu.polls(t_begin, t_end)
+        minutes = (t_end - t_begin) / 60
+        # Polls per minute in each whole minute of the run, so the figure has a spread too.
+        per_minute = []
+        start = t_begin
+        while start + 60 <= t_end:
+            per_minute.append(sum(1 for t in polls if start <= t < start + 60))
+            start += 60
+        if not per_minute:
+            per_minute = [len(polls) / minutes]
+        note = f"{len(latencies)} notified, {lost} lost; app default settings, pointer nudged every 10 s"
+        rows.append(figure("notification latency (challenge created -> Notify at server)", "s",
+                           latencies, target="median <= 1.0 s, p95 <= 2.0 s", p95=True, note=note,
+                           check=lambda r: r["median"] <= 1.0 and r["p95"] <= 2.0))
+        rows.append(figure("polls per minute per factor (default settings, user active)",
+                           "polls/min", per_minute, target="<= 30", digits=1,
+                           check=lambda r: r["max"] <= 30,
+                           note=f"{len(polls)} list requests in {minutes:.1f} min, 1 factor"))
+    finally:
+        keep.stop()
+        procs.stop(app)
+        monitor.close()
+    write_part("notify", rows)
+
+
+def phase_approve(env):
+    backend, data = env["backend"], env["data"]
+    url = os.environ.get("ASSENT_WEBDRIVER_URL")
+    if not url:
+        write_part("approve-window", [missing("approve click -> server approved (window, WebDriver)",
+                                              "ms", "no tauri-driver (ASSENT_WEBDRIVER_URL unset)",
+                                              "p95 <= 50 ms")])
+        return
+    wrapper = os.path.join(data.dir, "assent-under-bench.sh")
+    log = procs.LOGS / "approve.app.log"
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"export ASSENT_DATA_DIR='{data.dir}' ASSENT_NO_SCHEME_REGISTRATION=1\n"
+                f"exec '{procs.ASSENT}' --no-emulator \"$@\" >>'{log}' 2>&1\n")
+    os.chmod(wrapper, 0o755)
+    keep = Keepalive()
+    session = webdriver.Session(url, wrapper)
+    totals, clicks = [], []
+    try:
+        session.wait_css('[data-testid="account-list"], [data-testid="no-pending"]', 30)
+        for i in range(APPROVE_N):
+            sid = backend.create_challenge(data.identity, data.factor_sid, f"Approve bench {i}")
+            button = (f'[data-testid="challenge-card"][data-challenge-sid="{sid}"] '
+                      '[data-testid="approve-button"]')
+            element = session.wait_css(button, 30)
+            time.sleep(0.3)  # let the card finish rendering; the user reads before clicking
+            t0 = time.perf_counter()
+            session.click(element)
+            t_click = time.perf_counter()
+            procs.wait_until(f"{sid} approved at the server",
+                             lambda: backend.challenge_status(data.identity, sid) == "approved",
+                             10, interval=0.001)
+            t1 = time.perf_counter()
+            totals.append((t1 - t0) * 1000)
+            clicks.append((t_click - t0) * 1000)
+    finally:
+        keep.stop()
+        session.close()
+    write_part("approve-window", [
+        figure("approve click -> server approved (window, WebDriver)", "ms", totals, p95=True,
+               target="p95 <= 50 ms", check=lambda r: r["p95"] <= 50,
+               note="from sending the WebDriver click to the backend seeing approved; includes "
+                    "the WebDriver click round trip"),
+        figure("  of which the WebDriver click call itself", "ms", clicks, p95=True),
+    ])
+
+
+def _pss_after(proc, t_spawn):
+    """PSS (MiB) of proc's tree SETTLE_SECS after spawn, and the process names counted."""
+    time.sleep(max(0.0, t_spawn + SETTLE_SECS - time.time()))
+    pids = proctree.tree(proc.pid)
+    return proctree.pss_kib(pids) / 1024, proctree.names(pids)
+
+
+def phase_startup(env):
+    data, emu = env["data"], env["emu"]
+    mapped, first_poll, ready = [], [], []
+    pss = {"assent-shown": [], "assent-hidden": [], "hello-shown": [], "hello-hidden": []}
+    counted = {}
+    for run in range(STARTUP_RUNS):
+        app, t0 = procs.start_app(data, "startup")
+        try:
+            t_map = procs.wait_until("the Assent window", lambda: procs.window_visible("Assent") and time.time(), 60)
+            mapped.append(t_map - t0)
+            t_poll = procs.wait_until("the first poll", lambda: (emu.polls(t0) or [None])[0], 60)
+            first_poll.append(t_poll - t0)
+            ready.append(max(t_map, t_poll) - t0)
+            mib, counted["assent-shown"] = _pss_after(app, t0)
+            pss["assent-shown"].append(mib)
+        finally:
+            procs.stop(app)
+        app, t0 = procs.start_app(data, "startup", hidden=True)
+        try:
+            mib, counted["assent-hidden"] = _pss_after(app, t0)
+            pss["assent-hidden"].append(mib)
+        finally:
+            procs.stop(app)
+        for hidden in (False, True):
+            key = "hello-hidden" if hidden else "hello-shown"
+            hello, t0 = procs.start_hello("startup", hidden=hidden)
+            try:
+                if not hidden:
+                    procs.wait_until("the hello-tauri window",
+                                     lambda: procs.window_visible("hello-tauri"), 60)
+                mib, counted[key] = _pss_after(hello, t0)
+                pss[key].append(mib)
+            finally:
+                procs.stop(hello)
+        print(f"bench: startup run {run + 1}/{STARTUP_RUNS} done", flush=True)
+    ratio_hidden = [a / b for a, b in zip(pss["assent-hidden"], pss["hello-hidden"]) if b]
+    ratio_shown = [a / b for a, b in zip(pss["assent-shown"], pss["hello-shown"]) if b]
+    settle = f"PSS {SETTLE_SECS:g} s after spawn"
+    write_part("startup", [
+        figure("cold start -> window mapped", "s", mapped, note="spawn to a viewable X11 window 'Assent'"),
+        figure("cold start -> first poll done", "s", first_poll, note="spawn to the first list request answered (emulator log)"),
+        figure("cold start -> window mapped and first poll done", "s", ready),
+        figure("PSS, window shown (process tree)", "MiB", pss["assent-shown"], digits=1,
+               note=f"{settle}; processes: {', '.join(counted.get('assent-shown', []))}"),
+        figure("PSS, hidden in tray (process tree)", "MiB", pss["assent-hidden"], digits=1,
+               note=f"processes: {', '.join(counted.get('assent-hidden', []))}"),
+        figure("hello-tauri PSS, window shown", "MiB", pss["hello-shown"], digits=1,
+               note=f"processes: {', '.join(counted.get('hello-shown', []))}"),
+        figure("hello-tauri PSS, hidden (tray only)", "MiB", pss["hello-hidden"], digits=1,
+               note=f"processes: {', '.join(counted.get('hello-hidden', []))}"),
+        figure("PSS ratio Assent / hello-tauri, hidden in tray", "x", ratio_hidden, digits=2,
+               target="<= 1.2x", check=lambda r: r["median"] <= 1.2, note="paired per run"),
+        figure("PSS ratio Assent / hello-tauri, window shown", "x", ratio_shown, digits=2,
+               note="paired per run"),
+    ])
+
+
+def phase_soak(env):
+    emu, data = env["emu"], env["data"]
+    app, t0 = procs.start_app(data, "soak", hidden=True)
+    hello, h0 = procs.start_hello("soak", hidden=True)
+    try:
+        time.sleep(max(0.0, t0 + SETTLE_SECS - time.time()))
+        start_pss = proctree.pss_kib(proctree.tree(app.pid)) / 1024
+        hello_start = proctree.pss_kib(proctree.tree(hello.pid)) / 1024
+        t_begin = time.time()
+        cpu, hello_cpu = [], []
+        windows = max(1, SOAK_SECS // CPU_WINDOW)
+        for w in range(windows):
+            a0 = proctree.cpu_ticks(proctree.tree(app.pid))
+            b0 = proctree.cpu_ticks(proctree.tree(hello.pid))
+            w0 = time.monotonic()
+            time.sleep(CPU_WINDOW)
+            secs = time.monotonic() - w0
+            a1 = proctree.cpu_ticks(proctree.tree(app.pid))
+            b1 = proctree.cpu_ticks(proctree.tree(hello.pid))
+            # Only processes alive at both ends count (a process that exits took its ticks along).
+            da = sum(a1[p] - a0[p] for p in a1 if p in a0)
+            db = sum(b1[p] - b0[p] for p in b1 if p in b0)
+            cpu.append(100.0 * da / proctree.CLK_TCK / secs)
+            hello_cpu.append(100.0 * db / proctree.CLK_TCK / secs)
+            print(f"bench: soak window {w + 1}/{windows}: Assent {cpu[-1]:.3f} % CPU", flush=True)
+        t_end = time.time()
+        end_pss = proctree.pss_kib(proctree.tree(app.pid)) / 1024
+        hello_end = proctree.pss_kib(proctree.tree(hello.pid)) / 1024
+        polls = emu.polls(t_begin, t_end)
+        ppm = len(polls) / ((t_end - t_begin) / 60)
+    finally:
+        procs.stop(app)
+        procs.stop(hello)
+    mins = (t_end - t_begin) / 60
+    write_part("soak", [
+        figure("idle CPU, hidden in tray, default polling", "% of a core", cpu, digits=3,
+               target="<= 0.5 %", check=lambda r: r["median"] <= 0.5,
+               note=f"per {CPU_WINDOW} s window, process tree; {ppm:.1f} polls/min observed "
+                    "(no input: the idle interval applies after 5 min)"),
+        figure("hello-tauri idle CPU, hidden (same windows)", "% of a core", hello_cpu, digits=3),
+        figure(f"PSS growth after {mins:.0f} min of polling, hidden", "MiB",
+               [end_pss - start_pss], digits=1,
+               note=f"{start_pss:.1f} -> {end_pss:.1f} MiB; hello-tauri {hello_start:.1f} -> {hello_end:.1f} MiB"),
+    ])
+
+
+PHASES = {"notify": phase_notify, "approve": phase_approve, "startup": phase_startup,
+          "soak": phase_soak}
+
+
+def main(argv):
+    phases = argv or list(PHASES)
+    emu = procs.Emulator("desktop")
+    failed = []
+    try:
+        backend = Backend(emu.base_url, emu.account_sid, emu.auth_token)
+        backend.create_service("Assent bench")
+        data = procs.DataDir(backend, "bench-desktop-user")
+        env = {"emu": emu, "backend": backend, "data": data}
+        for name in phases:
+            print(f"bench: desktop phase {name}", flush=True)
+            try:
+                PHASES[name](env)
+            except Exception:  # one broken phase must not hide the others' figures
+                traceback.print_exc()
+                failed.append(name)
+                write_part(f"failed-{name}", [missing(f"desktop phase '{name}'", "", "failed; see the bench output")])
+    finally:
+        emu.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
