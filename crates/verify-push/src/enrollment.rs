@@ -206,7 +206,7 @@ mod tests {
             "hello".into(),
             "https://example.com/enroll?token=x".into(),
             format!("assent://enroll?serviceSid={VA}&identity=u"),
-            format!("assent://enroll?token=t&serviceSid=VA12&identity=u"),
+            "assent://enroll?token=t&serviceSid=VA12&identity=u".to_string(),
             format!("assent://enroll?token=t&serviceSid={VA}&identity=a%2Fb"),
             format!("assent://enroll?token=t&serviceSid={VA}&identity=u&factorType=totp"),
             format!(r#"{{"token":"","serviceSid":"{VA}","identity":"u"}}"#),

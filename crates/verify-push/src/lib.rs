@@ -47,6 +47,8 @@ pub mod crypto;
 mod enrollment;
 mod error;
 mod factor;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod ids;
 pub mod jwt;
 pub mod keystore;
