@@ -93,7 +93,10 @@ pub fn parse_base_url(s: &str) -> Result<url::Url, Error> {
             "base URL must not have a query or fragment".into(),
         ));
     }
-    if !u.path().ends_with('/') {
+    if u.path() == "/" {
+        // A bare host: the API lives under /v2/ on Twilio and on the emulator.
+        u.set_path("/v2/");
+    } else if !u.path().ends_with('/') {
         let p = format!("{}/", u.path());
         u.set_path(&p);
     }
@@ -196,6 +199,16 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(p.base_url.as_str(), TWILIO_BASE_URL);
+        assert_eq!(
+            parse_base_url("https://verify.twilio.com")
+                .unwrap()
+                .as_str(),
+            TWILIO_BASE_URL
+        );
+        assert_eq!(
+            parse_base_url("http://127.0.0.1:8790/v2").unwrap().as_str(),
+            "http://127.0.0.1:8790/v2/"
+        );
     }
 
     #[test]
