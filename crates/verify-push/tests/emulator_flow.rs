@@ -50,11 +50,16 @@ async fn already_answered_elsewhere_and_expired() {
     let dev = device();
     let f = enrolled(&backend, &dev).await;
 
+    // Approved on another device first; this one must not overwrite it.
+    let other = support::twin(&dev);
     let yc = backend.challenge(&f, "Twice?", None).await;
-    dev.client.approve(&f.sid, &sid(&yc)).await.unwrap();
+    other.client.approve(&f.sid, &sid(&yc)).await.unwrap();
     let e = dev.client.deny(&f.sid, &sid(&yc)).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::AlreadyResponded, "{e}");
+    assert!(e.to_string().contains("approved"));
     assert_eq!(backend.challenge_status(&f, &yc).await, "approved");
+    let e = dev.client.approve(&f.sid, &sid(&yc)).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::AlreadyResponded, "{e}");
 
     // Expire by moving the server clock past the expiry (the server expires lazily).
     let yc = backend.challenge(&f, "Too late?", None).await;
@@ -207,33 +212,15 @@ async fn delete_of_a_factor_gone_on_the_server_still_cleans_up() {
     let backend = Backend::start().await;
     let dev = device();
     let f = enrolled(&backend, &dev).await;
-    // Another copy of the same record on a second device dir: delete from the first, then
-    // the second sees 404 (or 401 after retry) and treats it as deleted.
-    let dev2 = device();
-    std::fs::copy(
-        dev.dir.path().join("factors.json"),
-        dev2.dir.path().join("factors.json"),
-    )
-    .unwrap();
-    let rec = dev.client.factor(&f.sid).unwrap();
-    let alias_key = {
-        let file: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dev.dir.path().join("factors.json")).unwrap())
-                .unwrap();
-        file["factors"][0]["keyAlias"].as_str().unwrap().to_owned()
-    };
-    let key = verify_push::KeyStore::get(&*dev.keys, &alias_key)
+    // The same factor on a second device: delete from the first, then the second gets 404
+    // (or 401 after the retry) and still cleans up locally.
+    let other = support::twin(&dev);
+    dev.client.delete_factor(&f.sid).await.unwrap();
+    other.client.delete_factor(&f.sid).await.unwrap();
+    assert!(other.client.factors().unwrap().is_empty());
+    assert!(verify_push::KeyStore::aliases(&*other.keys)
         .unwrap()
-        .unwrap();
-    verify_push::KeyStore::put(&*dev2.keys, &alias_key, &key).unwrap();
-    let client2 = verify_push::VerifyPush::builder()
-        .data_dir(dev2.dir.path())
-        .key_store(dev2.keys.clone())
-        .build()
-        .unwrap();
-    dev.client.delete_factor(&rec.sid).await.unwrap();
-    client2.delete_factor(&rec.sid).await.unwrap();
-    assert!(client2.factors().unwrap().is_empty());
+        .is_empty());
 }
 
 #[tokio::test]

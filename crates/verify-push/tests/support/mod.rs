@@ -218,3 +218,25 @@ pub async fn enrolled(backend: &Backend, dev: &Device) -> Factor {
         .await
         .expect("enrol")
 }
+
+/// A second device holding the same factors and keys (another install of the same account),
+/// to answer challenges "elsewhere".
+pub fn twin(dev: &Device) -> Device {
+    use verify_push::KeyStore;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        dev.dir.path().join("factors.json"),
+        dir.path().join("factors.json"),
+    )
+    .unwrap();
+    let keys = Arc::new(MemoryKeyStore::new());
+    for a in dev.keys.aliases().unwrap() {
+        keys.put(&a, &dev.keys.get(&a).unwrap().unwrap()).unwrap();
+    }
+    let client = VerifyPush::builder()
+        .data_dir(dir.path())
+        .key_store(keys.clone())
+        .build()
+        .unwrap();
+    Device { client, keys, dir }
+}
