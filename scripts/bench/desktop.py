@@ -220,7 +220,7 @@ def phase_startup(env):
             pss["assent-hidden"].append(mib)
         finally:
             procs.stop(app)
-        for hidden in (False, True):
+        for hidden in (False, True) if procs.HELLO.exists() else ():
             key = "hello-hidden" if hidden else "hello-shown"
             hello, t0 = procs.start_hello("startup", hidden=hidden)
             try:
@@ -257,36 +257,41 @@ def phase_startup(env):
 def phase_soak(env):
     emu, data = env["emu"], env["data"]
     app, t0 = procs.start_app(data, "soak", hidden=True)
-    hello, h0 = procs.start_hello("soak", hidden=True)
+    hello = None
+    if procs.HELLO.exists():
+        hello, _ = procs.start_hello("soak", hidden=True)
     try:
         time.sleep(max(0.0, t0 + SETTLE_SECS - time.time()))
         start_pss = proctree.pss_kib(proctree.tree(app.pid)) / 1024
-        hello_start = proctree.pss_kib(proctree.tree(hello.pid)) / 1024
+        hello_pid = hello.pid if hello else -1
+        hello_start = proctree.pss_kib(proctree.tree(hello_pid)) / 1024
         t_begin = time.time()
         cpu, hello_cpu = [], []
         windows = max(1, SOAK_SECS // CPU_WINDOW)
         for w in range(windows):
             a0 = proctree.cpu_ticks(proctree.tree(app.pid))
-            b0 = proctree.cpu_ticks(proctree.tree(hello.pid))
+            b0 = proctree.cpu_ticks(proctree.tree(hello_pid))
             w0 = time.monotonic()
             time.sleep(CPU_WINDOW)
             secs = time.monotonic() - w0
             a1 = proctree.cpu_ticks(proctree.tree(app.pid))
-            b1 = proctree.cpu_ticks(proctree.tree(hello.pid))
+            b1 = proctree.cpu_ticks(proctree.tree(hello_pid))
             # Only processes alive at both ends count (a process that exits took its ticks along).
             da = sum(a1[p] - a0[p] for p in a1 if p in a0)
             db = sum(b1[p] - b0[p] for p in b1 if p in b0)
             cpu.append(100.0 * da / proctree.CLK_TCK / secs)
-            hello_cpu.append(100.0 * db / proctree.CLK_TCK / secs)
+            if hello:
+                hello_cpu.append(100.0 * db / proctree.CLK_TCK / secs)
             print(f"bench: soak window {w + 1}/{windows}: Assent {cpu[-1]:.3f} % CPU", flush=True)
         t_end = time.time()
         end_pss = proctree.pss_kib(proctree.tree(app.pid)) / 1024
-        hello_end = proctree.pss_kib(proctree.tree(hello.pid)) / 1024
+        hello_end = proctree.pss_kib(proctree.tree(hello_pid)) / 1024
         polls = emu.polls(t_begin, t_end)
         ppm = len(polls) / ((t_end - t_begin) / 60)
     finally:
         procs.stop(app)
-        procs.stop(hello)
+        if hello:
+            procs.stop(hello)
     mins = (t_end - t_begin) / 60
     write_part("soak", [
         figure("idle CPU, hidden in tray, default polling", "% of a core", cpu, digits=3,
