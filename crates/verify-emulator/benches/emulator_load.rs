@@ -334,7 +334,7 @@ async fn bench() -> Result<(), BoxError> {
 
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../results");
     std::fs::create_dir_all(&out_dir)?;
-    let out = out_dir.join("emulator-bench.json");
+    let out = out_dir.canonicalize()?.join("emulator-bench.json");
     let doc = json!({
         "benchmark": "verify-emulator loopback load",
         "date": chrono::Utc::now().to_rfc3339(),

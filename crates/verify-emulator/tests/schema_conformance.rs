@@ -196,7 +196,7 @@ impl Checker {
         let Some(op) = self.spec.operation(method, url.path()) else {
             panic!("{method} {} has no operation in the spec", url.path());
         };
-        self.judge(&op, method, url.path(), status, &headers, &bytes, &body);
+        self.judge(&op, method, &url, status, &headers, &bytes, &body);
         (status, headers, body)
     }
 
@@ -205,14 +205,19 @@ impl Checker {
         &mut self,
         op: &Operation,
         method: &str,
-        path: &str,
+        url: &url::Url,
         status: u16,
         headers: &reqwest::header::HeaderMap,
         bytes: &[u8],
         body: &Value,
     ) {
+        let path = url.path();
         let what = format!("{} ({method} {path}) HTTP {status}", op.id);
         self.checked.push(what.clone());
+        if headers.get(reqwest::header::DATE).is_none() {
+            // Devices correct their clock from it (protocol notes §6.4).
+            self.mismatches.push(format!("{what}: no Date header"));
+        }
         let Some(schema) = op.responses.get(&status) else {
             let declared: Vec<u16> = op.responses.keys().copied().collect();
             self.mismatches.push(format!(
@@ -232,6 +237,9 @@ impl Checker {
                     ));
                 }
                 for e in self.spec.check(schema, body) {
+                    self.mismatches.push(format!("{what}: {e}"));
+                }
+                for e in links_agree(op, url, body) {
                     self.mismatches.push(format!("{what}: {e}"));
                 }
             }
@@ -258,6 +266,56 @@ impl Checker {
             self.mismatches.join("\n  ")
         );
     }
+}
+
+/// What the schema cannot say: `url` names the resource that was asked for, and list `meta`
+/// names its own key, URL and page size.
+fn links_agree(op: &Operation, request: &url::Url, body: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let path_of = |v: &Value| {
+        v.as_str()
+            .and_then(|u| url::Url::parse(u).ok())
+            .map(|u| u.path().to_owned())
+    };
+    if let Some(meta) = body.get("meta") {
+        let key = meta.get("key").and_then(Value::as_str).unwrap_or_default();
+        if !body.get(key).is_some_and(Value::is_array) {
+            errors.push(format!(
+                "meta.key {key:?} does not name the list in the body"
+            ));
+        }
+        if path_of(&meta["url"]).as_deref() != Some(request.path()) {
+            errors.push(format!(
+                "meta.url {} is not the requested list",
+                meta["url"]
+            ));
+        }
+        let asked = request
+            .query_pairs()
+            .find(|(k, _)| k == "PageSize")
+            .and_then(|(_, v)| v.parse::<u64>().ok());
+        if let Some(asked) = asked {
+            if meta.get("page_size").and_then(Value::as_u64) != Some(asked) {
+                errors.push(format!(
+                    "meta.page_size {} but PageSize={asked} was asked",
+                    meta["page_size"]
+                ));
+            }
+        }
+    } else if let Some(own) = body.get("url").and_then(path_of) {
+        let ok = if op.id.starts_with("Create") {
+            own.starts_with(&format!("{}/", request.path()))
+        } else {
+            own == request.path()
+        };
+        if !ok {
+            errors.push(format!(
+                "url {own} does not match the request path {}",
+                request.path()
+            ));
+        }
+    }
+    errors
 }
 
 fn s(v: &Value, key: &str) -> String {
@@ -534,4 +592,25 @@ async fn full_flow_answers_conform_to_the_spec() {
 
 fn c_account(factor: &Value) -> String {
     s(factor, "account_sid")
+}
+
+#[test]
+fn link_checks_catch_wrong_urls_and_meta() {
+    let spec = Spec::load();
+    let va = "VA00000000000000000000000000000000";
+    let fetch = spec
+        .operation("get", &format!("/v2/Services/{va}"))
+        .expect("FetchService");
+    let request = url::Url::parse(&format!("http://127.0.0.1:1/v2/Services/{va}")).expect("url");
+    let good = json!({"url": format!("http://127.0.0.1:1/v2/Services/{va}")});
+    assert!(links_agree(&fetch, &request, &good).is_empty());
+    let wrong = json!({"url": "http://127.0.0.1:1/v2/Services/VA11111111111111111111111111111111"});
+    assert_eq!(links_agree(&fetch, &request, &wrong).len(), 1);
+
+    let list = spec.operation("get", "/v2/Services").expect("ListService");
+    let request = url::Url::parse("http://127.0.0.1:1/v2/Services?PageSize=2").expect("url");
+    let meta = |key: &str, size: u64| json!({"services": [], "meta": {"key": key, "url": "http://127.0.0.1:1/v2/Services?PageSize=2", "page_size": size}});
+    assert!(links_agree(&list, &request, &meta("services", 2)).is_empty());
+    assert_eq!(links_agree(&list, &request, &meta("entities", 2)).len(), 1);
+    assert_eq!(links_agree(&list, &request, &meta("services", 50)).len(), 1);
 }

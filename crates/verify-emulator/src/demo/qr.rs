@@ -7,7 +7,9 @@ use super::error::DemoError;
 
 /// Renders `data` as an `<svg>` element (the XML declaration stripped so it can sit inside HTML).
 pub fn svg(data: &str) -> Result<String, DemoError> {
-    let code = QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M)
+    // Level L: the link carries a long token, and a screen is a clean medium, so fewer, larger
+    // modules scan more reliably than more error correction would.
+    let code = QrCode::with_error_correction_level(data.as_bytes(), EcLevel::L)
         .map_err(|e| DemoError::Input(format!("cannot encode the enrolment link as QR: {e}")))?;
     let image = code
         .render::<svg::Color<'_>>()

@@ -77,7 +77,7 @@ pub fn check_sid(sid: &str, prefix: &str) -> Result<(), DemoError> {
 
 /// How a user is shown: the name this process knows, else a shortened identity.
 pub fn display_name(known: Option<String>, identity: &str) -> String {
-    known.unwrap_or_else(|| format!("user {}…", &identity[..identity.len().min(12)]))
+    known.unwrap_or_else(|| format!("user {}…", identity.chars().take(12).collect::<String>()))
 }
 
 #[cfg(test)]

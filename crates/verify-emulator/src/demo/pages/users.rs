@@ -39,7 +39,7 @@ pub async fn index(State(state): State<DemoState>) -> Result<Html<String>, DemoE
                 r#"<tr data-identity="{id}"><td>{name}</td><td><code title="{id}">{short}…</code></td><td><a href="/demo/enroll?identity={id}">Enrol a device</a> · <a href="/demo/signin?identity={id}">Sign in</a></td></tr>"#,
                 id = esc(id),
                 name = esc(&name),
-                short = esc(&id[..id.len().min(16)]),
+                short = esc(&id.chars().take(16).collect::<String>()),
             ));
         }
         body.push_str("</tbody></table>");
