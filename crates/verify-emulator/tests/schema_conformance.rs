@@ -614,3 +614,124 @@ fn link_checks_catch_wrong_urls_and_meta() {
     assert_eq!(links_agree(&list, &request, &meta("entities", 2)).len(), 1);
     assert_eq!(links_agree(&list, &request, &meta("services", 50)).len(), 1);
 }
+
+/// Every error answer uses Twilio's error body (the spec's one error schema, CreateVerification
+/// 429): exactly `code`, `message`, `more_info`, `status`, with `status` = the HTTP status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_answers_use_twilio_error_bodies() {
+    let emu = spawn(EmulatorConfig::default())
+        .await
+        .expect("emulator starts");
+    let spec = Spec::load();
+    let schema = spec
+        .operation(
+            "post",
+            "/v2/Services/VA00000000000000000000000000000000/Verifications",
+        )
+        .and_then(|op| op.responses.get(&429).cloned().flatten())
+        .expect("spec has the 429 error schema");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let api = emu.base_url().join("v2/").expect("api");
+    let (sid, token) = (emu.account_sid().to_owned(), emu.auth_token().to_owned());
+    let service: Value = http
+        .post(api.join("Services").expect("url"))
+        .basic_auth(&sid, Some(&token))
+        .form(&[("FriendlyName", "Errors")])
+        .send()
+        .await
+        .expect("create service")
+        .json()
+        .await
+        .expect("json");
+    let va = s(&service, "sid");
+    let identity = "fedcba9876543210fedcba9876543210";
+    let stranger = DeviceKey::generate();
+    let bad_jwt = stranger.device_jwt(&format!("YF{}", "1".repeat(32)), &sid);
+
+    let cases: Vec<(&str, reqwest::RequestBuilder)> = vec![
+        (
+            "unknown service",
+            http.get(
+                api.join(&format!("Services/VA{}", "0".repeat(32)))
+                    .expect("url"),
+            )
+            .basic_auth(&sid, Some(&token)),
+        ),
+        (
+            "wrong account credentials",
+            http.get(api.join("Services").expect("url"))
+                .basic_auth(&sid, Some("not-the-token")),
+        ),
+        (
+            "service without FriendlyName",
+            http.post(api.join("Services").expect("url"))
+                .basic_auth(&sid, Some(&token))
+                .form(&[("CodeLength", "6")]),
+        ),
+        (
+            "device JWT from an unknown key",
+            http.get(
+                api.join(&format!(
+                    "Services/{va}/Entities/{identity}/Challenges/YC{}",
+                    "0".repeat(32)
+                ))
+                .expect("url"),
+            )
+            .basic_auth("token", Some(&bad_jwt)),
+        ),
+        (
+            "factor with a forged access token",
+            http.post(
+                api.join(&format!("Services/{va}/Entities/{identity}/Factors"))
+                    .expect("url"),
+            )
+            .basic_auth("token", Some("not.a.real.access.token"))
+            .form(&[
+                ("FriendlyName", "x"),
+                ("FactorType", "push"),
+                ("Binding.PublicKey", stranger.public_key_b64().as_str()),
+                ("Binding.Alg", "ES256"),
+            ]),
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (what, request) in cases {
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let has_date = response.headers().contains_key(reqwest::header::DATE);
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !(400..500).contains(&status) {
+            mismatches.push(format!("{what}: HTTP {status}, expected a 4xx: {body}"));
+        }
+        if !has_date {
+            mismatches.push(format!("{what}: no Date header"));
+        }
+        for e in spec.check(&schema, &body) {
+            mismatches.push(format!("{what}: {e}"));
+        }
+        if body.get("status").and_then(Value::as_u64) != Some(u64::from(status)) {
+            mismatches.push(format!(
+                "{what}: body status differs from HTTP {status}: {body}"
+            ));
+        }
+        let code = body.get("code").and_then(Value::as_i64).unwrap_or_default();
+        let more = body
+            .get("more_info")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if more != format!("https://www.twilio.com/docs/errors/{code}") {
+            mismatches.push(format!(
+                "{what}: more_info {more:?} does not name code {code}"
+            ));
+        }
+    }
+    emu.shutdown().await;
+    assert!(
+        mismatches.is_empty(),
+        "error bodies off-spec:\n  {}",
+        mismatches.join("\n  ")
+    );
+}
