@@ -41,8 +41,10 @@ pub fn init(log_dir: &Path, stderr: bool) -> Option<WorkerGuard> {
         }
     };
     let stderr_layer = stderr.then(|| {
+        use std::io::IsTerminal;
         fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_filter(filter())
     });
     let _ = tracing_subscriber::registry()

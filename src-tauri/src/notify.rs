@@ -68,12 +68,16 @@ impl Notifier {
             })
             .await;
         self.lock().remove(p.sid());
+        if chosen == "__closed" {
+            return;
+        }
         tracing::info!(challenge = %p.sid(), notification_id = id, action = %chosen, "notification answered");
+        // Some servers (dunst) keep the bubble after an action; the request is handled now.
+        handle.close_async().await;
         match chosen.as_str() {
             "approve" => respond(&app, &p, Decision::Approve).await,
             "deny" => respond(&app, &p, Decision::Deny).await,
-            "default" => focus(&app, p.sid()),
-            _ => {}
+            _ => focus(&app, p.sid()),
         }
     }
 
