@@ -199,6 +199,19 @@ async fn pages_render_with_strict_headers_and_css() {
     site.emu.shutdown().await;
 }
 
+/// design.md and scripts/run.sh open `…/demo/`. axum's `nest("/demo", …)` (server.rs) maps the
+/// inner `/` to `/demo` only, so `/demo/` never reaches the demo router; the fix belongs in
+/// server.rs (e.g. also route `/demo/` to a redirect to `/demo`). Run with `--ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server.rs mounts the demo with nest(\"/demo\"), which leaves /demo/ as 404"]
+async fn start_page_answers_with_a_trailing_slash() {
+    let site = Site::start().await;
+    let (status, slash) = site.page("/demo/").await;
+    assert_eq!(status, 200, "{slash}");
+    assert!(slash.contains("Create a user"), "{slash}");
+    site.emu.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usernames_are_escaped_and_bad_input_is_a_typed_error() {
     let site = Site::start().await;

@@ -22,19 +22,9 @@ pub async fn static_css() -> impl IntoResponse {
     )
 }
 
-/// Unknown demo paths. `/demo/` (trailing slash) lands here when the router is nested at
-/// `/demo`, so it serves the start page instead of a 404.
-pub async fn not_found(
-    state: axum::extract::State<super::state::DemoState>,
-    uri: axum::http::Uri,
-) -> axum::response::Response {
-    if uri.path().is_empty() || uri.path() == "/" {
-        return match users::index(state).await {
-            Ok(page) => page.into_response(),
-            Err(e) => e.into_response(),
-        };
-    }
-    DemoError::NotFound(format!("no demo page at {}", uri.path())).into_response()
+/// Unknown demo paths: a demo-styled 404 with the same security headers.
+pub async fn not_found(uri: axum::http::Uri) -> DemoError {
+    DemoError::NotFound(format!("no demo page at {}", uri.path()))
 }
 
 /// Identity for a username: hex SHA-256, as in Twilio's sample backends (64 chars, no PII).
