@@ -308,7 +308,7 @@ impl Watcher {
             let now = Instant::now();
             let wall = SystemTime::now();
             let wall_elapsed = wall.duration_since(last_wall).unwrap_or_default();
-            if wall_elapsed > now.duration_since(last_mono) + cfg.resume_jump {
+            if resumed_from_sleep(wall_elapsed, now.duration_since(last_mono), cfg.resume_jump) {
                 tracing::info!(
                     jump_secs = wall_elapsed.as_secs(),
                     "wall clock jumped (resume from sleep?); polling now"
@@ -658,6 +658,13 @@ fn sorted(map: &BTreeMap<String, PendingChallenge>) -> Vec<PendingChallenge> {
     v
 }
 
+/// The monotonic clock stops while the machine sleeps and the wall clock does not: a wall-clock
+/// step much larger than the monotonic one means we just woke up (or the clock was set forward;
+/// an extra poll is harmless either way).
+fn resumed_from_sleep(wall_elapsed: Duration, mono_elapsed: Duration, jump: Duration) -> bool {
+    wall_elapsed > mono_elapsed + jump
+}
+
 /// A cheap fingerprint of the network configuration (interfaces, their state, routes).
 /// A change means "the network may be back": poll now instead of waiting out the backoff.
 fn network_fingerprint() -> u64 {
@@ -679,4 +686,39 @@ fn network_fingerprint() -> u64 {
         }
     }
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wall_clock_jump_beyond_the_tick_counts_as_resume() {
+        let jump = Duration::from_secs(5);
+        let tick = Duration::from_secs(1);
+        assert!(!resumed_from_sleep(tick, tick, jump));
+        assert!(!resumed_from_sleep(Duration::from_secs(5), tick, jump));
+        assert!(resumed_from_sleep(Duration::from_secs(3600), tick, jump));
+        // The wall clock going backwards (NTP) is not a resume.
+        assert!(!resumed_from_sleep(Duration::ZERO, tick, jump));
+    }
+
+    #[test]
+    fn network_fingerprint_is_stable_without_changes() {
+        assert_eq!(network_fingerprint(), network_fingerprint());
+    }
+
+    #[test]
+    fn announced_store_prunes_old_entries_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("announced.json");
+        let mut s = AnnouncedStore::load(path.clone());
+        let old = Utc::now() - chrono::Duration::days(3);
+        assert!(s.insert("YCold", old));
+        assert!(s.insert("YCnew", Utc::now() + chrono::Duration::minutes(5)));
+        assert!(!s.insert("YCnew", Utc::now()));
+        let again = AnnouncedStore::load(path);
+        assert!(again.map.contains_key("YCnew"));
+        assert!(!again.map.contains_key("YCold"), "expired long ago: pruned");
+    }
 }
