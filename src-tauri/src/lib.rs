@@ -84,6 +84,27 @@ pub fn run(opts: GuiOptions) -> Result<(), AppError> {
     Ok(())
 }
 
+/// SIGTERM / SIGINT (scripts, `kill`, Ctrl-C in `make run`) exit like Quit, so the log is
+/// flushed and the single-instance name released.
+#[cfg(unix)]
+fn exit_on_signals(handle: tauri::AppHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot watch for termination signals");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: exiting"),
+            _ = int.recv() => tracing::info!("SIGINT: exiting"),
+        }
+        handle.exit(0);
+    });
+}
+
 /// One instance per data directory: the default install has one D-Bus name; a custom
 /// `ASSENT_DATA_DIR` (tests, a second profile) gets its own, so parallel test apps do not
 /// hand over to each other.
@@ -142,6 +163,8 @@ fn setup(
     }
 
     tauri::async_runtime::spawn(core.watcher().clone().run());
+    #[cfg(unix)]
+    exit_on_signals(handle.clone());
     let c = core.clone();
     tauri::async_runtime::spawn(async move { c.publish_accounts().await });
     tracing::info!("Assent ready");
