@@ -251,7 +251,11 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
         account_sid: account_sid.clone(),
         auth_token: auth_token.clone(),
     });
-    let router = router(app).nest("/demo", demo);
+    // `nest` serves the demo's own `/` at `/demo` only; people (and our README) type `/demo/`.
+    let router = router(app).nest("/demo", demo).route(
+        "/demo/",
+        axum::routing::get(|| async { axum::response::Redirect::permanent("/demo") }),
+    );
     let router = router
         .layer(middleware::from_fn_with_state(faults.clone(), date_header))
         .layer(middleware::from_fn(log_request));

@@ -199,16 +199,17 @@ async fn pages_render_with_strict_headers_and_css() {
     site.emu.shutdown().await;
 }
 
-/// design.md and scripts/run.sh open `…/demo/`. axum's `nest("/demo", …)` (server.rs) maps the
-/// inner `/` to `/demo` only, so `/demo/` never reaches the demo router; the fix belongs in
-/// server.rs (e.g. also route `/demo/` to a redirect to `/demo`). Run with `--ignored`.
+/// design.md and scripts/run.sh open `…/demo/`; server.rs redirects it to the start page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server.rs mounts the demo with nest(\"/demo\"), which leaves /demo/ as 404"]
 async fn start_page_answers_with_a_trailing_slash() {
     let site = Site::start().await;
-    let (status, slash) = site.page("/demo/").await;
-    assert_eq!(status, 200, "{slash}");
-    assert!(slash.contains("Create a user"), "{slash}");
+    let response = site.http.get(site.url("/demo/")).send().await.expect("GET");
+    assert_eq!(response.status().as_u16(), 308);
+    let location = response.headers().get("location").expect("location");
+    assert_eq!(location.to_str().expect("ascii"), "/demo");
+    let (status, start) = site.page("/demo").await;
+    assert_eq!(status, 200, "{start}");
+    assert!(start.contains("Create a user"), "{start}");
     site.emu.shutdown().await;
 }
 
