@@ -3,8 +3,8 @@
 //! On X11 a background thread asks the XScreenSaver extension for the time since the last
 //! keyboard or mouse input every few seconds (libXss is loaded at run time, like tao loads
 //! Xlib). Where that is unavailable (Wayland without XWayland, other OSes) idle time is unknown
-//! and the watcher treats the user as active, so requests are never noticed late. Focusing the
-//! window also counts as activity (`Watcher::note_interaction`).
+//! and the watcher treats the user as active, so requests are never noticed late. A shown
+//! window and focusing it also count as activity (`GuiIdle`, `Watcher::note_interaction`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,6 +36,20 @@ impl IdleSource for SystemIdle {
             UNKNOWN => None,
             ms => Some(Duration::from_millis(ms)),
         }
+    }
+}
+
+/// The GUI's idle signal: a shown window (a live countdown on screen) counts as activity;
+/// otherwise the system's input idle time decides.
+#[derive(Debug, Clone)]
+pub struct GuiIdle(pub SystemIdle);
+
+impl IdleSource for GuiIdle {
+    fn idle_time(&self) -> Option<Duration> {
+        if crate::window::is_shown() {
+            return Some(Duration::ZERO);
+        }
+        self.0.idle_time()
     }
 }
 

@@ -146,7 +146,7 @@ fn setup(
         paths,
         key_store: None,
         sink: Arc::new(TauriSink::new(handle.clone(), notifier.clone())),
-        idle: Arc::new(idle::SystemIdle::start()),
+        idle: Arc::new(idle::GuiIdle(idle::SystemIdle::start())),
         watcher: WatcherConfig::default(),
     })?;
     handle.manage(AppState::new(core.clone(), demo_url, notifier, emulator));

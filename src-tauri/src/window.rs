@@ -1,6 +1,16 @@
 //! The main window: shown on demand, hidden instead of closed (the app lives in the tray).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tauri::{AppHandle, Manager, WebviewWindow, WindowEvent};
+
+/// Whether the main window is on screen (tracked here rather than asked from the main thread).
+static SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// Whether the main window is currently shown.
+pub fn is_shown() -> bool {
+    SHOWN.load(Ordering::Relaxed)
+}
 
 /// The main window's label (tauri.conf.json).
 pub const MAIN: &str = "main";
@@ -20,6 +30,7 @@ pub fn show(app: &AppHandle) {
             tracing::warn!(error = %e, "window {what} failed");
         }
     }
+    SHOWN.store(true, Ordering::Relaxed);
     tracing::info!("main window shown");
 }
 
@@ -34,6 +45,7 @@ pub fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
             if let Err(e) = window.hide() {
                 tracing::warn!(error = %e, "hiding the window failed");
             }
+            SHOWN.store(false, Ordering::Relaxed);
             tracing::info!("main window hidden (close to tray)");
         }
         WindowEvent::Focused(true) => {
