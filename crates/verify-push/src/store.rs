@@ -15,6 +15,8 @@ pub const STORE_VERSION: u32 = 1;
 /// File name inside the data directory.
 pub const STORE_FILE: &str = "factors.json";
 const TMP_PREFIX: &str = ".factors.json.tmp-";
+/// Advisory lock file shared by every process that opens the same data directory.
+const LOCK_FILE: &str = "factors.lock";
 
 /// A factor plus what only the device needs (its key alias).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,7 +91,13 @@ impl FactorStore {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::Storage(format!("creating {}: {e}", dir.display())))?;
-        if let Ok(entries) = std::fs::read_dir(&dir) {
+        let store = Self {
+            dir,
+            lock: Mutex::new(()),
+        };
+        // Under the lock: a temp file may belong to another process that is writing right now.
+        let guard = store.guard()?;
+        if let Ok(entries) = std::fs::read_dir(&store.dir) {
             for e in entries.flatten() {
                 if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
                     // Best effort: a leftover temp file is harmless, only untidy.
@@ -97,10 +105,8 @@ impl FactorStore {
                 }
             }
         }
-        Ok(Self {
-            dir,
-            lock: Mutex::new(()),
-        })
+        drop(guard);
+        Ok(store)
     }
 
     /// Path of `factors.json`.
@@ -129,11 +135,33 @@ impl FactorStore {
         Ok(r)
     }
 
-    fn guard(&self) -> Result<std::sync::MutexGuard<'_, ()>, Error> {
+    /// Serialises store access between threads (mutex) and between processes (an exclusive
+    /// advisory lock on `factors.lock`), so the app and the CLI never lose each other's writes.
+    fn guard(&self) -> Result<StoreGuard<'_>, Error> {
         // A poisoned lock only means another thread panicked mid-operation; the file itself is
         // always whole thanks to the atomic rename, so continuing is safe.
-        Ok(self.lock.lock().unwrap_or_else(|p| p.into_inner()))
+        let thread = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let path = self.dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::Storage(format!("opening {}: {e}", path.display())))?;
+        // The kernel drops the lock when the holder dies, so a killed writer never wedges it.
+        file.lock()
+            .map_err(|e| Error::Storage(format!("locking {}: {e}", path.display())))?;
+        Ok(StoreGuard {
+            _file: file,
+            _thread: thread,
+        })
     }
+}
+
+/// Held while the store is read or written; dropping the file releases the process lock.
+struct StoreGuard<'a> {
+    _file: std::fs::File,
+    _thread: std::sync::MutexGuard<'a, ()>,
 }
 
 fn read_file(path: &Path) -> Result<StoreFile, Error> {
@@ -207,6 +235,36 @@ mod tests {
         }
     }
 
+    /// Two handles on one directory stand for the app and the CLI: each handle's file lock is
+    /// separate (flock is per open file), so lost updates would show here without it.
+    #[test]
+    fn concurrent_writers_through_separate_handles_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let writers: Vec<_> = (0..2u8)
+            .map(|w| {
+                let path = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let store = FactorStore::open(path).unwrap();
+                    for i in 0..20u8 {
+                        store
+                            .update(|f| {
+                                f.upsert(StoredFactor {
+                                    factor: sample_factor(w * 100 + i),
+                                    key_alias: format!("k{w}-{i}"),
+                                })
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let loaded = FactorStore::open(dir.path()).unwrap().load().unwrap();
+        assert_eq!(loaded.factors.len(), 40);
+    }
+
     #[test]
     fn round_trip_and_update() {
         let dir = tempfile::tempdir().unwrap();
@@ -238,7 +296,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(format!("{TMP_PREFIX}1-2")), b"{half").unwrap();
         let store = FactorStore::open(dir.path()).unwrap();
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec![LOCK_FILE.to_string()], "temp file not cleaned");
         std::fs::write(store.path(), b"{not json").unwrap();
         assert_eq!(store.load().unwrap_err().code(), crate::ErrorCode::Storage);
         std::fs::write(store.path(), br#"{"version":99,"factors":[]}"#).unwrap();
