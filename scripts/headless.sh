@@ -5,9 +5,9 @@
 #   notifications + tauri-driver (when installed).
 # Usage: scripts/headless.sh CMD [ARGS...]; exits with CMD's status.
 # State goes under .ci-home/run-<pid>/ (removed afterwards unless ASSENT_KEEP_STATE=1),
-# logs under logs/. Exported for CMD:
+# logs under logs/headless/<time>-<pid>/ (logs/headless/latest is the newest). Exported for CMD:
 #   DISPLAY, ASSENT_WEBDRIVER_URL (if tauri-driver runs), ASSENT_DUNST_PICK_FILE,
-#   ASSENT_DBUS_MONITOR_LOG, ASSENT_HEADLESS=1.
+#   ASSENT_DBUS_MONITOR_LOG, ASSENT_LOG_DIR (this run's log folder), ASSENT_HEADLESS=1.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -25,9 +25,16 @@ for tool in Xvfb gnome-keyring-daemon dunst dbus-send dbus-monitor; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool missing: run scripts/setup.sh"
 done
 
-LOGS=$ASSENT_ROOT/logs
+# Each run logs to its own folder (several helpers may run tests at once); `latest` points to
+# the newest, and only the 10 newest are kept.
+mkdir -p "$ASSENT_ROOT/logs/headless"
+LOGS=$ASSENT_ROOT/logs/headless/$(date -u +%Y%m%dT%H%M%S)-$$
 STATE=$ASSENT_ROOT/.ci-home/run-$$
 mkdir -p "$LOGS" "$STATE"
+ln -sfn "$(basename "$LOGS")" "$ASSENT_ROOT/logs/headless/latest"
+# shellcheck disable=SC2012 # names are ours: timestamp-pid
+ls -1d "$ASSENT_ROOT"/logs/headless/2*/ 2>/dev/null | sort | head -n -10 | xargs -r rm -rf
+export ASSENT_LOG_DIR=$LOGS
 PIDS=()
 
 cleanup() {
@@ -100,13 +107,35 @@ elif command -v tauri-driver >/dev/null 2>&1; then
 fi
 native=/usr/bin/WebKitWebDriver
 if [ -n "$driver" ] && [ -x "$native" ]; then
-    port=$(pick_port 4444)
-    native_port=$(pick_port $((port + 1)))
-    "$driver" --port "$port" --native-port "$native_port" --native-driver "$native" \
-        >"$LOGS/tauri-driver.log" 2>&1 &
-    PIDS+=($!)
+    # Another run may grab the same port between our check and tauri-driver's bind; tauri-driver
+    # then exits at once, so "still alive and answering" proves the port is ours.
+    started=""
+    for attempt in 1 2 3 4 5; do
+        if [ "$attempt" -eq 1 ] && port_free 4444 && port_free 4445; then
+            port=4444
+        else
+            port=$(pick_port $((20000 + RANDOM % 20000 * 2)))
+        fi
+        native_port=$(pick_port $((port + 1)))
+        "$driver" --port "$port" --native-port "$native_port" --native-driver "$native" \
+            >"$LOGS/tauri-driver.log" 2>&1 &
+        driver_pid=$!
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$driver_pid" 2>/dev/null || break
+            curl -sf -o /dev/null "http://127.0.0.1:$port/status" && break
+            sleep 0.1
+        done
+        sleep 0.3
+        if kill -0 "$driver_pid" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$port/status"; then
+            PIDS+=("$driver_pid")
+            started=yes
+            break
+        fi
+        kill "$driver_pid" 2>/dev/null || true
+        wait "$driver_pid" 2>/dev/null || true
+    done
+    [ -n "$started" ] || die "tauri-driver did not start (see $LOGS/tauri-driver.log)"
     export ASSENT_WEBDRIVER_URL=http://127.0.0.1:$port
-    wait_for "tauri-driver on port $port" curl -sf -o /dev/null "$ASSENT_WEBDRIVER_URL/status"
 else
     notice "tauri-driver or $native not installed: no WebDriver (run scripts/setup.sh test)"
 fi

@@ -35,7 +35,7 @@ step() {
         STEPS+=("$name|FAILED|$((SECONDS - t0))|exit $rc")
         summary
         echo "make test: FAILED at step '$name' (exit $rc): $*" >&2
-        echo "Logs of the headless desktop and the app are in logs/." >&2
+        echo "Logs of the headless desktop and the app: logs/headless/latest/ (and logs/)." >&2
         exit 1
     fi
     STEPS+=("$name|ok|$((SECONDS - t0))|")

@@ -7,6 +7,7 @@ case $target in /*) ;; *) target=$root/$target ;; esac
 app=${ASSENT_APP_BIN:-$target/debug/assent}
 [ -x "$app" ] || { echo "tray test: $app not built (cargo build --features assent/custom-protocol)" >&2; exit 1; }
 [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] || { echo "tray test: no session bus; run inside scripts/headless.sh" >&2; exit 1; }
-mkdir -p "$root/logs"
+logs=${ASSENT_LOG_DIR:-$root/logs}
+mkdir -p "$logs"
 # Debian's python3 has python3-dbus-next; a pyenv/venv python on PATH may not.
-exec /usr/bin/python3 "$root/tests/tray/sni_watcher.py" "$app" "$root/logs/tray-app.log"
+exec /usr/bin/python3 "$root/tests/tray/sni_watcher.py" "$app" "$logs/tray-app.log"

@@ -20,7 +20,7 @@ pub struct E2eEnv {
     pub dunst_pick_file: PathBuf,
     /// `dbus-monitor` log of the org.freedesktop.Notifications traffic.
     pub dbus_monitor_log: PathBuf,
-    /// Where scenarios write app logs (the repository's `logs/e2e/`).
+    /// Where scenarios write app and emulator logs (`$ASSENT_LOG_DIR/e2e`, else `logs/e2e`).
     pub logs_dir: PathBuf,
     /// The repository root.
     pub repo_root: PathBuf,
@@ -119,7 +119,11 @@ impl E2eEnv {
             .join("../..")
             .canonicalize()
             .map_err(|e| Error::io("locating the repository root", e))?;
-        let logs_dir = repo_root.join("logs").join("e2e");
+        // scripts/headless.sh gives each run its own log folder.
+        let logs_dir = std::env::var_os("ASSENT_LOG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root.join("logs"))
+            .join("e2e");
         std::fs::create_dir_all(&logs_dir).map_err(|e| Error::io("creating logs/e2e", e))?;
         Ok(E2eEnv {
             webdriver_url,
