@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tauri::{AppHandle, Manager, WebviewWindow, WindowEvent};
+use tauri::{AppHandle, Manager, WindowEvent};
 
 /// Whether the main window is on screen (tracked here rather than asked from the main thread).
 static SHOWN: AtomicBool = AtomicBool::new(false);
@@ -55,9 +55,4 @@ pub fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
         }
         _ => {}
     }
-}
-
-/// Whether the main window is currently visible.
-pub fn is_visible(w: &WebviewWindow) -> bool {
-    w.is_visible().unwrap_or(false)
 }

@@ -237,3 +237,21 @@ async fn settings_are_validated_and_persisted() {
     );
     assert_eq!(again.settings().poll_interval_secs, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_whose_key_is_gone_is_flagged_and_can_still_be_removed() {
+    use verify_push::KeyStore;
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "ivan-user1", None).await;
+    for alias in dev.keys.aliases().expect("aliases") {
+        dev.keys.delete(&alias).expect("deleted");
+    }
+    let accounts = dev.core.accounts().await.expect("accounts");
+    assert_eq!(accounts[0].problem, Some("key_missing"));
+
+    dev.core
+        .remove_account(&dev.factor)
+        .await
+        .expect("removed locally");
+    assert!(dev.core.accounts().await.expect("accounts").is_empty());
+}

@@ -338,6 +338,12 @@ impl Core {
                 tracing::info!(factor = %factor, "factor already gone on the server; forgetting it locally");
                 self.client.forget_factor(&factor)?;
             }
+            // Without its key the factor cannot sign the delete; the server drops it eventually
+            // and the local record is useless, so removing it must still be possible.
+            Err(verify_push::Error::KeyMissing { .. }) => {
+                tracing::warn!(factor = %factor, "key missing; removing the account locally only");
+                self.client.forget_factor(&factor)?;
+            }
             Err(e) => return Err(e.into()),
         }
         tracing::info!(factor = %factor, "account removed");
