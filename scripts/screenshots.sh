@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates docs/screenshots/ (account list, pending challenge, history) by running the
+# Regenerates docs/screenshots/app-{accounts,pending,history}.png by running the
 # end-to-end tests on the headless desktop with ASSENT_SCREENSHOTS=1.
 set -euo pipefail
 # shellcheck source=lib.sh

@@ -327,14 +327,14 @@ async fn remove_account_deletes_factor_key_and_record() {
 }
 
 /// Also the history check: an approved challenge shows in the account's history.
-/// With `ASSENT_SCREENSHOTS=1` it saves docs/screenshots/{accounts,pending,history}.png.
+/// With `ASSENT_SCREENSHOTS=1` it saves docs/screenshots/app-{accounts,pending,history}.png.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screenshots_history_lists_answered_challenge() {
     report(
         scenario::run("history_screenshots", async |s| {
             let grace = s.enrol("Grace at Example Bank").await?;
             s.enrol("Heidi at Example Mail").await?;
-            s.app.screenshot("accounts").await?;
+            s.app.screenshot("app-accounts").await?;
 
             let message = "Sign in to Example Bank?";
             let sid = s
@@ -345,7 +345,7 @@ async fn screenshots_history_lists_answered_challenge() {
                 })
                 .await?;
             expect_card(s, &grace, &sid, message).await?;
-            s.app.screenshot("pending").await?;
+            s.app.screenshot("app-pending").await?;
             s.app.click(&in_card(&sid, "approve-button")).await?;
             s.wait_server_status(&grace, &sid, "approved").await?;
             expect_card_settled(s, &sid, "approved").await?;
@@ -368,7 +368,7 @@ async fn screenshots_history_lists_answered_challenge() {
             ensure(listed.contains(message), || {
                 format!("history-list doesn't show the answered challenge's message: {listed:?}")
             })?;
-            s.app.screenshot("history").await
+            s.app.screenshot("app-history").await
         })
         .await,
     );
