@@ -7,8 +7,9 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ASSENT_ROOT"
-export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-always}
-mkdir -p logs
+STEP_LOGS=$ASSENT_ROOT/logs/steps
+rm -rf "$STEP_LOGS"
+mkdir -p "$STEP_LOGS"
 
 STEPS=()   # "name|status|seconds|note"
 started=$SECONDS
@@ -30,7 +31,11 @@ step() {
     local name=$1 t0=$SECONDS rc=0
     shift
     say "[$name] $*"
-    "$@" || rc=$?
+    # Output goes to the terminal and to logs/steps/<name>.log (read back for the totals).
+    set +e
+    "$@" 2>&1 | tee "$STEP_LOGS/$name.log"
+    rc=${PIPESTATUS[0]}
+    set -e
     if [ "$rc" -ne 0 ]; then
         STEPS+=("$name|FAILED|$((SECONDS - t0))|exit $rc")
         summary
@@ -96,5 +101,28 @@ else
     skip tray "src-tauri/ does not exist yet"
 fi
 
+# Totals over the test runners (nextest, pytest, tray), as one plain closing line.
+totals() {
+    local passed=0 failed=0 p f line
+    strip() { sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null; }
+    # nextest: "Summary [ 12.3s] 139 tests run: 137 passed, 2 failed, 1 skipped"
+    line=$(strip "$STEP_LOGS/nextest.log" | grep -E 'Summary .* tests? run:' | tail -n1)
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || true)
+    f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || true)
+    passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0}))
+    # pytest: "===== 12 passed, 1 skipped in 3.21s ====="
+    line=$(strip "$STEP_LOGS/python.log" | grep -E '[0-9]+ (passed|failed)' | grep -E ' in [0-9.]+s' | tail -n1)
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || true)
+    f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || true)
+    passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0}))
+    # tray: "tray: 6 passed, 0 failed"
+    line=$(strip "$STEP_LOGS/tray.log" | grep -E '^tray: [0-9]+ passed, [0-9]+ failed' | tail -n1)
+    p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || true)
+    f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || true)
+    passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0}))
+    echo "total: $passed passed, $failed failed"
+}
+
 summary
 echo "make test: all steps passed"
+totals
