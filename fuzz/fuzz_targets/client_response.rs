@@ -7,11 +7,12 @@ use libfuzzer_sys::fuzz_target;
 use verify_push::{fuzzing, ErrorCode};
 
 /// A fixed key: signatures almost never verify, but the verify path still runs on every input.
-static KEY: std::sync::LazyLock<Option<p256::ecdsa::VerifyingKey>> = std::sync::LazyLock::new(|| {
-    p256::ecdsa::SigningKey::from_slice(&[7u8; 32])
-        .ok()
-        .map(|k| *k.verifying_key())
-});
+static KEY: std::sync::LazyLock<Option<p256::ecdsa::VerifyingKey>> =
+    std::sync::LazyLock::new(|| {
+        p256::ecdsa::SigningKey::from_slice(&[7u8; 32])
+            .ok()
+            .map(|k| *k.verifying_key())
+    });
 
 fn assert_mapping(e: &verify_push::Error) {
     assert_eq!(e.code(), ErrorCode::Mapping, "{e}");

@@ -116,7 +116,11 @@ impl Backend {
     }
 
     /// A single-use enrolment access token for `identity`.
-    pub async fn access_token(&self, service: &str, identity: &str) -> Result<String, crate::Error> {
+    pub async fn access_token(
+        &self,
+        service: &str,
+        identity: &str,
+    ) -> Result<String, crate::Error> {
         let v = self
             .post_ok(
                 &format!("v2/Services/{service}/AccessTokens"),

@@ -30,14 +30,58 @@ fn phases() -> Vec<(&'static str, Faults)> {
     let f = Faults::default;
     vec![
         ("calm", f()),
-        ("errors_30", Faults { error_rate: 0.3, ..f() }),
-        ("outage", Faults { error_rate: 1.0, ..f() }),
+        (
+            "errors_30",
+            Faults {
+                error_rate: 0.3,
+                ..f()
+            },
+        ),
+        (
+            "outage",
+            Faults {
+                error_rate: 1.0,
+                ..f()
+            },
+        ),
         ("calm", f()),
-        ("rate_limited", Faults { rate_limit_rate: 1.0, retry_after_secs: 2, ..f() }),
-        ("slow_past_timeout", Faults { slow_rate: 0.3, slow_ms: 1500, ..f() }),
-        ("garbage_30", Faults { garbage_rate: 0.3, ..f() }),
-        ("clock_ahead_150", Faults { clock_offset_secs: 150, ..f() }),
-        ("clock_behind_150", Faults { clock_offset_secs: -150, ..f() }),
+        (
+            "rate_limited",
+            Faults {
+                rate_limit_rate: 1.0,
+                retry_after_secs: 2,
+                ..f()
+            },
+        ),
+        (
+            "slow_past_timeout",
+            Faults {
+                slow_rate: 0.3,
+                slow_ms: 1500,
+                ..f()
+            },
+        ),
+        (
+            "garbage_30",
+            Faults {
+                garbage_rate: 0.3,
+                ..f()
+            },
+        ),
+        (
+            "clock_ahead_150",
+            Faults {
+                clock_offset_secs: 150,
+                ..f()
+            },
+        ),
+        (
+            "clock_behind_150",
+            Faults {
+                clock_offset_secs: -150,
+                ..f()
+            },
+        ),
         (
             "mixed",
             Faults {
@@ -169,8 +213,11 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(60),
     );
-    let emu = verify_emulator::spawn(EmulatorConfig::default()).await.unwrap();
-    let backend = Backend::new(emu.base_url().clone(), emu.account_sid(), emu.auth_token()).unwrap();
+    let emu = verify_emulator::spawn(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let backend =
+        Backend::new(emu.base_url().clone(), emu.account_sid(), emu.auth_token()).unwrap();
     let proxy = CountingProxy::start(emu.base_url().clone()).await.unwrap();
     let device_api = proxy.base_url().join("v2/").unwrap();
 
@@ -261,7 +308,12 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
         let mut pending = 0;
         if done {
             for sid in created.keys() {
-                if backend.challenge_status(&service, identity, sid).await.unwrap() == "pending" {
+                if backend
+                    .challenge_status(&service, identity, sid)
+                    .await
+                    .unwrap()
+                    == "pending"
+                {
                     pending += 1;
                 }
             }
@@ -273,14 +325,17 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
     }
     stop_device.store(true, Ordering::Relaxed);
     device_task.await.unwrap();
-    let l = log.lock().unwrap();
+    let l = std::mem::take(&mut *log.lock().unwrap());
 
     // Final server state of every challenge.
     let mut final_status: HashMap<String, String> = HashMap::new();
     for sid in created.keys() {
         final_status.insert(
             sid.clone(),
-            backend.challenge_status(&service, identity, sid).await.unwrap(),
+            backend
+                .challenge_status(&service, identity, sid)
+                .await
+                .unwrap(),
         );
     }
 
@@ -307,7 +362,12 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
             .unwrap_or(0);
         (warm, max)
     };
-    println!("chaos soak: {:.0} s faulty + {:.0} s drain, phases {:?}", faulty_elapsed.as_secs_f64(), drain_start.elapsed().as_secs_f64(), windows.iter().map(|w| w.0).collect::<Vec<_>>());
+    println!(
+        "chaos soak: {:.0} s faulty + {:.0} s drain, phases {:?}",
+        faulty_elapsed.as_secs_f64(),
+        drain_start.elapsed().as_secs_f64(),
+        windows.iter().map(|w| w.0).collect::<Vec<_>>()
+    );
     println!(
         "  challenges created {} (backend gave up {} times), announced {}, answered Ok {}, answers that errored {} (of which landed later {}), answer attempts {}",
         created.len(),
@@ -326,11 +386,23 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
         l.polls,
         l.poll_errors
     );
-    println!("  RSS after warm-up {} KiB, max later {} KiB", rss_warm, rss_max);
+    let mut answer_codes: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in l.answer_errors.values().flatten() {
+        *answer_codes.entry(c.as_str()).or_default() += 1;
+    }
+    println!("  answer errors by code {answer_codes:?}");
+    println!(
+        "  RSS after warm-up {} KiB, max later {} KiB",
+        rss_warm, rss_max
+    );
 
     // Every created challenge announced exactly once; nothing announced that was not created.
     for sid in created.keys() {
-        assert_eq!(l.announced.get(sid), Some(&1), "challenge {sid} announced wrongly");
+        assert_eq!(
+            l.announced.get(sid),
+            Some(&1),
+            "challenge {sid} announced wrongly"
+        );
     }
     for sid in l.announced.keys() {
         assert!(created.contains_key(sid), "phantom challenge {sid}");
@@ -339,7 +411,11 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
     for (sid, st) in &l.landed {
         let n = created[sid];
         assert_eq!(*st, intent(n), "{sid}: library returned {st:?}");
-        assert_eq!(final_status[sid], intent(n).as_str(), "{sid}: Ok answer not on server");
+        assert_eq!(
+            final_status[sid],
+            intent(n).as_str(),
+            "{sid}: Ok answer not on server"
+        );
     }
     for (sid, n) in &created {
         assert_eq!(
@@ -362,8 +438,14 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
         let n = proxy.count_between(from, *to);
         let secs = to.duration_since(from).as_secs_f64();
         match *name {
-            "outage" => assert!(n as f64 <= secs / 0.5 + 2.0, "{n} requests in {secs:.1} s of outage"),
-            "rate_limited" => assert!(n as f64 <= secs / 2.0 + 2.0, "{n} requests in {secs:.1} s of 429s"),
+            "outage" => assert!(
+                n as f64 <= secs / 0.5 + 2.0,
+                "{n} requests in {secs:.1} s of outage"
+            ),
+            "rate_limited" => assert!(
+                n as f64 <= secs / 2.0 + 2.0,
+                "{n} requests in {secs:.1} s of 429s"
+            ),
             _ => {}
         }
     }

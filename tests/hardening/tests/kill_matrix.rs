@@ -20,7 +20,9 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
     let real_keyring = std::env::var("ASSENT_TEST_KEYRING").is_ok_and(|v| v == "1");
-    let emu = verify_emulator::spawn(EmulatorConfig::default()).await.unwrap();
+    let emu = verify_emulator::spawn(EmulatorConfig::default())
+        .await
+        .unwrap();
     let backend =
         Backend::new(emu.base_url().clone(), emu.account_sid(), emu.auth_token()).unwrap();
     let service = backend.create_service().await.unwrap();
@@ -55,7 +57,10 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         let mut child = cmd.spawn().unwrap();
         tokio::time::sleep(Duration::from_millis(rand::random_range(30..400))).await;
         let exited = child.try_wait().unwrap();
-        assert!(exited.is_none(), "kill {i}: the churn child exited early: {exited:?}");
+        assert!(
+            exited.is_none(),
+            "kill {i}: the churn child exited early: {exited:?}"
+        );
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 
@@ -81,12 +86,23 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         let after = after.unwrap();
         assert!(after.keys_without_factor.is_empty(), "kill {i}: {after:?}");
         if !after.factors_without_key.is_empty() {
-            keyless.push((i, after.factors_without_key.iter().map(|s| s.to_string()).collect()));
+            keyless.push((
+                i,
+                after
+                    .factors_without_key
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ));
             // Keep going with a clean slate so every later kill is judged on its own.
             let (d, k) = (data.clone(), keys.clone());
             let sids = after.factors_without_key.clone();
             tokio::task::spawn_blocking(move || {
-                let c = VerifyPush::builder().data_dir(&d).key_store(k).build().unwrap();
+                let c = VerifyPush::builder()
+                    .data_dir(&d)
+                    .key_store(k)
+                    .build()
+                    .unwrap();
                 for s in sids {
                     verify_push::store::FactorStore::open(&d)
                         .unwrap()
@@ -110,13 +126,20 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         let k: Arc<dyn KeyStore> = Arc::new(OsKeyStore::new(keyring_service));
         let d = data.clone();
         tokio::task::spawn_blocking(move || {
-            let c = VerifyPush::builder().data_dir(&d).key_store(k).build().unwrap();
+            let c = VerifyPush::builder()
+                .data_dir(&d)
+                .key_store(k)
+                .build()
+                .unwrap();
             c.clear_local_storage().unwrap();
         })
         .await
         .unwrap();
     }
-    assert!(keyless.is_empty(), "factors left without their key: {keyless:?}");
+    assert!(
+        keyless.is_empty(),
+        "factors left without their key: {keyless:?}"
+    );
     assert_eq!(survived, kills);
     emu.shutdown().await;
 }

@@ -6,9 +6,9 @@
 //! `HARDENING_AUTH_TOKEN`, `HARDENING_SERVICE`, `HARDENING_DATA_DIR`, and either
 //! `HARDENING_KEYS_DIR` (file key store) or `HARDENING_KEYRING_SERVICE` (real keychain).
 
+use assent_hardening::{Backend, FileKeyStore};
 use std::sync::Arc;
 use std::time::Duration;
-use assent_hardening::{Backend, FileKeyStore};
 use verify_push::{EnrollRequest, EnrollmentPayload, KeyStore, OsKeyStore, VerifyPush};
 
 fn var(name: &str) -> Result<String, String> {
@@ -26,7 +26,9 @@ async fn run() -> Result<(), String> {
     let service = var("HARDENING_SERVICE")?;
     let keys: Arc<dyn KeyStore> = match std::env::var("HARDENING_KEYRING_SERVICE") {
         Ok(s) => Arc::new(OsKeyStore::new(s)),
-        Err(_) => Arc::new(FileKeyStore::open(var("HARDENING_KEYS_DIR")?).map_err(|e| e.to_string())?),
+        Err(_) => {
+            Arc::new(FileKeyStore::open(var("HARDENING_KEYS_DIR")?).map_err(|e| e.to_string())?)
+        }
     };
     let client = VerifyPush::builder()
         .data_dir(var("HARDENING_DATA_DIR")?)
@@ -60,8 +62,11 @@ async fn run() -> Result<(), String> {
         // also land inside removals.
         for (i, f) in all.iter().enumerate().take(all.len().saturating_sub(2)) {
             let sid = f.sid.clone();
-            if (round + i as u64) % 2 == 0 {
-                client.delete_factor(&sid).await.map_err(|e| e.to_string())?;
+            if (round + i as u64).is_multiple_of(2) {
+                client
+                    .delete_factor(&sid)
+                    .await
+                    .map_err(|e| e.to_string())?;
             } else {
                 let c = client.clone();
                 tokio::task::spawn_blocking(move || c.forget_factor(&sid))
