@@ -39,6 +39,7 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
     let mut survived = 0usize;
     let mut orphan_keys_removed = 0usize;
     let mut max_factors = 0usize;
+    let mut kills_with_factors = 0usize;
     let mut keyless: Vec<(usize, Vec<String>)> = Vec::new();
     for i in 0..kills {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_store_churn"));
@@ -55,7 +56,14 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
             cmd.env("HARDENING_KEYS_DIR", &keys_dir);
         }
         let mut child = cmd.spawn().unwrap();
-        tokio::time::sleep(Duration::from_millis(rand::random_range(30..400))).await;
+        // D-Bus keychain calls are slower than file writes: wait longer so kills spread over
+        // enrolments, renames and removals there too.
+        let wait_ms = if real_keyring {
+            rand::random_range(300..3000)
+        } else {
+            rand::random_range(30..400)
+        };
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
         let exited = child.try_wait().unwrap();
         assert!(
             exited.is_none(),
@@ -81,6 +89,9 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         .unwrap();
         let factors = loaded.unwrap_or_else(|e| panic!("kill {i}: store does not load: {e}"));
         max_factors = max_factors.max(factors.len());
+        if !factors.is_empty() {
+            kills_with_factors += 1;
+        }
         report.unwrap_or_else(|e| panic!("kill {i}: integrity check failed: {e}"));
         orphan_keys_removed += removed.unwrap_or_else(|e| panic!("kill {i}: cleanup failed: {e}"));
         let after = after.unwrap();
@@ -118,7 +129,7 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         }
     }
     println!(
-        "kill matrix ({}): {survived}/{kills} kills left a consistent store; orphan keys cleaned {orphan_keys_removed}; up to {max_factors} factors; factors left without key after {} kills: {keyless:?}",
+        "kill matrix ({}): {survived}/{kills} kills left a consistent store; orphan keys cleaned {orphan_keys_removed}; {kills_with_factors} kills found factors (up to {max_factors}); factors left without key after {} kills: {keyless:?}",
         if real_keyring { "real keychain" } else { "file key store" },
         keyless.len()
     );
