@@ -247,9 +247,9 @@ def phase_startup(env):
                note=f"processes: {', '.join(counted.get('hello-shown', []))}"),
         figure("hello-tauri PSS, hidden (tray only)", "MiB", pss["hello-hidden"], digits=1,
                note=f"processes: {', '.join(counted.get('hello-hidden', []))}"),
-        figure("PSS ratio Assent / hello-tauri, hidden in tray", "x", ratio_hidden, digits=2,
+        figure("PSS ratio Assent / hello-tauri, hidden in tray", "x", ratio_hidden, digits=3,
                target="<= 1.2x", check=lambda r: r["median"] <= 1.2, note="paired per run"),
-        figure("PSS ratio Assent / hello-tauri, window shown", "x", ratio_shown, digits=2,
+        figure("PSS ratio Assent / hello-tauri, window shown", "x", ratio_shown, digits=3,
                note="paired per run"),
     ])
 
