@@ -8,6 +8,7 @@ repeated samples (n), plus the target it is read against (never asserted).
 import json
 import math
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def figure(name, unit, samples, target=None, check=None, note="", p95=False, dig
         "figure": name,
         "unit": unit,
         "n": len(samples),
-        "median": round(quantile(samples, 0.5), digits) if samples else None,
+        "median": round(statistics.median(samples), digits) if samples else None,
         "min": round(min(samples), digits) if samples else None,
         "max": round(max(samples), digits) if samples else None,
         "target": target,
