@@ -154,11 +154,13 @@ def main():
                                    sc.get("runs_per_sec", []), digits=1,
                                    note=f"{doc.get('workers')} workers, {doc.get('secs_per_run')} s runs, "
                                         f"in-process reqwest load generator; errors {sc.get('errors')}; "
-                                        "Prism cannot do this (stateless mock)"))
+                                        "Prism cannot do this (stateless mock); "
+                                        f"measured {doc.get('date', '?')[:19]}Z"))
             elif sc.get("scenario") == "fetch_challenge":
                 rows.append(figure("emulator fetch-challenge (emulator_load bench, in-process)", "req/s",
                                    sc.get("runs_per_sec", []), digits=0,
-                                   note="fresh device JWT signed per request by the generator"))
+                                   note="fresh device JWT signed per request by the generator; "
+                                        f"measured {doc.get('date', '?')[:19]}Z"))
     else:
         rows.append(missing("emulator create->approve cycles", "cycles/s",
                             "results/emulator-bench.json missing (emulator_load bench did not run)"))
