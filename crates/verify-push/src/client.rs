@@ -422,13 +422,16 @@ impl VerifyPush {
         blocking(move || me.forget_factor(&sid)).await
     }
 
-    /// Removes a factor locally only (key, then record). Blocking (key store).
+    /// Removes a factor locally only (record, then key). Blocking (key store).
     pub fn forget_factor(&self, sid: &FactorSid) -> Result<(), Error> {
         let rec = self.record(sid)?;
-        self.evict_key(&rec.key_alias);
-        // A locked keychain fails here and keeps the record: nothing is lost.
-        self.inner.keys.delete(&rec.key_alias)?;
+        // Probe first: a locked or absent keychain fails here, before anything changes.
+        self.inner.keys.aliases()?;
+        // Record before key: a crash in between leaves a spare key, which
+        // `remove_orphan_keys` cleans up, never a factor that can no longer sign.
         self.inner.store.update(|f| f.remove(sid))?;
+        self.evict_key(&rec.key_alias);
+        self.inner.keys.delete(&rec.key_alias)?;
         tracing::info!(factor = %sid, "factor removed locally");
         Ok(())
     }
@@ -487,14 +490,15 @@ impl VerifyPush {
                 aliases.push(a);
             }
         }
-        for a in &aliases {
-            self.evict_key(a);
-            self.inner.keys.delete(a)?;
-        }
+        // Same order as `forget_factor`: records first, so a crash leaves only spare keys.
         self.inner.store.update(|f| {
             f.factors.clear();
             f.time_correction_secs = 0;
         })?;
+        for a in &aliases {
+            self.evict_key(a);
+            self.inner.keys.delete(a)?;
+        }
         self.inner.clock.set_correction(0);
         Ok(())
     }
