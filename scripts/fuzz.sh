@@ -15,6 +15,7 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(client_response enrollment emulator_form emulator_jws)
 fi
+export PATH=$ASSENT_ROOT/tools/bin:$PATH
 command -v cargo-fuzz >/dev/null || die "cargo-fuzz missing: cargo install cargo-fuzz --locked"
 # The fuzz crate is its own workspace; its instrumented build gets its own target dir.
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$(assent_target_dir)/fuzz}

@@ -85,6 +85,14 @@ install_test_tools() {
         say "cargo install cargo-nextest --locked"
         cargo install cargo-nextest --locked </dev/null
     fi
+    # The fuzz smoke run (scripts/fuzz.sh) needs cargo-fuzz; stable Rust is enough with
+    # `--sanitizer none`.
+    if [ -x tools/bin/cargo-fuzz ] || command -v cargo-fuzz >/dev/null 2>&1; then
+        echo "cargo-fuzz: present"
+    else
+        say "cargo install cargo-fuzz --locked --root tools"
+        cargo install cargo-fuzz --locked --root tools </dev/null
+    fi
 }
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs)"

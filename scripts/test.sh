@@ -95,6 +95,13 @@ else
     skip python "crates/verify-emulator/tests/python/run.sh does not exist yet"
 fi
 
+# Bounded fuzz smoke run of every target (the long run is documented in fuzz/README.md).
+if [ -d fuzz ]; then
+    step fuzz-smoke scripts/fuzz.sh "${FUZZ_SMOKE_SECS:-20}"
+else
+    skip fuzz-smoke "fuzz/ does not exist yet"
+fi
+
 if have_app; then
     step tray scripts/headless.sh tests/tray/run.sh
 else
