@@ -60,6 +60,11 @@ impl PageQuery {
             cursor,
         })
     }
+
+    /// Reads the paging parameters of a raw query string (none: the first page).
+    pub fn from_query(q: Option<&str>) -> Result<Self, ApiError> {
+        Self::parse(&Params::parse(q.unwrap_or_default().as_bytes()))
+    }
 }
 
 fn decode_token(t: &str) -> Option<(Cursor, Option<u64>)> {

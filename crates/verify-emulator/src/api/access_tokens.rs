@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{json, max_chars, require_service, validate_identity, AppState};
+use super::{int_between, json, max_chars, require_service, required_identity, AppState};
 use crate::auth::{self, Credentials};
 use crate::db::access_tokens::{self, AccessTokenRow};
 use crate::error::ApiError;
@@ -64,11 +64,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
-    let identity = p
-        .get("Identity")
-        .ok_or_else(|| ApiError::missing("Identity"))?
-        .to_string();
-    validate_identity(&identity)?;
+    let identity = required_identity(&p)?;
     match p.get("FactorType") {
         None => return Err(ApiError::missing("FactorType")),
         Some("push") => {}
@@ -80,14 +76,7 @@ pub async fn create(
     }
     let ttl = match p.get("Ttl") {
         None => TTL_DEFAULT,
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if (TTL_MIN..=TTL_MAX).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(
-                    "Ttl must be an integer between 60 and 300",
-                ))
-            }
-        },
+        Some(v) => int_between("Ttl", v, TTL_MIN, TTL_MAX)?,
     };
     let a = app.clone();
     app.db

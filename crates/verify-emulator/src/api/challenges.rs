@@ -8,14 +8,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{entity_path, json, require_service, string_map, AppState};
+use super::{entity_path, json, list_page, require_service, string_map, AppState};
 use crate::auth::{self, Caller, Credentials};
 use crate::crypto;
 use crate::db::challenges::{self, ChallengeRow};
 use crate::db::factors::{self, FactorRow};
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::paging::{envelope, paginate, PageQuery};
+use crate::paging::PageQuery;
 use crate::server::App;
 use crate::webhook_delivery::challenge_params;
 
@@ -152,14 +152,7 @@ pub async fn create(
                     t
                 }
             };
-            let f = factors::get(conn, &factor_sid)?
-                .filter(|f| f.service_sid == service_sid && f.identity == identity)
-                .ok_or_else(|| {
-                    super::not_found(&format!(
-                        "{}/Factors/{factor_sid}",
-                        entity_path(&service_sid, &identity)
-                    ))
-                })?;
+            let f = super::factors::of_entity(conn, &service_sid, &identity, &factor_sid)?;
             if f.status != "verified" {
                 return Err(ApiError::FactorNotVerified);
             }
@@ -297,12 +290,7 @@ pub async fn list(
                 factor_sid.as_deref(),
                 status.as_deref(),
                 desc,
-            )?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-            let page = paginate(rows, &pq, desc);
-            let items = page.items.iter().map(|c| render(&a, c)).collect();
+            )?;
             let mut filters: Vec<(&str, String)> = Vec::new();
             if let Some(f) = &factor_filter {
                 filters.push(("FactorSid", f.clone()));
@@ -313,21 +301,17 @@ pub async fn list(
             if desc {
                 filters.push(("Order", "desc".into()));
             }
-            let url = a.url(&format!(
-                "v2/{}/Challenges",
-                entity_path(&service_sid, &identity)
-            ));
-            Ok(json(
-                StatusCode::OK,
-                envelope(
-                    "challenges",
-                    &url,
-                    &filters,
-                    &pq,
-                    items,
-                    page.next_token,
-                    page.previous_token,
-                ),
+            Ok(list_page(
+                "challenges",
+                &a.url(&format!(
+                    "v2/{}/Challenges",
+                    entity_path(&service_sid, &identity)
+                )),
+                &filters,
+                &pq,
+                desc,
+                rows.into_iter().map(|c| (c.id, c)),
+                |c| render(&a, c),
             ))
         })
         .await

@@ -7,15 +7,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{entity_path, json, no_content, require_service, validate_identity, AppState};
+use super::{
+    entity_path, json, list_page, no_content, require_service, required_identity, AppState,
+};
 use crate::auth::{self, Credentials};
 use crate::db::entities::{self, EntityRow};
 use crate::db::factors;
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::paging::{envelope, paginate, PageQuery};
+use crate::paging::PageQuery;
 use crate::server::App;
-use crate::webhook_delivery::factor_params;
 
 fn render(app: &App, e: &EntityRow) -> Value {
     let base = app.url(&format!("v2/{}", entity_path(&e.service_sid, &e.identity)));
@@ -43,12 +44,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let p = Params::parse(&body);
-    let identity = p
-        .get("Identity")
-        .ok_or_else(|| ApiError::missing("Identity"))?
-        .to_string();
-    validate_identity(&identity)?;
+    let identity = required_identity(&Params::parse(&body))?;
     let a = app.clone();
     app.db
         .call(move |conn| {
@@ -64,6 +60,15 @@ pub async fn create(
         .await
 }
 
+fn load(
+    conn: &rusqlite::Connection,
+    service_sid: &str,
+    identity: &str,
+) -> Result<EntityRow, ApiError> {
+    entities::get(conn, service_sid, identity)?
+        .ok_or_else(|| super::not_found(&entity_path(service_sid, identity)))
+}
+
 /// `GET /v2/Services/{sid}/Entities/{identity}`
 pub async fn fetch(
     State(app): State<AppState>,
@@ -74,8 +79,7 @@ pub async fn fetch(
     let a = app.clone();
     app.db
         .call(move |conn| {
-            let e = entities::get(conn, &service_sid, &identity)?
-                .ok_or_else(|| super::not_found(&entity_path(&service_sid, &identity)))?;
+            let e = load(conn, &service_sid, &identity)?;
             Ok(json(StatusCode::OK, render(&a, &e)))
         })
         .await
@@ -89,29 +93,20 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let pq = PageQuery::parse(&Params::parse(q.unwrap_or_default().as_bytes()))?;
+    let pq = PageQuery::from_query(q.as_deref())?;
     let a = app.clone();
     app.db
         .call(move |conn| {
             require_service(conn, &service_sid)?;
-            let rows = entities::list(conn, &service_sid)?
-                .into_iter()
-                .map(|e| (e.id, e))
-                .collect();
-            let page = paginate(rows, &pq, false);
-            let items = page.items.iter().map(|e| render(&a, e)).collect();
-            let url = a.url(&format!("v2/Services/{service_sid}/Entities"));
-            Ok(json(
-                StatusCode::OK,
-                envelope(
-                    "entities",
-                    &url,
-                    &[],
-                    &pq,
-                    items,
-                    page.next_token,
-                    page.previous_token,
-                ),
+            let rows = entities::list(conn, &service_sid)?;
+            Ok(list_page(
+                "entities",
+                &a.url(&format!("v2/Services/{service_sid}/Entities")),
+                &[],
+                &pq,
+                false,
+                rows.into_iter().map(|e| (e.id, e)),
+                |e| render(&a, e),
             ))
         })
         .await
@@ -128,8 +123,7 @@ pub async fn delete(
     app.db
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let e = entities::get(&tx, &service_sid, &identity)?
-                .ok_or_else(|| super::not_found(&entity_path(&service_sid, &identity)))?;
+            let e = load(&tx, &service_sid, &identity)?;
             let gone = factors::list(&tx, &service_sid, &identity)?;
             for f in &gone {
                 factors::delete_cascade(&tx, &f.sid)?;
@@ -137,13 +131,7 @@ pub async fn delete(
             entities::delete(&tx, &e.sid)?;
             tx.commit()?;
             for f in &gone {
-                a.hooks.emit(
-                    conn,
-                    &a.auth_token,
-                    &service_sid,
-                    "factor.deleted",
-                    factor_params(&a.account_sid, f),
-                )?;
+                super::factors::emit_event(&a, conn, &service_sid, "factor.deleted", f)?;
             }
             Ok(no_content())
         })

@@ -7,13 +7,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{entity_path, json, max_chars, no_content, require_service, string_map, AppState};
+use super::{
+    entity_path, json, list_page, max_chars, no_content, require_service, string_map, AppState,
+};
 use crate::auth::{self, Caller, Credentials};
 use crate::crypto;
 use crate::db::{access_tokens, entities, factors, factors::FactorRow};
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::paging::{envelope, paginate, PageQuery};
+use crate::paging::PageQuery;
 use crate::server::App;
 use crate::webhook_delivery::factor_params;
 
@@ -177,13 +179,7 @@ pub async fn create(
             tx.commit()?;
             f = factors::get(conn, &f.sid)?
                 .ok_or_else(|| ApiError::Internal("factor vanished".into()))?;
-            a.hooks.emit(
-                conn,
-                &a.auth_token,
-                &service_sid,
-                "factor.created",
-                factor_params(&a.account_sid, &f),
-            )?;
+            emit_event(&a, conn, &service_sid, "factor.created", &f)?;
             Ok(json(StatusCode::CREATED, render(&a, &f, true)))
         })
         .await
@@ -204,6 +200,16 @@ fn load(
             return Err(ApiError::Unauthenticated);
         }
     }
+    of_entity(conn, service_sid, identity, sid)
+}
+
+/// The factor `sid` of the entity `identity` in `service_sid`, else 404.
+pub(super) fn of_entity(
+    conn: &rusqlite::Connection,
+    service_sid: &str,
+    identity: &str,
+    sid: &str,
+) -> Result<FactorRow, ApiError> {
     factors::get(conn, sid)?
         .filter(|f| f.service_sid == service_sid && f.identity == identity)
         .ok_or_else(|| {
@@ -212,6 +218,23 @@ fn load(
                 entity_path(service_sid, identity)
             ))
         })
+}
+
+/// Sends the webhook `event` (`factor.created`, `factor.verified`, `factor.deleted`) for `f`.
+pub(super) fn emit_event(
+    a: &App,
+    conn: &rusqlite::Connection,
+    service_sid: &str,
+    event: &str,
+    f: &FactorRow,
+) -> Result<(), ApiError> {
+    a.hooks.emit(
+        conn,
+        &a.auth_token,
+        service_sid,
+        event,
+        factor_params(&a.account_sid, f),
+    )
 }
 
 /// `GET …/Factors/{YF}`
@@ -264,13 +287,7 @@ pub async fn update(
             factors::update(&tx, &f)?;
             tx.commit()?;
             if newly_verified {
-                a.hooks.emit(
-                    conn,
-                    &a.auth_token,
-                    &service_sid,
-                    "factor.verified",
-                    factor_params(&a.account_sid, &f),
-                )?;
+                emit_event(&a, conn, &service_sid, "factor.verified", &f)?;
             }
             Ok(json(StatusCode::OK, render(&a, &f, false)))
         })
@@ -291,13 +308,7 @@ pub async fn delete(
             let f = load(&a, &tx, &creds, &service_sid, &identity, &sid)?;
             factors::delete_cascade(&tx, &f.sid)?;
             tx.commit()?;
-            a.hooks.emit(
-                conn,
-                &a.auth_token,
-                &service_sid,
-                "factor.deleted",
-                factor_params(&a.account_sid, &f),
-            )?;
+            emit_event(&a, conn, &service_sid, "factor.deleted", &f)?;
             Ok(no_content())
         })
         .await
@@ -311,32 +322,23 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let pq = PageQuery::parse(&Params::parse(q.unwrap_or_default().as_bytes()))?;
+    let pq = PageQuery::from_query(q.as_deref())?;
     let a = app.clone();
     app.db
         .call(move |conn| {
             require_service(conn, &service_sid)?;
-            let rows = factors::list(conn, &service_sid, &identity)?
-                .into_iter()
-                .map(|f| (f.id, f))
-                .collect();
-            let page = paginate(rows, &pq, false);
-            let items = page.items.iter().map(|f| render(&a, f, false)).collect();
-            let url = a.url(&format!(
-                "v2/{}/Factors",
-                entity_path(&service_sid, &identity)
-            ));
-            Ok(json(
-                StatusCode::OK,
-                envelope(
-                    "factors",
-                    &url,
-                    &[],
-                    &pq,
-                    items,
-                    page.next_token,
-                    page.previous_token,
-                ),
+            let rows = factors::list(conn, &service_sid, &identity)?;
+            Ok(list_page(
+                "factors",
+                &a.url(&format!(
+                    "v2/{}/Factors",
+                    entity_path(&service_sid, &identity)
+                )),
+                &[],
+                &pq,
+                false,
+                rows.into_iter().map(|f| (f.id, f)),
+                |f| render(&a, f, false),
             ))
         })
         .await

@@ -18,6 +18,8 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::form::Params;
+use crate::paging::{envelope, paginate, PageQuery};
 use crate::server::App;
 
 /// Shared state type of every handler.
@@ -90,6 +92,53 @@ pub fn json(status: StatusCode, v: Value) -> Response {
 /// 204 with no body.
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// A list answer (200): the page `pq` of `rows` (`(row id, row)`, in list order; `desc` when
+/// ids decrease along it), each row rendered, in the `meta` envelope under `key`.
+pub fn list_page<T>(
+    key: &str,
+    url: &str,
+    filters: &[(&str, String)],
+    pq: &PageQuery,
+    desc: bool,
+    rows: impl IntoIterator<Item = (i64, T)>,
+    render: impl Fn(&T) -> Value,
+) -> Response {
+    let page = paginate(rows.into_iter().collect(), pq, desc);
+    let items = page.items.iter().map(render).collect();
+    json(
+        StatusCode::OK,
+        envelope(
+            key,
+            url,
+            filters,
+            pq,
+            items,
+            page.next_token,
+            page.previous_token,
+        ),
+    )
+}
+
+/// The required `Identity` form field, checked by [`validate_identity`].
+pub fn required_identity(p: &Params) -> Result<String, ApiError> {
+    let identity = p
+        .get("Identity")
+        .ok_or_else(|| ApiError::missing("Identity"))?
+        .to_string();
+    validate_identity(&identity)?;
+    Ok(identity)
+}
+
+/// Parses an integer in `lo..=hi` (surrounding blanks allowed).
+pub fn int_between(name: &str, v: &str, lo: i64, hi: i64) -> Result<i64, ApiError> {
+    match v.trim().parse::<i64>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid(format!(
+            "{name} must be an integer between {lo} and {hi}"
+        ))),
+    }
 }
 
 /// Identity rules (OAI): 8–64 chars, dash-separated alphanumerics (so no e-mail addresses or

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use super::{entity_path, json, AppState};
+use super::{entity_path, int_between, json, AppState};
 use crate::auth::{self, Credentials};
 use crate::db::challenges;
 use crate::db::notifications::{self, NotificationRow};
@@ -25,14 +25,7 @@ pub async fn create(
     let p = Params::parse(&body);
     let ttl = match p.get("Ttl") {
         None => 300,
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if (0..=300).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(
-                    "Ttl must be an integer between 0 and 300",
-                ))
-            }
-        },
+        Some(v) => int_between("Ttl", v, 0, 300)?,
     };
     let a = app.clone();
     app.db

@@ -7,12 +7,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{json, max_chars, no_content, parse_bool, require_service, AppState};
+use super::{
+    int_between, json, list_page, max_chars, no_content, parse_bool, require_service, AppState,
+};
 use crate::auth::{self, Caller, Credentials};
 use crate::db::services::{self, ServiceRow};
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::paging::{envelope, paginate, PageQuery};
+use crate::paging::PageQuery;
 use crate::server::App;
 
 fn default_settings() -> Value {
@@ -51,12 +53,7 @@ fn set(settings: &mut Value, path: &[&str], v: Value) {
 }
 
 fn int_in(name: &str, v: &str, lo: i64, hi: i64) -> Result<Value, ApiError> {
-    match v.trim().parse::<i64>() {
-        Ok(n) if (lo..=hi).contains(&n) => Ok(json!(n)),
-        _ => Err(ApiError::invalid(format!(
-            "{name} must be an integer between {lo} and {hi}"
-        ))),
-    }
+    int_between(name, v, lo, hi).map(|n| json!(n))
 }
 
 fn credential_sid(name: &str, v: &str, prefix: &str) -> Result<Value, ApiError> {
@@ -253,27 +250,19 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let pq = PageQuery::parse(&Params::parse(q.unwrap_or_default().as_bytes()))?;
+    let pq = PageQuery::from_query(q.as_deref())?;
     let a = app.clone();
     app.db
         .call(move |conn| {
-            let rows: Vec<(i64, ServiceRow)> = services::list(conn)?
-                .into_iter()
-                .map(|s| (s.id, s))
-                .collect();
-            let page = paginate(rows, &pq, false);
-            let items = page.items.iter().map(|s| render(&a, s)).collect();
-            Ok(json(
-                StatusCode::OK,
-                envelope(
-                    "services",
-                    &a.url("v2/Services"),
-                    &[],
-                    &pq,
-                    items,
-                    page.next_token,
-                    page.previous_token,
-                ),
+            let rows = services::list(conn)?;
+            Ok(list_page(
+                "services",
+                &a.url("v2/Services"),
+                &[],
+                &pq,
+                false,
+                rows.into_iter().map(|s| (s.id, s)),
+                |s| render(&a, s),
             ))
         })
         .await

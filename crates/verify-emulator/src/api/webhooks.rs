@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{json, max_chars, no_content, require_service, AppState};
+use super::{json, list_page, max_chars, no_content, require_service, AppState};
 use crate::auth::{self, Credentials};
 use crate::db::webhooks::{self, WebhookRow};
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::paging::{envelope, paginate, PageQuery};
+use crate::paging::PageQuery;
 use crate::server::App;
 
 const EVENT_TYPES: [&str; 6] = [
@@ -218,29 +218,20 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let pq = PageQuery::parse(&Params::parse(q.unwrap_or_default().as_bytes()))?;
+    let pq = PageQuery::from_query(q.as_deref())?;
     let a = app.clone();
     app.db
         .call(move |conn| {
             require_service(conn, &service_sid)?;
-            let rows = webhooks::list(conn, &service_sid)?
-                .into_iter()
-                .map(|w| (w.id, w))
-                .collect();
-            let page = paginate(rows, &pq, false);
-            let items = page.items.iter().map(|w| render(&a, w)).collect();
-            let url = a.url(&format!("v2/Services/{service_sid}/Webhooks"));
-            Ok(json(
-                StatusCode::OK,
-                envelope(
-                    "webhooks",
-                    &url,
-                    &[],
-                    &pq,
-                    items,
-                    page.next_token,
-                    page.previous_token,
-                ),
+            let rows = webhooks::list(conn, &service_sid)?;
+            Ok(list_page(
+                "webhooks",
+                &a.url(&format!("v2/Services/{service_sid}/Webhooks")),
+                &[],
+                &pq,
+                false,
+                rows.into_iter().map(|w| (w.id, w)),
+                |w| render(&a, w),
             ))
         })
         .await
