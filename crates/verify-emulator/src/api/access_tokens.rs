@@ -10,7 +10,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{int_between, json, max_chars, require_service, required_identity, AppState};
+use super::{
+    account_call, int_between, json, max_chars, require_service, required_identity, with_db,
+    AppState,
+};
 use crate::auth::{self, Credentials};
 use crate::db::access_tokens::{self, AccessTokenRow};
 use crate::error::ApiError;
@@ -78,27 +81,25 @@ pub async fn create(
         None => TTL_DEFAULT,
         Some(v) => int_between("Ttl", v, TTL_MIN, TTL_MAX)?,
     };
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            require_service(conn, &service_sid)?;
-            let now = a.now();
-            let row = AccessTokenRow {
-                sid: crate::sid::new_sid("YK"),
-                service_sid,
-                identity,
-                factor_type: "push".into(),
-                factor_friendly_name: friendly,
-                token: new_token(),
-                ttl,
-                date_created: now,
-                expires_at: now + ttl,
-                used_at: None,
-            };
-            access_tokens::insert(conn, &row)?;
-            Ok(json(StatusCode::CREATED, render(&a, &row)))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        require_service(conn, &service_sid)?;
+        let now = a.now();
+        let row = AccessTokenRow {
+            sid: crate::sid::new_sid("YK"),
+            service_sid,
+            identity,
+            factor_type: "push".into(),
+            factor_friendly_name: friendly,
+            token: new_token(),
+            ttl,
+            date_created: now,
+            expires_at: now + ttl,
+            used_at: None,
+        };
+        access_tokens::insert(conn, &row)?;
+        Ok(json(StatusCode::CREATED, render(&a, &row)))
+    })
+    .await
 }
 
 /// `GET /v2/Services/{sid}/AccessTokens/{YK}`
@@ -107,16 +108,13 @@ pub async fn fetch(
     Path((service_sid, sid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let t = access_tokens::get(conn, &service_sid, &sid)?.ok_or_else(|| {
-                super::not_found(&format!("Services/{service_sid}/AccessTokens/{sid}"))
-            })?;
-            Ok(json(StatusCode::OK, render(&a, &t)))
-        })
-        .await
+    account_call(&app, &headers, move |a, conn| {
+        let t = access_tokens::get(conn, &service_sid, &sid)?.ok_or_else(|| {
+            super::not_found(&format!("Services/{service_sid}/AccessTokens/{sid}"))
+        })?;
+        Ok(json(StatusCode::OK, render(&a, &t)))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{entity_path, json, list_page, require_service, string_map, AppState};
+use super::{entity_path, json, list_page, require_service, string_map, with_db, AppState};
 use crate::auth::{self, Caller, Credentials};
 use crate::crypto;
 use crate::db::challenges::{self, ChallengeRow};
@@ -133,55 +133,53 @@ pub async fn create(
         .map(|h| string_map("HiddenDetails", h, HIDDEN_MAX))
         .transpose()?;
     let expiration = p.get("ExpirationDate").map(str::to_string);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let service = require_service(conn, &service_sid)?;
-            let now = a.now();
-            let expiration_date = match &expiration {
-                None => now + EXPIRY_DEFAULT_SECS,
-                Some(s) => {
-                    let t = crate::time::parse_ts(s).ok_or_else(|| {
-                        ApiError::invalid("ExpirationDate must be an ISO 8601 date-time")
-                    })?;
-                    if t <= now || t > now + EXPIRY_MAX_SECS {
-                        return Err(ApiError::invalid(
-                            "ExpirationDate must be in the future and at most 60 minutes away",
-                        ));
-                    }
-                    t
+    with_db(&app, move |a, conn| {
+        let service = require_service(conn, &service_sid)?;
+        let now = a.now();
+        let expiration_date = match &expiration {
+            None => now + EXPIRY_DEFAULT_SECS,
+            Some(s) => {
+                let t = crate::time::parse_ts(s).ok_or_else(|| {
+                    ApiError::invalid("ExpirationDate must be an ISO 8601 date-time")
+                })?;
+                if t <= now || t > now + EXPIRY_MAX_SECS {
+                    return Err(ApiError::invalid(
+                        "ExpirationDate must be in the future and at most 60 minutes away",
+                    ));
                 }
-            };
-            let f = super::factors::of_entity(conn, &service_sid, &identity, &factor_sid)?;
-            if f.status != "verified" {
-                return Err(ApiError::FactorNotVerified);
+                t
             }
-            let mut details = json!({"message": message, "fields": fields});
-            // `details.date` only when the service asks for it (Push.IncludeDate).
-            if service.settings["push"]["include_date"].as_bool() == Some(true) {
-                details["date"] = json!(crate::time::fmt_ts(now));
-            }
-            let c = ChallengeRow {
-                id: 0,
-                sid: crate::sid::new_sid("YC"),
-                service_sid: service_sid.clone(),
-                entity_sid: f.entity_sid.clone(),
-                identity: identity.clone(),
-                factor_sid: f.sid.clone(),
-                date_created: now,
-                date_updated: now,
-                date_responded: None,
-                expiration_date,
-                status: "pending".into(),
-                responded_reason: "none".into(),
-                details,
-                hidden_details: hidden,
-                metadata: None,
-            };
-            challenges::insert(conn, &c)?;
-            Ok(json(StatusCode::CREATED, render(&a, &c)))
-        })
-        .await
+        };
+        let f = super::factors::of_entity(conn, &service_sid, &identity, &factor_sid)?;
+        if f.status != "verified" {
+            return Err(ApiError::FactorNotVerified);
+        }
+        let mut details = json!({"message": message, "fields": fields});
+        // `details.date` only when the service asks for it (Push.IncludeDate).
+        if service.settings["push"]["include_date"].as_bool() == Some(true) {
+            details["date"] = json!(crate::time::fmt_ts(now));
+        }
+        let c = ChallengeRow {
+            id: 0,
+            sid: crate::sid::new_sid("YC"),
+            service_sid: service_sid.clone(),
+            entity_sid: f.entity_sid.clone(),
+            identity: identity.clone(),
+            factor_sid: f.sid.clone(),
+            date_created: now,
+            date_updated: now,
+            date_responded: None,
+            expiration_date,
+            status: "pending".into(),
+            responded_reason: "none".into(),
+            details,
+            hidden_details: hidden,
+            metadata: None,
+        };
+        challenges::insert(conn, &c)?;
+        Ok(json(StatusCode::CREATED, render(&a, &c)))
+    })
+    .await
 }
 
 /// Loads the challenge of the path for `caller`, after lazily expiring overdue ones.
@@ -231,14 +229,12 @@ pub async fn fetch(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let creds = Credentials::from_headers(&headers);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let caller = auth::account_or_device(&a, conn, &creds)?;
-            let c = load(&a, conn, &caller, &service_sid, &identity, &sid)?;
-            Ok(with_signature_fields(json(StatusCode::OK, render(&a, &c))))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        let caller = auth::account_or_device(&a, conn, &creds)?;
+        let c = load(&a, conn, &caller, &service_sid, &identity, &sid)?;
+        Ok(with_signature_fields(json(StatusCode::OK, render(&a, &c))))
+    })
+    .await
 }
 
 /// `GET …/Challenges` (filters `FactorSid`, `Status`, `Order`; paging)
@@ -265,56 +261,54 @@ pub async fn list(
         Some(_) => return Err(ApiError::invalid("Order must be asc or desc")),
     };
     let factor_filter = p.get("FactorSid").map(str::to_string);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let caller = auth::account_or_device(&a, conn, &creds)?;
-            let factor_sid = match caller.factor() {
-                Some(f) => {
-                    if f.service_sid != service_sid || f.identity != identity {
-                        return Err(ApiError::Unauthenticated);
-                    }
-                    if factor_filter.as_deref().is_some_and(|x| x != f.sid) {
-                        return Err(ApiError::Unauthenticated);
-                    }
-                    Some(f.sid.clone())
+    with_db(&app, move |a, conn| {
+        let caller = auth::account_or_device(&a, conn, &creds)?;
+        let factor_sid = match caller.factor() {
+            Some(f) => {
+                if f.service_sid != service_sid || f.identity != identity {
+                    return Err(ApiError::Unauthenticated);
                 }
-                None => factor_filter.clone(),
-            };
-            require_service(conn, &service_sid)?;
-            challenges::expire_due(conn, a.now())?;
-            let rows = challenges::list(
-                conn,
-                &service_sid,
-                &identity,
-                factor_sid.as_deref(),
-                status.as_deref(),
-                desc,
-            )?;
-            let mut filters: Vec<(&str, String)> = Vec::new();
-            if let Some(f) = &factor_filter {
-                filters.push(("FactorSid", f.clone()));
+                if factor_filter.as_deref().is_some_and(|x| x != f.sid) {
+                    return Err(ApiError::Unauthenticated);
+                }
+                Some(f.sid.clone())
             }
-            if let Some(s) = &status {
-                filters.push(("Status", s.clone()));
-            }
-            if desc {
-                filters.push(("Order", "desc".into()));
-            }
-            Ok(list_page(
-                "challenges",
-                &a.url(&format!(
-                    "v2/{}/Challenges",
-                    entity_path(&service_sid, &identity)
-                )),
-                &filters,
-                &pq,
-                desc,
-                rows.into_iter().map(|c| (c.id, c)),
-                |c| render(&a, c),
-            ))
-        })
-        .await
+            None => factor_filter.clone(),
+        };
+        require_service(conn, &service_sid)?;
+        challenges::expire_due(conn, a.now())?;
+        let rows = challenges::list(
+            conn,
+            &service_sid,
+            &identity,
+            factor_sid.as_deref(),
+            status.as_deref(),
+            desc,
+        )?;
+        let mut filters: Vec<(&str, String)> = Vec::new();
+        if let Some(f) = &factor_filter {
+            filters.push(("FactorSid", f.clone()));
+        }
+        if let Some(s) = &status {
+            filters.push(("Status", s.clone()));
+        }
+        if desc {
+            filters.push(("Order", "desc".into()));
+        }
+        Ok(list_page(
+            "challenges",
+            &a.url(&format!(
+                "v2/{}/Challenges",
+                entity_path(&service_sid, &identity)
+            )),
+            &filters,
+            &pq,
+            desc,
+            rows.into_iter().map(|c| (c.id, c)),
+            |c| render(&a, c),
+        ))
+    })
+    .await
 }
 
 /// Checks the JWS `AuthPayload` for `c`: signed by `f`'s key, `status` approved|denied, and
@@ -361,52 +355,50 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let caller = auth::account_or_device(&a, conn, &creds)?;
-            let payload = p
-                .get("AuthPayload")
-                .ok_or_else(|| ApiError::missing("AuthPayload"))?
-                .to_string();
-            if payload.len() > AUTH_PAYLOAD_MAX {
+    with_db(&app, move |a, conn| {
+        let caller = auth::account_or_device(&a, conn, &creds)?;
+        let payload = p
+            .get("AuthPayload")
+            .ok_or_else(|| ApiError::missing("AuthPayload"))?
+            .to_string();
+        if payload.len() > AUTH_PAYLOAD_MAX {
+            return Err(ApiError::invalid(format!(
+                "AuthPayload must be at most {AUTH_PAYLOAD_MAX} characters"
+            )));
+        }
+        let tx = conn.transaction()?;
+        let c = load(&a, &tx, &caller, &service_sid, &identity, &sid)?;
+        let f = factors::get(&tx, &c.factor_sid)?
+            .ok_or_else(|| ApiError::Internal("challenge without factor".into()))?;
+        if f.status != "verified" {
+            return Err(ApiError::FactorNotVerified);
+        }
+        match c.status.as_str() {
+            "pending" => {}
+            "expired" => return Err(ApiError::ChallengeExpired),
+            other => {
                 return Err(ApiError::invalid(format!(
-                    "AuthPayload must be at most {AUTH_PAYLOAD_MAX} characters"
-                )));
+                    "Challenge is not pending (status {other})"
+                )))
             }
-            let tx = conn.transaction()?;
-            let c = load(&a, &tx, &caller, &service_sid, &identity, &sid)?;
-            let f = factors::get(&tx, &c.factor_sid)?
-                .ok_or_else(|| ApiError::Internal("challenge without factor".into()))?;
-            if f.status != "verified" {
-                return Err(ApiError::FactorNotVerified);
-            }
-            match c.status.as_str() {
-                "pending" => {}
-                "expired" => return Err(ApiError::ChallengeExpired),
-                other => {
-                    return Err(ApiError::invalid(format!(
-                        "Challenge is not pending (status {other})"
-                    )))
-                }
-            }
-            let status = check_payload(&a, &f, &c, &payload)?;
-            // Check-and-set: exactly one concurrent answer can move it off `pending`.
-            if !challenges::answer(&tx, &c.sid, &status, a.now())? {
-                return Err(ApiError::invalid("Challenge is not pending"));
-            }
-            let c = challenges::get(&tx, &c.sid)?
-                .ok_or_else(|| ApiError::Internal("challenge vanished".into()))?;
-            tx.commit()?;
-            let event = format!("challenge.{status}");
-            a.hooks.emit(
-                conn,
-                &a.auth_token,
-                &service_sid,
-                &event,
-                challenge_params(&a.account_sid, &f, &c),
-            )?;
-            Ok(json(StatusCode::OK, render(&a, &c)))
-        })
-        .await
+        }
+        let status = check_payload(&a, &f, &c, &payload)?;
+        // Check-and-set: exactly one concurrent answer can move it off `pending`.
+        if !challenges::answer(&tx, &c.sid, &status, a.now())? {
+            return Err(ApiError::invalid("Challenge is not pending"));
+        }
+        let c = challenges::get(&tx, &c.sid)?
+            .ok_or_else(|| ApiError::Internal("challenge vanished".into()))?;
+        tx.commit()?;
+        let event = format!("challenge.{status}");
+        a.hooks.emit(
+            conn,
+            &a.auth_token,
+            &service_sid,
+            &event,
+            challenge_params(&a.account_sid, &f, &c),
+        )?;
+        Ok(json(StatusCode::OK, render(&a, &c)))
+    })
+    .await
 }

@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{
-    entity_path, json, list_page, no_content, require_service, required_identity, AppState,
+    account_call, entity_path, json, list_page, no_content, require_service, required_identity,
+    with_db, AppState,
 };
 use crate::auth::{self, Credentials};
 use crate::db::entities::{self, EntityRow};
@@ -45,19 +46,17 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let identity = required_identity(&Params::parse(&body))?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            require_service(conn, &service_sid)?;
-            if entities::get(conn, &service_sid, &identity)?.is_some() {
-                return Err(ApiError::Conflict(format!(
-                    "Entity {identity} already exists"
-                )));
-            }
-            let e = entities::get_or_create(conn, &service_sid, &identity, a.now())?;
-            Ok(json(StatusCode::CREATED, render(&a, &e)))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        require_service(conn, &service_sid)?;
+        if entities::get(conn, &service_sid, &identity)?.is_some() {
+            return Err(ApiError::Conflict(format!(
+                "Entity {identity} already exists"
+            )));
+        }
+        let e = entities::get_or_create(conn, &service_sid, &identity, a.now())?;
+        Ok(json(StatusCode::CREATED, render(&a, &e)))
+    })
+    .await
 }
 
 fn load(
@@ -75,14 +74,11 @@ pub async fn fetch(
     Path((service_sid, identity)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let e = load(conn, &service_sid, &identity)?;
-            Ok(json(StatusCode::OK, render(&a, &e)))
-        })
-        .await
+    account_call(&app, &headers, move |a, conn| {
+        let e = load(conn, &service_sid, &identity)?;
+        Ok(json(StatusCode::OK, render(&a, &e)))
+    })
+    .await
 }
 
 /// `GET /v2/Services/{sid}/Entities`
@@ -92,24 +88,21 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let pq = PageQuery::from_query(q.as_deref())?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            require_service(conn, &service_sid)?;
-            let rows = entities::list(conn, &service_sid)?;
-            Ok(list_page(
-                "entities",
-                &a.url(&format!("v2/Services/{service_sid}/Entities")),
-                &[],
-                &pq,
-                false,
-                rows.into_iter().map(|e| (e.id, e)),
-                |e| render(&a, e),
-            ))
-        })
-        .await
+    account_call(&app, &headers, move |a, conn| {
+        let pq = PageQuery::from_query(q.as_deref())?;
+        require_service(conn, &service_sid)?;
+        let rows = entities::list(conn, &service_sid)?;
+        Ok(list_page(
+            "entities",
+            &a.url(&format!("v2/Services/{service_sid}/Entities")),
+            &[],
+            &pq,
+            false,
+            rows.into_iter().map(|e| (e.id, e)),
+            |e| render(&a, e),
+        ))
+    })
+    .await
 }
 
 /// `DELETE /v2/Services/{sid}/Entities/{identity}`
@@ -118,22 +111,19 @@ pub async fn delete(
     Path((service_sid, identity)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let e = load(&tx, &service_sid, &identity)?;
-            let gone = factors::list(&tx, &service_sid, &identity)?;
-            for f in &gone {
-                factors::delete_cascade(&tx, &f.sid)?;
-            }
-            entities::delete(&tx, &e.sid)?;
-            tx.commit()?;
-            for f in &gone {
-                super::factors::emit_event(&a, conn, &service_sid, "factor.deleted", f)?;
-            }
-            Ok(no_content())
-        })
-        .await
+    account_call(&app, &headers, move |a, conn| {
+        let tx = conn.transaction()?;
+        let e = load(&tx, &service_sid, &identity)?;
+        let gone = factors::list(&tx, &service_sid, &identity)?;
+        for f in &gone {
+            factors::delete_cascade(&tx, &f.sid)?;
+        }
+        entities::delete(&tx, &e.sid)?;
+        tx.commit()?;
+        for f in &gone {
+            super::factors::emit_event(&a, conn, &service_sid, "factor.deleted", f)?;
+        }
+        Ok(no_content())
+    })
+    .await
 }

@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{
-    entity_path, json, list_page, max_chars, no_content, require_service, string_map, AppState,
+    account_call, entity_path, json, list_page, max_chars, no_content, require_service, string_map,
+    with_db, AppState,
 };
 use crate::auth::{self, Caller, Credentials};
 use crate::crypto;
@@ -109,80 +110,78 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let now = a.now();
-            // Authenticate before validating, as Twilio does (bad token → 401 regardless of body).
-            let token = auth::access_token(conn, &creds, &service_sid, &identity, now)?;
-            require_service(conn, &service_sid)?;
-            match p.get("FactorType") {
-                Some("push") => {}
-                None => return Err(ApiError::missing("FactorType")),
-                Some(_) => return Err(ApiError::invalid("FactorType must be push")),
-            }
-            let name = match (p.get("FriendlyName"), &token.factor_friendly_name) {
-                (Some(n), _) => friendly_name(n)?,
-                (None, Some(n)) => n.clone(),
-                (None, None) => return Err(ApiError::missing("FriendlyName")),
-            };
-            match p.get("Binding.Alg") {
-                Some("ES256") => {}
-                None => return Err(ApiError::missing("Binding.Alg")),
-                Some(_) => return Err(ApiError::invalid("Binding.Alg must be ES256")),
-            }
-            let pk = p
-                .get("Binding.PublicKey")
-                .ok_or_else(|| ApiError::missing("Binding.PublicKey"))?;
-            let public_key = crypto::spki_b64_canonical(pk).map_err(|e| {
-                ApiError::invalid(format!(
-                    "Binding.PublicKey is not a base64 DER P-256 public key ({e})"
-                ))
-            })?;
-            let mut config = json!({
-                "sdk_version": null, "app_id": null, "notification_platform": null,
-                "notification_token": null, "credential_sid": crate::sid::new_sid("CR"),
-            });
-            apply_config(&mut config, &p, true)?;
-            let metadata = p
-                .get("Metadata")
-                .map(|m| string_map("Metadata", m, 1024))
-                .transpose()?;
+    with_db(&app, move |a, conn| {
+        let now = a.now();
+        // Authenticate before validating, as Twilio does (bad token → 401 regardless of body).
+        let token = auth::access_token(conn, &creds, &service_sid, &identity, now)?;
+        require_service(conn, &service_sid)?;
+        match p.get("FactorType") {
+            Some("push") => {}
+            None => return Err(ApiError::missing("FactorType")),
+            Some(_) => return Err(ApiError::invalid("FactorType must be push")),
+        }
+        let name = match (p.get("FriendlyName"), &token.factor_friendly_name) {
+            (Some(n), _) => friendly_name(n)?,
+            (None, Some(n)) => n.clone(),
+            (None, None) => return Err(ApiError::missing("FriendlyName")),
+        };
+        match p.get("Binding.Alg") {
+            Some("ES256") => {}
+            None => return Err(ApiError::missing("Binding.Alg")),
+            Some(_) => return Err(ApiError::invalid("Binding.Alg must be ES256")),
+        }
+        let pk = p
+            .get("Binding.PublicKey")
+            .ok_or_else(|| ApiError::missing("Binding.PublicKey"))?;
+        let public_key = crypto::spki_b64_canonical(pk).map_err(|e| {
+            ApiError::invalid(format!(
+                "Binding.PublicKey is not a base64 DER P-256 public key ({e})"
+            ))
+        })?;
+        let mut config = json!({
+            "sdk_version": null, "app_id": null, "notification_platform": null,
+            "notification_token": null, "credential_sid": crate::sid::new_sid("CR"),
+        });
+        apply_config(&mut config, &p, true)?;
+        let metadata = p
+            .get("Metadata")
+            .map(|m| string_map("Metadata", m, 1024))
+            .transpose()?;
 
-            let tx = conn.transaction()?;
-            // Single use: whoever consumes first wins; a concurrent second request gets 401.
-            if !access_tokens::consume(&tx, &token.sid, now)? {
-                return Err(ApiError::Unauthenticated);
-            }
-            let entity = entities::get_or_create(&tx, &service_sid, &identity, now)?;
-            let mut f = FactorRow {
-                id: 0,
-                sid: crate::sid::new_sid("YF"),
-                service_sid: service_sid.clone(),
-                entity_sid: entity.sid,
-                identity: identity.clone(),
-                friendly_name: name,
-                status: "unverified".into(),
-                factor_type: "push".into(),
-                public_key,
-                alg: "ES256".into(),
-                credential_sid: config["credential_sid"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                config,
-                metadata,
-                date_created: now,
-                date_updated: now,
-            };
-            factors::insert(&tx, &f)?;
-            tx.commit()?;
-            f = factors::get(conn, &f.sid)?
-                .ok_or_else(|| ApiError::Internal("factor vanished".into()))?;
-            emit_event(&a, conn, &service_sid, "factor.created", &f)?;
-            Ok(json(StatusCode::CREATED, render(&a, &f, true)))
-        })
-        .await
+        let tx = conn.transaction()?;
+        // Single use: whoever consumes first wins; a concurrent second request gets 401.
+        if !access_tokens::consume(&tx, &token.sid, now)? {
+            return Err(ApiError::Unauthenticated);
+        }
+        let entity = entities::get_or_create(&tx, &service_sid, &identity, now)?;
+        let mut f = FactorRow {
+            id: 0,
+            sid: crate::sid::new_sid("YF"),
+            service_sid: service_sid.clone(),
+            entity_sid: entity.sid,
+            identity: identity.clone(),
+            friendly_name: name,
+            status: "unverified".into(),
+            factor_type: "push".into(),
+            public_key,
+            alg: "ES256".into(),
+            credential_sid: config["credential_sid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            config,
+            metadata,
+            date_created: now,
+            date_updated: now,
+        };
+        factors::insert(&tx, &f)?;
+        tx.commit()?;
+        f = factors::get(conn, &f.sid)?
+            .ok_or_else(|| ApiError::Internal("factor vanished".into()))?;
+        emit_event(&a, conn, &service_sid, "factor.created", &f)?;
+        Ok(json(StatusCode::CREATED, render(&a, &f, true)))
+    })
+    .await
 }
 
 /// Loads the factor of the path and checks the caller may touch it.
@@ -244,13 +243,11 @@ pub async fn fetch(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let creds = Credentials::from_headers(&headers);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let f = load(&a, conn, &creds, &service_sid, &identity, &sid)?;
-            Ok(json(StatusCode::OK, render(&a, &f, false)))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        let f = load(&a, conn, &creds, &service_sid, &identity, &sid)?;
+        Ok(json(StatusCode::OK, render(&a, &f, false)))
+    })
+    .await
 }
 
 /// `POST …/Factors/{YF}`: verify (`AuthPayload` = base64 DER signature of the factor SID)
@@ -263,35 +260,33 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let mut f = load(&a, &tx, &creds, &service_sid, &identity, &sid)?;
-            let mut newly_verified = false;
-            if let Some(payload) = p.get("AuthPayload") {
-                if f.status == "unverified" {
-                    let key = crypto::parse_spki_b64(&f.public_key)
-                        .map_err(|_| ApiError::Internal("stored public key unreadable".into()))?;
-                    crypto::verify_der_b64(&key, f.sid.as_bytes(), payload)
-                        .map_err(|e| ApiError::invalid(format!("Invalid AuthPayload: {e}")))?;
-                    f.status = "verified".into();
-                    newly_verified = true;
-                }
+    with_db(&app, move |a, conn| {
+        let tx = conn.transaction()?;
+        let mut f = load(&a, &tx, &creds, &service_sid, &identity, &sid)?;
+        let mut newly_verified = false;
+        if let Some(payload) = p.get("AuthPayload") {
+            if f.status == "unverified" {
+                let key = crypto::parse_spki_b64(&f.public_key)
+                    .map_err(|_| ApiError::Internal("stored public key unreadable".into()))?;
+                crypto::verify_der_b64(&key, f.sid.as_bytes(), payload)
+                    .map_err(|e| ApiError::invalid(format!("Invalid AuthPayload: {e}")))?;
+                f.status = "verified".into();
+                newly_verified = true;
             }
-            if let Some(n) = p.get("FriendlyName") {
-                f.friendly_name = friendly_name(n)?;
-            }
-            apply_config(&mut f.config, &p, false)?;
-            f.date_updated = a.now();
-            factors::update(&tx, &f)?;
-            tx.commit()?;
-            if newly_verified {
-                emit_event(&a, conn, &service_sid, "factor.verified", &f)?;
-            }
-            Ok(json(StatusCode::OK, render(&a, &f, false)))
-        })
-        .await
+        }
+        if let Some(n) = p.get("FriendlyName") {
+            f.friendly_name = friendly_name(n)?;
+        }
+        apply_config(&mut f.config, &p, false)?;
+        f.date_updated = a.now();
+        factors::update(&tx, &f)?;
+        tx.commit()?;
+        if newly_verified {
+            emit_event(&a, conn, &service_sid, "factor.verified", &f)?;
+        }
+        Ok(json(StatusCode::OK, render(&a, &f, false)))
+    })
+    .await
 }
 
 /// `DELETE …/Factors/{YF}`
@@ -301,17 +296,15 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let creds = Credentials::from_headers(&headers);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let f = load(&a, &tx, &creds, &service_sid, &identity, &sid)?;
-            factors::delete_cascade(&tx, &f.sid)?;
-            tx.commit()?;
-            emit_event(&a, conn, &service_sid, "factor.deleted", &f)?;
-            Ok(no_content())
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        let tx = conn.transaction()?;
+        let f = load(&a, &tx, &creds, &service_sid, &identity, &sid)?;
+        factors::delete_cascade(&tx, &f.sid)?;
+        tx.commit()?;
+        emit_event(&a, conn, &service_sid, "factor.deleted", &f)?;
+        Ok(no_content())
+    })
+    .await
 }
 
 /// `GET …/Factors` (account auth)
@@ -321,25 +314,22 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let pq = PageQuery::from_query(q.as_deref())?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            require_service(conn, &service_sid)?;
-            let rows = factors::list(conn, &service_sid, &identity)?;
-            Ok(list_page(
-                "factors",
-                &a.url(&format!(
-                    "v2/{}/Factors",
-                    entity_path(&service_sid, &identity)
-                )),
-                &[],
-                &pq,
-                false,
-                rows.into_iter().map(|f| (f.id, f)),
-                |f| render(&a, f, false),
-            ))
-        })
-        .await
+    account_call(&app, &headers, move |a, conn| {
+        let pq = PageQuery::from_query(q.as_deref())?;
+        require_service(conn, &service_sid)?;
+        let rows = factors::list(conn, &service_sid, &identity)?;
+        Ok(list_page(
+            "factors",
+            &a.url(&format!(
+                "v2/{}/Factors",
+                entity_path(&service_sid, &identity)
+            )),
+            &[],
+            &pq,
+            false,
+            rows.into_iter().map(|f| (f.id, f)),
+            |f| render(&a, f, false),
+        ))
+    })
+    .await
 }

@@ -11,12 +11,13 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 
+use crate::auth::{self, Credentials};
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::paging::{envelope, paginate, PageQuery};
@@ -92,6 +93,28 @@ pub fn json(status: StatusCode, v: Value) -> Response {
 /// 204 with no body.
 pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// Runs `f` with the app and the database connection on the database thread.
+pub async fn with_db<F>(app: &AppState, f: F) -> Result<Response, ApiError>
+where
+    F: FnOnce(AppState, &mut rusqlite::Connection) -> Result<Response, ApiError> + Send + 'static,
+{
+    let a = app.clone();
+    app.db.call(move |conn| f(a, conn)).await
+}
+
+/// Requires account credentials, then runs `f` as [`with_db`] does.
+pub async fn account_call<F>(
+    app: &AppState,
+    headers: &HeaderMap,
+    f: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(AppState, &mut rusqlite::Connection) -> Result<Response, ApiError> + Send + 'static,
+{
+    auth::require_account(app, &Credentials::from_headers(headers))?;
+    with_db(app, f).await
 }
 
 /// A list answer (200): the page `pq` of `rows` (`(row id, row)`, in list order; `desc` when

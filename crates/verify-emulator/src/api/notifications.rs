@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use super::{entity_path, int_between, json, AppState};
+use super::{entity_path, int_between, json, with_db, AppState};
 use crate::auth::{self, Credentials};
 use crate::db::challenges;
 use crate::db::notifications::{self, NotificationRow};
@@ -27,53 +27,51 @@ pub async fn create(
         None => 300,
         Some(v) => int_between("Ttl", v, 0, 300)?,
     };
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let now = a.now();
-            challenges::expire_due(conn, now)?;
-            let c = challenges::get(conn, &challenge_sid)?
-                .filter(|c| c.service_sid == service_sid && c.identity == identity)
-                .ok_or_else(|| {
-                    super::not_found(&format!(
-                        "{}/Challenges/{challenge_sid}/Notifications",
-                        entity_path(&service_sid, &identity)
-                    ))
-                })?;
-            if c.status == "expired" {
-                return Err(ApiError::ChallengeExpired);
-            }
-            if c.status != "pending" {
-                return Err(ApiError::invalid(format!(
-                    "Challenge is not pending (status {})",
-                    c.status
-                )));
-            }
-            let n = NotificationRow {
-                sid: crate::sid::new_sid("NT"),
-                service_sid: c.service_sid.clone(),
-                entity_sid: c.entity_sid.clone(),
-                identity: c.identity.clone(),
-                challenge_sid: c.sid.clone(),
-                priority: "high".into(),
-                ttl,
-                date_created: now,
-            };
-            notifications::insert(conn, &n)?;
-            Ok(json(
-                StatusCode::CREATED,
-                json!({
-                    "sid": n.sid,
-                    "account_sid": a.account_sid,
-                    "service_sid": n.service_sid,
-                    "entity_sid": n.entity_sid,
-                    "identity": n.identity,
-                    "challenge_sid": n.challenge_sid,
-                    "priority": n.priority,
-                    "ttl": n.ttl,
-                    "date_created": crate::time::fmt_ts(n.date_created),
-                }),
-            ))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        let now = a.now();
+        challenges::expire_due(conn, now)?;
+        let c = challenges::get(conn, &challenge_sid)?
+            .filter(|c| c.service_sid == service_sid && c.identity == identity)
+            .ok_or_else(|| {
+                super::not_found(&format!(
+                    "{}/Challenges/{challenge_sid}/Notifications",
+                    entity_path(&service_sid, &identity)
+                ))
+            })?;
+        if c.status == "expired" {
+            return Err(ApiError::ChallengeExpired);
+        }
+        if c.status != "pending" {
+            return Err(ApiError::invalid(format!(
+                "Challenge is not pending (status {})",
+                c.status
+            )));
+        }
+        let n = NotificationRow {
+            sid: crate::sid::new_sid("NT"),
+            service_sid: c.service_sid.clone(),
+            entity_sid: c.entity_sid.clone(),
+            identity: c.identity.clone(),
+            challenge_sid: c.sid.clone(),
+            priority: "high".into(),
+            ttl,
+            date_created: now,
+        };
+        notifications::insert(conn, &n)?;
+        Ok(json(
+            StatusCode::CREATED,
+            json!({
+                "sid": n.sid,
+                "account_sid": a.account_sid,
+                "service_sid": n.service_sid,
+                "entity_sid": n.entity_sid,
+                "identity": n.identity,
+                "challenge_sid": n.challenge_sid,
+                "priority": n.priority,
+                "ttl": n.ttl,
+                "date_created": crate::time::fmt_ts(n.date_created),
+            }),
+        ))
+    })
+    .await
 }

@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{
-    int_between, json, list_page, max_chars, no_content, parse_bool, require_service, AppState,
+    account_call, int_between, json, list_page, max_chars, no_content, parse_bool, require_service,
+    with_db, AppState,
 };
 use crate::auth::{self, Caller, Credentials};
 use crate::db::services::{self, ServiceRow};
@@ -212,13 +213,11 @@ pub async fn create(
         date_created: now,
         date_updated: now,
     };
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            services::insert(conn, &row)?;
-            Ok(json(StatusCode::CREATED, render(&a, &row)))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        services::insert(conn, &row)?;
+        Ok(json(StatusCode::CREATED, render(&a, &row)))
+    })
+    .await
 }
 
 /// `GET /v2/Services/{sid}` (account, or device JWT of a factor in this service)
@@ -228,19 +227,17 @@ pub async fn fetch(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let creds = Credentials::from_headers(&headers);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let caller = auth::account_or_device(&a, conn, &creds)?;
-            if let Caller::Device(f) = &caller {
-                if f.service_sid != sid {
-                    return Err(ApiError::Unauthenticated);
-                }
+    with_db(&app, move |a, conn| {
+        let caller = auth::account_or_device(&a, conn, &creds)?;
+        if let Caller::Device(f) = &caller {
+            if f.service_sid != sid {
+                return Err(ApiError::Unauthenticated);
             }
-            let s = require_service(conn, &sid)?;
-            Ok(json(StatusCode::OK, render(&a, &s)))
-        })
-        .await
+        }
+        let s = require_service(conn, &sid)?;
+        Ok(json(StatusCode::OK, render(&a, &s)))
+    })
+    .await
 }
 
 /// `GET /v2/Services`
@@ -249,23 +246,20 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let pq = PageQuery::from_query(q.as_deref())?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let rows = services::list(conn)?;
-            Ok(list_page(
-                "services",
-                &a.url("v2/Services"),
-                &[],
-                &pq,
-                false,
-                rows.into_iter().map(|s| (s.id, s)),
-                |s| render(&a, s),
-            ))
-        })
-        .await
+    account_call(&app, &headers, move |a, conn| {
+        let pq = PageQuery::from_query(q.as_deref())?;
+        let rows = services::list(conn)?;
+        Ok(list_page(
+            "services",
+            &a.url("v2/Services"),
+            &[],
+            &pq,
+            false,
+            rows.into_iter().map(|s| (s.id, s)),
+            |s| render(&a, s),
+        ))
+    })
+    .await
 }
 
 /// `POST /v2/Services/{sid}`
@@ -277,19 +271,17 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let mut s = require_service(conn, &sid)?;
-            if let Some(v) = p.get("FriendlyName") {
-                s.friendly_name = friendly_name(v)?;
-            }
-            apply(&mut s.settings, &p)?;
-            s.date_updated = a.now();
-            services::update(conn, &s)?;
-            Ok(json(StatusCode::OK, render(&a, &s)))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        let mut s = require_service(conn, &sid)?;
+        if let Some(v) = p.get("FriendlyName") {
+            s.friendly_name = friendly_name(v)?;
+        }
+        apply(&mut s.settings, &p)?;
+        s.date_updated = a.now();
+        services::update(conn, &s)?;
+        Ok(json(StatusCode::OK, render(&a, &s)))
+    })
+    .await
 }
 
 /// `DELETE /v2/Services/{sid}`
@@ -298,15 +290,13 @@ pub async fn delete(
     Path(sid): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    app.db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            if !services::delete_cascade(&tx, &sid)? {
-                return Err(super::not_found(&format!("Services/{sid}")));
-            }
-            tx.commit()?;
-            Ok(no_content())
-        })
-        .await
+    account_call(&app, &headers, move |_, conn| {
+        let tx = conn.transaction()?;
+        if !services::delete_cascade(&tx, &sid)? {
+            return Err(super::not_found(&format!("Services/{sid}")));
+        }
+        tx.commit()?;
+        Ok(no_content())
+    })
+    .await
 }

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{json, list_page, max_chars, no_content, require_service, AppState};
+use super::{
+    account_call, json, list_page, max_chars, no_content, require_service, with_db, AppState,
+};
 use crate::auth::{self, Credentials};
 use crate::db::webhooks::{self, WebhookRow};
 use crate::error::ApiError;
@@ -140,14 +142,12 @@ pub async fn create(
         date_updated: now,
     };
     apply(&mut w, &p, true)?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            require_service(conn, &service_sid)?;
-            webhooks::insert(conn, &w)?;
-            Ok(json(StatusCode::CREATED, render(&a, &w)))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        require_service(conn, &service_sid)?;
+        webhooks::insert(conn, &w)?;
+        Ok(json(StatusCode::CREATED, render(&a, &w)))
+    })
+    .await
 }
 
 fn load(conn: &rusqlite::Connection, service_sid: &str, sid: &str) -> Result<WebhookRow, ApiError> {
@@ -161,16 +161,13 @@ pub async fn fetch(
     Path((service_sid, sid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            Ok(json(
-                StatusCode::OK,
-                render(&a, &load(conn, &service_sid, &sid)?),
-            ))
-        })
-        .await
+    account_call(&app, &headers, move |a, conn| {
+        Ok(json(
+            StatusCode::OK,
+            render(&a, &load(conn, &service_sid, &sid)?),
+        ))
+    })
+    .await
 }
 
 /// `POST /v2/Services/{sid}/Webhooks/{YW}`
@@ -182,16 +179,14 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            let mut w = load(conn, &service_sid, &sid)?;
-            apply(&mut w, &p, false)?;
-            w.date_updated = a.now();
-            webhooks::update(conn, &w)?;
-            Ok(json(StatusCode::OK, render(&a, &w)))
-        })
-        .await
+    with_db(&app, move |a, conn| {
+        let mut w = load(conn, &service_sid, &sid)?;
+        apply(&mut w, &p, false)?;
+        w.date_updated = a.now();
+        webhooks::update(conn, &w)?;
+        Ok(json(StatusCode::OK, render(&a, &w)))
+    })
+    .await
 }
 
 /// `DELETE /v2/Services/{sid}/Webhooks/{YW}`
@@ -200,14 +195,12 @@ pub async fn delete(
     Path((service_sid, sid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    app.db
-        .call(move |conn| {
-            let w = load(conn, &service_sid, &sid)?;
-            webhooks::delete(conn, &w.sid)?;
-            Ok(no_content())
-        })
-        .await
+    account_call(&app, &headers, move |_, conn| {
+        let w = load(conn, &service_sid, &sid)?;
+        webhooks::delete(conn, &w.sid)?;
+        Ok(no_content())
+    })
+    .await
 }
 
 /// `GET /v2/Services/{sid}/Webhooks`
@@ -217,22 +210,19 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
-    let pq = PageQuery::from_query(q.as_deref())?;
-    let a = app.clone();
-    app.db
-        .call(move |conn| {
-            require_service(conn, &service_sid)?;
-            let rows = webhooks::list(conn, &service_sid)?;
-            Ok(list_page(
-                "webhooks",
-                &a.url(&format!("v2/Services/{service_sid}/Webhooks")),
-                &[],
-                &pq,
-                false,
-                rows.into_iter().map(|w| (w.id, w)),
-                |w| render(&a, w),
-            ))
-        })
-        .await
+    account_call(&app, &headers, move |a, conn| {
+        let pq = PageQuery::from_query(q.as_deref())?;
+        require_service(conn, &service_sid)?;
+        let rows = webhooks::list(conn, &service_sid)?;
+        Ok(list_page(
+            "webhooks",
+            &a.url(&format!("v2/Services/{service_sid}/Webhooks")),
+            &[],
+            &pq,
+            false,
+            rows.into_iter().map(|w| (w.id, w)),
+            |w| render(&a, w),
+        ))
+    })
+    .await
 }
