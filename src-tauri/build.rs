@@ -17,6 +17,8 @@ const COMMANDS: &[&str] = &[
     "open_demo_site",
     "app_info",
     "take_enroll_request",
+    "confirm_enroll_request",
+    "dismiss_enroll_request",
 ];
 
 fn main() {

@@ -1,9 +1,10 @@
 //! `assent://enroll?…` links: from the OS (tauri-plugin-deep-link), from a second launch
-//! (single-instance hands its arguments over) or as a CLI argument. The link is shown to the user
-//! for confirmation (`enroll-request`); it is never enrolled silently. Links carry an enrolment
-//! token, so they are never logged.
+//! (single-instance hands its arguments over) or as a CLI argument. The link stays in the core
+//! ([`crate::core::Core::queue_enroll_link`]); the UI gets a preview without the token
+//! (`enroll-request`) and the user confirms it; it is never enrolled silently. Links carry an
+//! enrolment token, so they are never logged and never sent to the web view.
 
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::state::AppState;
@@ -55,19 +56,18 @@ pub fn on_second_instance(app: &AppHandle, args: &[String]) {
     }
 }
 
-/// Queues a link for confirmation and tells the UI.
+/// Queues a link for confirmation; the core tells the UI (a preview, never the link).
 pub fn handle_link(app: &AppHandle, link: &str) {
     if !is_enroll_link(link) {
         tracing::warn!("ignoring a link that is not assent://enroll");
         return;
     }
-    tracing::info!("enrolment link received; asking the user to confirm");
-    if let Some(state) = app.try_state::<AppState>() {
-        state.set_enroll_request(link.to_owned());
-    }
     crate::window::show(app);
-    if let Err(e) = app.emit("enroll-request", serde_json::json!({ "payload": link })) {
-        tracing::warn!(error = %e, "cannot emit enroll-request");
+    match app.try_state::<AppState>() {
+        Some(state) => {
+            state.core.queue_enroll_link(link);
+        }
+        None => tracing::warn!("enrolment link arrived before the app was ready; ignored"),
     }
 }
 

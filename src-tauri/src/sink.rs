@@ -50,6 +50,7 @@ impl EventSink for TauriSink {
             AppEvent::EnrollProgress(step) => {
                 self.send("enroll-progress", serde_json::json!({ "step": step }))
             }
+            AppEvent::EnrollRequest(view) => self.send("enroll-request", view),
         }
     }
 }

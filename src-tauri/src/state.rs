@@ -15,8 +15,6 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     /// Keeps the embedded emulator running for the app's lifetime.
     pub emulator: Mutex<Option<verify_emulator::RunningEmulator>>,
-    /// A deep link waiting for the UI (it may arrive before the page listens).
-    enroll_request: Mutex<Option<String>>,
 }
 
 impl AppState {
@@ -32,23 +30,6 @@ impl AppState {
             demo_url,
             notifier,
             emulator: Mutex::new(emulator),
-            enroll_request: Mutex::new(None),
         }
-    }
-
-    /// Remembers the latest deep link until the UI takes it.
-    pub fn set_enroll_request(&self, link: String) {
-        *self
-            .enroll_request
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(link);
-    }
-
-    /// Hands the waiting deep link to the UI (once).
-    pub fn take_enroll_request(&self) -> Option<String> {
-        self.enroll_request
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
     }
 }

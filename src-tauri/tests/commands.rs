@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use assent::core::views::EnrollStep;
-use assent::core::{AppEvent, Decision, RemovalReason};
+use assent::core::{AppEvent, Decision, EnrollRequestView, RemovalReason};
 use common::{Backend, Collector, Device};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,4 +254,187 @@ async fn an_account_whose_key_is_gone_is_flagged_and_can_still_be_removed() {
         .await
         .expect("removed locally");
     assert!(dev.core.accounts().await.expect("accounts").is_empty());
+}
+
+/// A Core with no account yet (a fresh install receiving a deep link).
+fn fresh_core() -> (tempfile::TempDir, Arc<Collector>, Arc<assent::core::Core>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = Arc::new(Collector::default());
+    let core = common::core(
+        dir.path(),
+        Arc::new(verify_push::MemoryKeyStore::default()),
+        events.clone(),
+        None,
+    );
+    (dir, events, core)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_link_becomes_a_preview_without_the_token_and_confirming_enrols() {
+    let backend = Backend::start().await;
+    let (_dir, events, core) = fresh_core();
+    let (link, token) = backend.enrollment_link("jill-user1").await;
+
+    let view = core.queue_enroll_link(&link);
+    let EnrollRequestView::Preview {
+        request_id,
+        identity,
+        service_sid,
+        base_url,
+        factor_type,
+    } = &view
+    else {
+        panic!("valid link previewed as {view:?}");
+    };
+    assert_eq!(identity, "jill-user1");
+    assert_eq!(service_sid, &backend.service);
+    assert_eq!(
+        base_url,
+        backend.emu.base_url().as_str().trim_end_matches('/')
+    );
+    assert_eq!(factor_type, "push");
+    let json = serde_json::to_value(&view).expect("serializes");
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "baseUrl",
+            "factorType",
+            "identity",
+            "requestId",
+            "serviceSid"
+        ]
+    );
+    assert!(!json.to_string().contains(&token), "token in the preview");
+    // The UI hears about it through the event, which carries the same preview.
+    let sent: Vec<EnrollRequestView> = events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e {
+            AppEvent::EnrollRequest(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![view.clone()]);
+    assert!(!format!("{:?}", events.all()).contains(&token));
+    // A page that loads later gets it too, as often as it asks.
+    assert_eq!(core.enroll_request(), Some(view.clone()));
+    assert_eq!(core.enroll_request(), Some(view.clone()));
+    // The same link again replaces the waiting one (same id).
+    assert_eq!(core.queue_enroll_link(&link).request_id(), request_id);
+
+    let account = core
+        .confirm_enroll_request(request_id, Some("Deep link".into()))
+        .await
+        .expect("enrolled");
+    assert_eq!(account.identity, "jill-user1");
+    assert_eq!(account.friendly_name, "Deep link");
+    assert_eq!(account.status, "verified");
+    let steps: Vec<EnrollStep> = events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e {
+            AppEvent::EnrollProgress(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps.first(), Some(&EnrollStep::Parsing));
+    assert_eq!(steps.last(), Some(&EnrollStep::Done));
+    assert_eq!(core.accounts().await.expect("accounts").len(), 1);
+    assert_eq!(core.enroll_request(), None, "used up");
+    let err = core
+        .confirm_enroll_request(request_id, None)
+        .await
+        .expect_err("gone");
+    assert_eq!(err.code(), "enroll_request_not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_confirmation_keeps_the_request_for_a_retry() {
+    let backend = Backend::start().await;
+    let (_dir, _events, core) = fresh_core();
+    let (link, _token) = backend.enrollment_link("kim-user1").await;
+    let id = core.queue_enroll_link(&link).request_id().to_owned();
+    let err = core
+        .confirm_enroll_request(&id, Some("x".repeat(65)))
+        .await
+        .expect_err("name too long");
+    assert_eq!(err.code(), "input");
+    assert_eq!(
+        core.enroll_request().map(|v| v.request_id().to_owned()),
+        Some(id.clone())
+    );
+    core.confirm_enroll_request(&id, None)
+        .await
+        .expect("retry enrols");
+    assert_eq!(core.accounts().await.expect("accounts").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_deep_link_yields_an_error_preview_without_the_token() {
+    let (_dir, events, core) = fresh_core();
+    let secret = "eyJsecret.token.value";
+    let link = format!("assent://enroll?token={secret}&serviceSid=VA12&identity=u");
+    let view = core.queue_enroll_link(&link);
+    let EnrollRequestView::Invalid { request_id, error } = &view else {
+        panic!("invalid link previewed as {view:?}");
+    };
+    assert_eq!(error.code, "input");
+    let json = serde_json::to_value(&view).expect("serializes");
+    assert_eq!(json["requestId"], request_id.as_str());
+    assert_eq!(json["error"]["code"], "input");
+    assert!(json["error"]["message"].is_string());
+    assert!(!json.to_string().contains(secret), "{json}");
+    assert!(!format!("{:?}", events.all()).contains(secret));
+    assert!(events
+        .all()
+        .iter()
+        .any(|e| matches!(e, AppEvent::EnrollRequest(v) if *v == view)));
+    // Confirming it cannot enrol: same error, and the request is gone.
+    let err = core
+        .confirm_enroll_request(request_id, None)
+        .await
+        .expect_err("invalid");
+    assert_eq!(err.code(), "input");
+    assert_eq!(core.enroll_request(), None);
+    assert!(core.accounts().await.expect("accounts").is_empty());
+    // Dismissing drops an invalid request just the same.
+    let again = core.queue_enroll_link(&link);
+    core.dismiss_enroll_request(again.request_id())
+        .expect("dismissed");
+    assert_eq!(core.enroll_request(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_enroll_request_ids_are_typed_errors() {
+    let backend = Backend::start().await;
+    let (_dir, _events, core) = fresh_core();
+    let err = core
+        .confirm_enroll_request("00000000-0000-4000-8000-000000000000", None)
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), "enroll_request_not_found");
+    assert_eq!(
+        serde_json::to_value(&err).expect("serializes")["code"],
+        "enroll_request_not_found"
+    );
+    let err = core.dismiss_enroll_request("nope").expect_err("unknown");
+    assert_eq!(err.code(), "enroll_request_not_found");
+
+    // A dismissed request cannot be confirmed afterwards.
+    let (link, _token) = backend.enrollment_link("lena-user1").await;
+    let id = core.queue_enroll_link(&link).request_id().to_owned();
+    core.dismiss_enroll_request(&id).expect("dismissed");
+    let err = core
+        .confirm_enroll_request(&id, None)
+        .await
+        .expect_err("dismissed");
+    assert_eq!(err.code(), "enroll_request_not_found");
+    assert!(core.accounts().await.expect("accounts").is_empty());
 }

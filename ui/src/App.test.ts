@@ -78,26 +78,67 @@ describe("App", () => {
     app.pending.dispose();
   });
 
-  it("opens the enrol form prefilled from enroll-request without enrolling", async () => {
-    const calls = backend({ enroll: () => account({ factorSid: "YF_NEW", friendlyName: "New" }) });
+  it("opens the enrol form from an enroll-request preview and confirms without the token", async () => {
+    // The backend's side of a deep link: it keeps the link and only emits a preview.
+    const token = "eyJhbGciOi.kept-in-rust.sig";
+    const link = `assent://enroll?token=${token}&serviceSid=VA1&identity=bob&factorType=push&baseUrl=https%3A%2F%2Fx.example%2Fv2%2F`;
+    const kept = new Map([["req-bob", link]]);
+    const calls = backend({
+      confirm_enroll_request: (a) => {
+        expect(kept.has(a.requestId as string)).toBe(true);
+        return account({ factorSid: "YF_NEW", friendlyName: "New", identity: "bob" });
+      },
+    });
     render(App);
     await ready();
-    await backendEmit("enroll-request", { payload: "assent://enroll?token=t&serviceSid=VA1&identity=bob&factorType=push&baseUrl=https%3A%2F%2Fx.example%2Fv2%2F" });
-    const input = (await screen.findByTestId("enroll-input")) as HTMLTextAreaElement;
-    expect(input.value).toContain("identity=bob");
-    expect(calls.some((c) => c.cmd === "enroll")).toBe(false);
+    await backendEmit("enroll-request", {
+      requestId: "req-bob",
+      identity: "bob",
+      serviceSid: "VA1",
+      baseUrl: "https://x.example",
+      factorType: "push",
+    });
+    const preview = await screen.findByLabelText("What will be added");
+    expect(preview).toHaveTextContent("bob");
+    expect(preview).toHaveTextContent("https://x.example");
+    expect(screen.queryByTestId("enroll-input")).toBeNull();
+    expect(calls.some((c) => c.cmd === "confirm_enroll_request" || c.cmd === "enroll")).toBe(false);
     await fireEvent.click(screen.getByTestId("enroll-submit"));
     await vi.waitFor(() => expect(screen.getAllByTestId("account-item")).toHaveLength(2));
-    expect(calls.filter((c) => c.cmd === "enroll")).toHaveLength(1);
+    expect(calls.filter((c) => c.cmd === "confirm_enroll_request")).toEqual([
+      { cmd: "confirm_enroll_request", args: { requestId: "req-bob" } },
+    ]);
+    expect(calls.some((c) => c.cmd === "enroll")).toBe(false);
+    expect(JSON.stringify(calls)).not.toContain(token);
+    expect(document.body.innerHTML).not.toContain(token);
+  });
+
+  it("ignores an enroll-request that is not a preview", async () => {
+    backend();
+    render(App);
+    await ready();
+    await backendEmit("enroll-request", { payload: "assent://enroll?token=t" });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(screen.queryByLabelText("What will be added")).toBeNull();
+    expect(screen.getByTestId("account-list")).toBeInTheDocument();
   });
 
   it("opens the enrol form for a deep link that arrived before the page listened", async () => {
-    const calls = backend({ take_enroll_request: () => ({ payload: '{"identity":"carol","token":"t"}' }) });
+    const calls = backend({
+      take_enroll_request: () => ({
+        requestId: "req-carol",
+        identity: "carol",
+        serviceSid: "VA2",
+        baseUrl: "https://verify.twilio.com",
+        factorType: "push",
+      }),
+    });
     render(App);
-    const input = (await screen.findByTestId("enroll-input")) as HTMLTextAreaElement;
-    expect(input.value).toBe('{"identity":"carol","token":"t"}');
+    const preview = await screen.findByLabelText("What will be added");
+    expect(preview).toHaveTextContent("carol");
+    expect(screen.queryByTestId("enroll-input")).toBeNull();
     expect(calls.filter((c) => c.cmd === "take_enroll_request")).toHaveLength(1);
-    expect(calls.some((c) => c.cmd === "enroll")).toBe(false);
+    expect(calls.some((c) => c.cmd === "enroll" || c.cmd === "confirm_enroll_request")).toBe(false);
   });
 
   it("removes an account after confirmation and opens history and settings", async () => {

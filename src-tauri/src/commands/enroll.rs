@@ -1,14 +1,16 @@
 //! Enrolment commands.
+//!
+//! Deep links never cross IPC: the UI sees an [`EnrollRequestView`] (no token) and answers with
+//! its `requestId`.
 
-use serde::Serialize;
 use tauri::State;
 
 use crate::core::views::Account;
-use crate::core::AppError;
+use crate::core::{AppError, EnrollRequestView};
 use crate::state::AppState;
 
-/// Enrols from a pasted link/JSON or a confirmed deep link; progress arrives as
-/// `enroll-progress` events.
+/// Enrols from a pasted link/JSON (the user typed it); progress arrives as `enroll-progress`
+/// events.
 #[tauri::command]
 pub async fn enroll(
     state: State<'_, AppState>,
@@ -18,19 +20,33 @@ pub async fn enroll(
     state.core.enroll(&payload, friendly_name).await
 }
 
-/// A deep link that arrived before the page listened (`enroll-request` payload shape).
-#[derive(Debug, Clone, Serialize)]
-pub struct EnrollRequestView {
-    /// The `assent://enroll?…` link, for the user to confirm.
-    pub payload: String,
-}
-
-/// Takes the waiting deep link, if any (call once after the page has loaded).
+/// The newest deep-link request still waiting for confirmation (a preview, or `null`); call
+/// once after the page has loaded, `enroll-request` events cover later links.
 #[tauri::command]
 pub async fn take_enroll_request(
     state: State<'_, AppState>,
 ) -> Result<Option<EnrollRequestView>, AppError> {
-    Ok(state
-        .take_enroll_request()
-        .map(|payload| EnrollRequestView { payload }))
+    Ok(state.core.enroll_request())
+}
+
+/// Enrols with the deep link kept under `request_id` (same progress events as [`enroll`]).
+#[tauri::command]
+pub async fn confirm_enroll_request(
+    state: State<'_, AppState>,
+    request_id: String,
+    friendly_name: Option<String>,
+) -> Result<Account, AppError> {
+    state
+        .core
+        .confirm_enroll_request(&request_id, friendly_name)
+        .await
+}
+
+/// Drops the deep link kept under `request_id` (the user cancelled).
+#[tauri::command]
+pub async fn dismiss_enroll_request(
+    state: State<'_, AppState>,
+    request_id: String,
+) -> Result<(), AppError> {
+    state.core.dismiss_enroll_request(&request_id)
 }

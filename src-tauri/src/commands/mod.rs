@@ -20,6 +20,8 @@ macro_rules! app_commands {
             $crate::commands::challenges::challenge_history,
             $crate::commands::enroll::enroll,
             $crate::commands::enroll::take_enroll_request,
+            $crate::commands::enroll::confirm_enroll_request,
+            $crate::commands::enroll::dismiss_enroll_request,
             $crate::commands::settings::get_settings,
             $crate::commands::settings::update_settings,
             $crate::commands::app::check_now,

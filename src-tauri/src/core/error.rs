@@ -30,6 +30,10 @@ pub enum AppError {
     /// The embedded emulator is not running, so there is no demo site (code `no_demo`).
     #[error("the embedded demo is not running")]
     NoDemo,
+    /// No deep-link enrolment request has this id: it was confirmed, dismissed or replaced
+    /// (code `enroll_request_not_found`).
+    #[error("no enrolment request {0:?} is waiting")]
+    EnrollRequestNotFound(String),
 }
 
 /// The server's own error body, passed through for the UI (`AppError.server`).
@@ -57,6 +61,7 @@ impl AppError {
             AppError::Storage(_) => "storage".into(),
             AppError::Desktop(_) => "desktop".into(),
             AppError::NoDemo => "no_demo".into(),
+            AppError::EnrollRequestNotFound(_) => "enroll_request_not_found".into(),
         }
     }
 

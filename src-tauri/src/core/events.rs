@@ -1,6 +1,7 @@
 //! Everything the core tells the outside world goes through [`EventSink`]: the GUI turns events
 //! into Tauri events, notifications and tray updates; tests collect them; the CLI prints them.
 
+use crate::core::enroll_requests::EnrollRequestView;
 use crate::core::views::{Account, ChallengeView, EnrollStep, PendingChallenge, WatcherStatus};
 
 /// Why a challenge left the pending list.
@@ -44,6 +45,9 @@ pub enum AppEvent {
     AccountsChanged(Vec<Account>),
     /// Enrolment progress (`enroll-progress`).
     EnrollProgress(EnrollStep),
+    /// A deep link arrived and waits for confirmation (`enroll-request`): a preview only,
+    /// never the token.
+    EnrollRequest(EnrollRequestView),
 }
 
 /// Receives core events. Implementations must not block for long (called from async tasks).

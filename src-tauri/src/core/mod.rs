@@ -4,6 +4,7 @@
 //! events leave it through [`events::EventSink`].
 
 pub mod accounts;
+pub mod enroll_requests;
 pub mod error;
 pub mod events;
 pub mod history;
@@ -14,6 +15,7 @@ pub mod settings;
 pub mod views;
 pub mod watcher;
 
+pub use enroll_requests::EnrollRequestView;
 pub use error::AppError;
 pub use events::{AppEvent, EventSink, NullSink, RemovalReason};
 pub use paths::Paths;

@@ -9,6 +9,7 @@ use verify_push::{
 };
 
 use crate::core::accounts::{self, ActivityStore};
+use crate::core::enroll_requests::{EnrollRequestView, EnrollRequests};
 use crate::core::events::{AppEvent, EventSink};
 use crate::core::settings::{Settings, SettingsStore};
 use crate::core::views::{
@@ -74,6 +75,7 @@ pub struct Core {
     activity: Arc<ActivityStore>,
     watcher: Watcher,
     sink: Arc<dyn EventSink>,
+    enroll_requests: EnrollRequests,
 }
 
 impl std::fmt::Debug for Core {
@@ -114,6 +116,7 @@ impl Core {
             activity,
             watcher,
             sink: opts.sink,
+            enroll_requests: EnrollRequests::default(),
         }))
     }
 
@@ -285,6 +288,69 @@ impl Core {
     ) -> Result<Account, AppError> {
         self.progress(EnrollStep::Parsing);
         let payload: EnrollmentPayload = payload.trim().parse()?;
+        self.enroll_parsed(payload, friendly_name).await
+    }
+
+    /// Keeps an `assent://enroll?…` deep link for the user's confirmation and announces its
+    /// preview (`AppEvent::EnrollRequest`). The link is parsed right away; neither it nor its
+    /// token leaves the core. An invalid link yields a preview carrying the error.
+    pub fn queue_enroll_link(&self, link: &str) -> EnrollRequestView {
+        let view = self.enroll_requests.add(link);
+        match &view {
+            EnrollRequestView::Preview { .. } => {
+                tracing::info!("enrolment link received; asking the user to confirm")
+            }
+            EnrollRequestView::Invalid { error, .. } => {
+                tracing::warn!(code = %error.code, "enrolment link received but it is invalid")
+            }
+        }
+        self.sink.emit(AppEvent::EnrollRequest(view.clone()));
+        view
+    }
+
+    /// The newest deep-link request still waiting for confirmation, as a preview. It stays
+    /// until confirmed or dismissed.
+    pub fn enroll_request(&self) -> Option<EnrollRequestView> {
+        self.enroll_requests.latest()
+    }
+
+    /// Enrols with a waiting deep link's payload (same steps and progress events as
+    /// [`Core::enroll`]). On success the request is gone; on failure it stays so the user can
+    /// retry or dismiss it. An invalid link's request is dropped and its error returned.
+    pub async fn confirm_enroll_request(
+        &self,
+        request_id: &str,
+        friendly_name: Option<String>,
+    ) -> Result<Account, AppError> {
+        let req = self.enroll_requests.take(request_id)?;
+        let Some(payload) = req.payload().cloned() else {
+            return Err(req
+                .into_parsed()
+                .err()
+                .unwrap_or_else(|| AppError::Input("this enrolment link cannot be used".into())));
+        };
+        self.progress(EnrollStep::Parsing);
+        match self.enroll_parsed(payload, friendly_name).await {
+            Ok(account) => Ok(account),
+            Err(e) => {
+                self.enroll_requests.restore(req);
+                Err(e)
+            }
+        }
+    }
+
+    /// Forgets a waiting deep-link request (the user cancelled).
+    pub fn dismiss_enroll_request(&self, request_id: &str) -> Result<(), AppError> {
+        self.enroll_requests.dismiss(request_id)?;
+        tracing::info!("enrolment link dismissed");
+        Ok(())
+    }
+
+    async fn enroll_parsed(
+        &self,
+        payload: EnrollmentPayload,
+        friendly_name: Option<String>,
+    ) -> Result<Account, AppError> {
         let friendly_name = friendly_name
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())

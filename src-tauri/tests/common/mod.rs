@@ -88,6 +88,21 @@ impl Backend {
         .to_string()
     }
 
+    /// A fresh identity's `assent://enroll?…` deep link, and the access token inside it.
+    pub async fn enrollment_link(&self, identity: &str) -> (String, String) {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.enrollment_json(identity).await).expect("json");
+        let token = json["token"].as_str().expect("token").to_owned();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", &token)
+            .append_pair("serviceSid", &self.service)
+            .append_pair("identity", identity)
+            .append_pair("factorType", "push")
+            .append_pair("baseUrl", &format!("{}v2/", self.emu.base_url()))
+            .finish();
+        (format!("assent://enroll?{query}"), token)
+    }
+
     /// Creates a push challenge like a relying party's sign-in would.
     pub async fn challenge(
         &self,

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import EnrollForm from "./EnrollForm.svelte";
-import { account, appError, backendEmit, deferred, mockBackend } from "../test/backend";
-import type { Account } from "../lib/types";
+import { account, appError, backendEmit, deferred, mockBackend, type Call } from "../test/backend";
+import type { Account, EnrollRequest } from "../lib/types";
 
 const LINK =
   "assent://enroll?token=eyJhbGciOi.secret.sig&serviceSid=VA00000000000000000000000000000001&identity=alice&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A8790%2Fv2%2F";
@@ -96,20 +96,142 @@ describe("EnrollForm", () => {
     expect(err).toHaveTextContent("HTTP 409");
   });
 
-  it("prefilled from a deep link waits for the user's confirmation", async () => {
-    const calls = mockBackend({ enroll: () => account() });
-    const oncancel = vi.fn();
-    render(EnrollForm, { prefill: LINK, oncomplete: vi.fn(), oncancel });
-    await flush();
-    expect((screen.getByTestId("enroll-input") as HTMLTextAreaElement).value).toBe(LINK);
-    // The link (with its token) stays folded away; the preview says what would be added.
-    expect(screen.getByTestId("enroll-input").closest("details")).not.toHaveAttribute("open");
-    expect(screen.getByLabelText("What will be added")).toHaveTextContent("alice");
-    expect(screen.getByRole("note")).toHaveTextContent("A website asked Assent to add an account");
-    expect(document.activeElement).toBe(screen.getByTestId("enroll-submit"));
-    expect(calls).toHaveLength(0);
-    await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
-    expect(oncancel).toHaveBeenCalledOnce();
-    expect(calls).toHaveLength(0);
+  describe("from a deep link", () => {
+    // What the backend keeps to itself: the link and its token never reach the web view.
+    const TOKEN = "eyJhbGciOi.deep-link-secret.sig";
+    const REQUEST: EnrollRequest = {
+      requestId: "3f2b8c1e-0000-4000-8000-000000000001",
+      identity: "alice",
+      serviceSid: "VA00000000000000000000000000000001",
+      baseUrl: "http://127.0.0.1:8790",
+      factorType: "push",
+    };
+
+    function expectNoSecret(calls: Call[]) {
+      expect(document.body.innerHTML).not.toContain(TOKEN);
+      expect(document.body.innerHTML).not.toContain("assent://enroll?");
+      for (const el of Array.from(document.querySelectorAll("input, textarea")) as HTMLInputElement[]) {
+        expect(el.value).not.toContain(TOKEN);
+      }
+      const sent = JSON.stringify(calls);
+      expect(sent).not.toContain(TOKEN);
+      expect(sent).not.toContain("assent://");
+      expect(calls.some((c) => c.cmd === "enroll")).toBe(false);
+    }
+
+    it("shows only the preview and confirms by request id with the optional name", async () => {
+      const result = deferred<Account>();
+      const calls = mockBackend({ confirm_enroll_request: () => result.promise });
+      const oncomplete = vi.fn();
+      render(EnrollForm, { request: REQUEST, oncomplete, oncancel: vi.fn() });
+      await flush();
+      expect(screen.queryByTestId("enroll-input")).toBeNull();
+      const preview = screen.getByLabelText("What will be added");
+      expect(preview).toHaveTextContent("alice");
+      expect(preview).toHaveTextContent("VA00000000000000000000000000000001");
+      expect(preview).toHaveTextContent("http://127.0.0.1:8790");
+      expect(screen.getByRole("note")).toHaveTextContent("A website asked Assent to add an account");
+      expect(document.activeElement).toBe(screen.getByTestId("enroll-submit"));
+      expect(screen.getByTestId("enroll-submit")).toHaveTextContent("Confirm");
+      expect(calls).toHaveLength(0);
+
+      await fireEvent.input(screen.getByTestId("enroll-name"), { target: { value: " Bank " } });
+      await fireEvent.click(screen.getByTestId("enroll-submit"));
+      expect(calls).toEqual([
+        { cmd: "confirm_enroll_request", args: { requestId: REQUEST.requestId, friendlyName: "Bank" } },
+      ]);
+      expect(screen.getByTestId("enroll-submit")).toBeDisabled();
+      await backendEmit("enroll-progress", { step: "verifying" });
+      const current = screen.getByTestId("enroll-progress").querySelector("[aria-current=step]");
+      expect(current).toHaveAttribute("data-step", "verifying");
+
+      const acc = account({ friendlyName: "Bank" });
+      result.resolve(acc);
+      await vi.waitFor(() => expect(oncomplete).toHaveBeenCalledWith(acc));
+      expectNoSecret(calls);
+      expect(localStorage.length).toBe(0);
+      expect(sessionStorage.length).toBe(0);
+    });
+
+    it("omits friendlyName when no name is given", async () => {
+      const calls = mockBackend({ confirm_enroll_request: () => account() });
+      render(EnrollForm, { request: REQUEST, oncomplete: vi.fn(), oncancel: vi.fn() });
+      await fireEvent.click(screen.getByTestId("enroll-submit"));
+      await vi.waitFor(() => expect(calls).toHaveLength(1));
+      expect(calls[0]).toEqual({ cmd: "confirm_enroll_request", args: { requestId: REQUEST.requestId } });
+      expectNoSecret(calls);
+    });
+
+    it("Cancel dismisses the request without enrolling", async () => {
+      const calls = mockBackend({ dismiss_enroll_request: () => null });
+      const oncancel = vi.fn();
+      render(EnrollForm, { request: REQUEST, oncomplete: vi.fn(), oncancel });
+      await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+      expect(oncancel).toHaveBeenCalledOnce();
+      expect(calls).toEqual([{ cmd: "dismiss_enroll_request", args: { requestId: REQUEST.requestId } }]);
+      expectNoSecret(calls);
+    });
+
+    it("keeps the preview after a failed confirmation so the user can retry", async () => {
+      let fail = true;
+      const calls = mockBackend({
+        confirm_enroll_request: () =>
+          fail ? Promise.reject(appError("network", "connection refused")) : account(),
+      });
+      const oncomplete = vi.fn();
+      render(EnrollForm, { request: REQUEST, oncomplete, oncancel: vi.fn() });
+      await fireEvent.click(screen.getByTestId("enroll-submit"));
+      const err = await screen.findByTestId("enroll-error");
+      expect(err).toHaveAttribute("data-code", "network");
+      expect(screen.queryByTestId("enroll-progress")).toBeNull();
+      expect(screen.getByTestId("enroll-submit")).toBeEnabled();
+      expect(screen.getByLabelText("What will be added")).toHaveTextContent("alice");
+      fail = false;
+      await fireEvent.click(screen.getByTestId("enroll-submit"));
+      await vi.waitFor(() => expect(oncomplete).toHaveBeenCalledOnce());
+      expect(calls.map((c) => c.cmd)).toEqual(["confirm_enroll_request", "confirm_enroll_request"]);
+      expectNoSecret(calls);
+    });
+
+    it("says so when the request is no longer waiting and stops offering Confirm", async () => {
+      const calls = mockBackend({
+        confirm_enroll_request: () =>
+          Promise.reject(appError("enroll_request_not_found", "no enrolment request is waiting")),
+      });
+      const oncancel = vi.fn();
+      render(EnrollForm, { request: REQUEST, oncomplete: vi.fn(), oncancel });
+      await fireEvent.click(screen.getByTestId("enroll-submit"));
+      const err = await screen.findByTestId("enroll-error");
+      expect(err).toHaveAttribute("data-code", "enroll_request_not_found");
+      expect(err).toHaveTextContent("This enrolment link is no longer waiting.");
+      expect(screen.getByTestId("enroll-submit")).toBeDisabled();
+      await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+      expect(oncancel).toHaveBeenCalledOnce();
+      // Nothing left to dismiss.
+      expect(calls.map((c) => c.cmd)).toEqual(["confirm_enroll_request"]);
+    });
+
+    it("explains an invalid link and only offers to dismiss it", async () => {
+      const calls = mockBackend({ dismiss_enroll_request: () => null });
+      const oncancel = vi.fn();
+      render(EnrollForm, {
+        request: { requestId: "req-bad", error: appError("input", "enrolment link lacks serviceSid") },
+        oncomplete: vi.fn(),
+        oncancel,
+      });
+      await flush();
+      const err = screen.getByTestId("enroll-error");
+      expect(err).toHaveAttribute("data-code", "input");
+      expect(err).toHaveTextContent("This enrolment link is not valid.");
+      expect(err).toHaveTextContent("enrolment link lacks serviceSid");
+      expect(screen.queryByTestId("enroll-submit")).toBeNull();
+      expect(screen.queryByTestId("enroll-input")).toBeNull();
+      expect(screen.queryByLabelText("What will be added")).toBeNull();
+      expect(document.activeElement).toBe(screen.getByRole("button", { name: "Cancel" }));
+      await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+      expect(oncancel).toHaveBeenCalledOnce();
+      expect(calls).toEqual([{ cmd: "dismiss_enroll_request", args: { requestId: "req-bad" } }]);
+      expectNoSecret(calls);
+    });
   });
 });

@@ -8,7 +8,7 @@ export interface ErrorText {
 }
 
 /** Wording that depends on where the error happened. */
-export type ErrorContext = "enroll" | "general";
+export type ErrorContext = "enroll" | "enroll_link" | "general";
 
 const ENROLL_TEXT: Record<string, ErrorText> = {
   input: {
@@ -17,10 +17,21 @@ const ENROLL_TEXT: Record<string, ErrorText> = {
   },
 };
 
+const ENROLL_LINK_TEXT: Record<string, ErrorText> = {
+  input: {
+    title: "This enrolment link is not valid.",
+    hint: "Ask the website for a new link, or paste the code it shows under Add account.",
+  },
+};
+
 const TEXT: Record<string, ErrorText> = {
   input: { title: "That value was not accepted.", hint: null },
   account_not_found: { title: "This account no longer exists in Assent.", hint: null },
   challenge_not_found: { title: "This request is no longer known.", hint: "It may have been answered or removed already." },
+  enroll_request_not_found: {
+    title: "This enrolment link is no longer waiting.",
+    hint: "It was already used or cancelled. Open the link from the website again.",
+  },
   desktop: { title: "The desktop integration failed.", hint: null },
   no_demo: { title: "The demo site is not running.", hint: "Assent was started without its built-in demo server." },
   insecure_url: {
@@ -63,7 +74,8 @@ const TEXT: Record<string, ErrorText> = {
 
 /** Wording for an error; unknown codes get a generic headline (the message is shown too). */
 export function describeError(err: AppError, context: ErrorContext = "general"): ErrorText {
-  const specific = context === "enroll" ? ENROLL_TEXT[err.code] : undefined;
+  const specific =
+    context === "enroll" ? ENROLL_TEXT[err.code] : context === "enroll_link" ? ENROLL_LINK_TEXT[err.code] : undefined;
   return specific ?? TEXT[err.code] ?? { title: "Something went wrong.", hint: null };
 }
 

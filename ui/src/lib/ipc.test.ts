@@ -20,6 +20,8 @@ describe("api", () => {
       deny_challenge: () => ({}),
       challenge_history: () => ({ items: [], nextPageToken: null, previousPageToken: null }),
       enroll: () => ({}),
+      confirm_enroll_request: () => ({}),
+      dismiss_enroll_request: () => null,
       remove_account: () => null,
       update_settings: (a) => a.settings,
     });
@@ -29,6 +31,9 @@ describe("api", () => {
     await api.challengeHistory("YF1", "tok");
     await api.enroll("payload");
     await api.enroll("payload", "Name");
+    await api.confirmEnrollRequest("req-1");
+    await api.confirmEnrollRequest("req-1", "Name");
+    await api.dismissEnrollRequest("req-1");
     await api.removeAccount("YF1");
     await api.updateSettings({ pollIntervalSecs: 5, idlePollIntervalSecs: 60, notificationsEnabled: true, startAtLogin: false, pausedUntil: null });
     expect(calls.map((c) => [c.cmd, c.args])).toEqual([
@@ -38,6 +43,9 @@ describe("api", () => {
       ["challenge_history", { factorSid: "YF1", pageToken: "tok" }],
       ["enroll", { payload: "payload" }],
       ["enroll", { payload: "payload", friendlyName: "Name" }],
+      ["confirm_enroll_request", { requestId: "req-1" }],
+      ["confirm_enroll_request", { requestId: "req-1", friendlyName: "Name" }],
+      ["dismiss_enroll_request", { requestId: "req-1" }],
       ["remove_account", { factorSid: "YF1" }],
       ["update_settings", { settings: { pollIntervalSecs: 5, idlePollIntervalSecs: 60, notificationsEnabled: true, startAtLogin: false, pausedUntil: null } }],
     ]);

@@ -8,7 +8,7 @@ import type {
   AppInfo,
   ChallengeView,
   EnrollProgressEvent,
-  EnrollRequestEvent,
+  EnrollRequest,
   FocusChallengeEvent,
   HistoryPage,
   PendingChallenge,
@@ -58,8 +58,13 @@ export const api = {
   watcherStatus: () => call<WatcherStatus>("watcher_status"),
   openDemoSite: () => call<null>("open_demo_site"),
   appInfo: () => call<AppInfo>("app_info"),
-  /** A deep link that arrived before the page listened (once, on mount). */
-  takeEnrollRequest: () => call<EnrollRequestEvent | null>("take_enroll_request"),
+  /** The newest deep link still waiting for confirmation, as a preview (call on mount). */
+  takeEnrollRequest: () => call<EnrollRequest | null>("take_enroll_request"),
+  /** Enrols with the deep link the backend keeps under `requestId` (progress as for `enroll`). */
+  confirmEnrollRequest: (requestId: string, friendlyName?: string) =>
+    call<Account>("confirm_enroll_request", friendlyName ? { requestId, friendlyName } : { requestId }),
+  /** Drops a waiting deep link (the user cancelled). */
+  dismissEnrollRequest: (requestId: string) => call<null>("dismiss_enroll_request", { requestId }),
 };
 
 function on<T>(event: string, cb: (payload: T) => void): Promise<UnlistenFn> {
@@ -72,7 +77,7 @@ export const events = {
   accountsChanged: (cb: (list: Account[]) => void) => on("accounts-changed", cb),
   watcherStatus: (cb: (s: WatcherStatus) => void) => on("watcher-status", cb),
   focusChallenge: (cb: (e: FocusChallengeEvent) => void) => on("focus-challenge", cb),
-  enrollRequest: (cb: (e: EnrollRequestEvent) => void) => on("enroll-request", cb),
+  enrollRequest: (cb: (e: EnrollRequest) => void) => on("enroll-request", cb),
   enrollProgress: (cb: (e: EnrollProgressEvent) => void) => on("enroll-progress", cb),
   challengeAnswered: (cb: (c: ChallengeView) => void) => on("challenge-answered", cb),
 };

@@ -7,6 +7,7 @@ import type {
   AppError,
   AppInfo,
   ChallengeView,
+  EnrollRequest,
   PendingChallenge,
   Settings,
   WatcherStatus,
@@ -131,7 +132,7 @@ export class PendingStore {
 export type View =
   | { kind: "home" }
   | { kind: "history"; account: Account }
-  | { kind: "enroll"; prefill: string | null; seq: number }
+  | { kind: "enroll"; request: EnrollRequest | null; seq: number }
   | { kind: "settings" };
 
 /** Everything the window shows, fed by commands at start and by events afterwards. */
@@ -167,7 +168,7 @@ export class AppState {
     // A deep link that started the app (before anyone listened) still needs confirmation.
     try {
       const early = await api.takeEnrollRequest();
-      if (early?.payload) this.openEnroll(early.payload);
+      if (isEnrollRequest(early)) this.openEnroll(early);
     } catch {
       /* nothing waiting, or an older backend without the command */
     }
@@ -180,16 +181,21 @@ export class AppState {
       events.challengesChanged((p) => this.pending.setChallenges(p)),
       events.watcherStatus((w) => (this.watcher = w)),
       events.focusChallenge((e) => this.pending.requestFocus(e.challengeSid)),
-      events.enrollRequest((e) => this.openEnroll(e.payload)),
+      events.enrollRequest((e) => {
+        if (isEnrollRequest(e)) this.openEnroll(e);
+      }),
       events.challengeAnswered((c) => {
         if (this.pending.answered(c)) this.announce(`Sign-in request ${c.status}.`);
       }),
     ]);
   }
 
-  /** Opens the add-account page, optionally prefilled from a deep link. */
-  openEnroll(prefill: string | null = null): void {
-    this.view = { kind: "enroll", prefill, seq: ++this.seq };
+  /** Opens the add-account page: empty for pasting, or confirming a deep link's preview. */
+  openEnroll(request: EnrollRequest | null = null): void {
+    const v = this.view;
+    // The same request again (event and take_enroll_request racing): keep the open form.
+    if (request && v.kind === "enroll" && v.request?.requestId === request.requestId) return;
+    this.view = { kind: "enroll", request, seq: ++this.seq };
   }
 
   /** Says something to screen readers through the app's aria-live region. */
@@ -204,4 +210,9 @@ export class AppState {
     const id = setInterval(() => (this.now = Date.now()), everyMs);
     return () => clearInterval(id);
   }
+}
+
+/** Whether a backend value is an enrolment request preview (ignores anything else). */
+function isEnrollRequest(v: unknown): v is EnrollRequest {
+  return !!v && typeof v === "object" && typeof (v as { requestId?: unknown }).requestId === "string";
 }

@@ -108,10 +108,26 @@ export interface FocusChallengeEvent {
   challengeSid: string;
 }
 
-/** Payload of `enroll-request` (a deep link arrived). */
-export interface EnrollRequestEvent {
-  payload: string;
+/** A valid deep link waiting for confirmation: what it would add. Never the link or token. */
+export interface EnrollRequestPreview {
+  /** Opaque id for `confirm_enroll_request` / `dismiss_enroll_request`. */
+  requestId: string;
+  identity: string;
+  serviceSid: string;
+  /** Origin of the API server (scheme, host and port only, no path). */
+  baseUrl: string;
+  factorType: "push";
+  error?: undefined;
 }
+
+/** A deep link that cannot be enrolled, and why (the message never contains the token). */
+export interface EnrollRequestInvalid {
+  requestId: string;
+  error: AppError;
+}
+
+/** Payload of `enroll-request` and result of `take_enroll_request` (a deep link arrived). */
+export type EnrollRequest = EnrollRequestPreview | EnrollRequestInvalid;
 
 /** Payload of `enroll-progress`. */
 export interface EnrollProgressEvent {

@@ -1,0 +1,256 @@
+//! Deep-link enrolment requests waiting for the user's confirmation.
+//!
+//! An `assent://enroll?…` link carries a single-use access token. The link is parsed here as
+//! soon as it arrives and kept in memory under an opaque random id; the web view only ever sees
+//! an [`EnrollRequestView`] (who, which service, which server), never the token or the link.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use verify_push::EnrollmentPayload;
+
+use crate::core::error::ErrorView;
+use crate::core::AppError;
+
+/// How many requests are kept at most; the oldest goes first.
+pub const MAX_PENDING: usize = 4;
+
+/// What the UI learns about a deep link (`enroll-request` event, `take_enroll_request`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum EnrollRequestView {
+    /// A valid link: what confirming it would add.
+    #[serde(rename_all = "camelCase")]
+    Preview {
+        /// Opaque id for `confirm_enroll_request` / `dismiss_enroll_request`.
+        request_id: String,
+        /// Entity identity the account is for.
+        identity: String,
+        /// Verify service (`VA…`).
+        service_sid: String,
+        /// Origin of the API server, e.g. `https://verify.twilio.com`.
+        base_url: String,
+        /// Always `push`.
+        factor_type: String,
+    },
+    /// A link that cannot be enrolled, and why.
+    #[serde(rename_all = "camelCase")]
+    Invalid {
+        /// Opaque id for `dismiss_enroll_request`.
+        request_id: String,
+        /// Why the link is unusable (never contains the token).
+        error: ErrorView,
+    },
+}
+
+impl EnrollRequestView {
+    /// The request's opaque id.
+    pub fn request_id(&self) -> &str {
+        match self {
+            EnrollRequestView::Preview { request_id, .. }
+            | EnrollRequestView::Invalid { request_id, .. } => request_id,
+        }
+    }
+}
+
+/// A waiting request: the parsed payload (or why it failed) and its preview.
+#[derive(Debug)]
+pub struct PendingRequest {
+    id: String,
+    parsed: Result<EnrollmentPayload, AppError>,
+    view: EnrollRequestView,
+}
+
+impl PendingRequest {
+    /// Parses `link` under a fresh random id.
+    fn parse(link: &str) -> PendingRequest {
+        let id = new_id();
+        let parsed: Result<EnrollmentPayload, AppError> =
+            link.trim().parse().map_err(AppError::from);
+        let view = match &parsed {
+            Ok(p) => preview(&id, p),
+            Err(e) => EnrollRequestView::Invalid {
+                request_id: id.clone(),
+                error: e.view(),
+            },
+        };
+        PendingRequest { id, parsed, view }
+    }
+
+    /// The preview the UI gets.
+    pub fn view(&self) -> &EnrollRequestView {
+        &self.view
+    }
+
+    /// The parsed payload, or the error that made the link unusable.
+    pub fn into_parsed(self) -> Result<EnrollmentPayload, AppError> {
+        self.parsed
+    }
+
+    /// The parsed payload, if the link was valid.
+    pub fn payload(&self) -> Option<&EnrollmentPayload> {
+        self.parsed.as_ref().ok()
+    }
+
+    /// Same link content (same token, service, identity and server; or the same error).
+    fn same_as(&self, other: &PendingRequest) -> bool {
+        match (&self.parsed, &other.parsed) {
+            (Ok(a), Ok(b)) => {
+                a.token.expose() == b.token.expose()
+                    && a.service_sid == b.service_sid
+                    && a.identity == b.identity
+                    && a.base_url == b.base_url
+            }
+            (Err(_), Err(_)) => match (&self.view, &other.view) {
+                (
+                    EnrollRequestView::Invalid { error: a, .. },
+                    EnrollRequestView::Invalid { error: b, .. },
+                ) => a == b,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// The waiting requests, oldest first.
+#[derive(Debug, Default)]
+pub struct EnrollRequests {
+    queue: Mutex<VecDeque<PendingRequest>>,
+}
+
+impl EnrollRequests {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<PendingRequest>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Parses and keeps a link; a link equal to a waiting one replaces it (keeping its id).
+    pub fn add(&self, link: &str) -> EnrollRequestView {
+        let mut req = PendingRequest::parse(link);
+        let mut q = self.lock();
+        if let Some(pos) = q.iter().position(|r| r.same_as(&req)) {
+            if let Some(old) = q.remove(pos) {
+                req.id = old.id;
+                set_id(&mut req.view, &req.id);
+            }
+        }
+        let view = req.view.clone();
+        q.push_back(req);
+        while q.len() > MAX_PENDING {
+            q.pop_front();
+        }
+        view
+    }
+
+    /// The newest waiting request's preview.
+    pub fn latest(&self) -> Option<EnrollRequestView> {
+        self.lock().back().map(|r| r.view.clone())
+    }
+
+    /// Removes and returns the request with this id.
+    pub fn take(&self, id: &str) -> Result<PendingRequest, AppError> {
+        let mut q = self.lock();
+        let pos = q
+            .iter()
+            .position(|r| r.id == id)
+            .ok_or_else(|| AppError::EnrollRequestNotFound(clip(id)))?;
+        q.remove(pos)
+            .ok_or_else(|| AppError::EnrollRequestNotFound(clip(id)))
+    }
+
+    /// Puts back a request taken for confirmation whose enrolment failed (so the user can
+    /// retry or dismiss it), unless the same link arrived again meanwhile.
+    pub fn restore(&self, req: PendingRequest) {
+        let mut q = self.lock();
+        if q.iter().any(|r| r.same_as(&req)) {
+            return;
+        }
+        q.push_back(req);
+        while q.len() > MAX_PENDING {
+            q.pop_front();
+        }
+    }
+
+    /// Forgets the request with this id.
+    pub fn dismiss(&self, id: &str) -> Result<(), AppError> {
+        self.take(id).map(drop)
+    }
+}
+
+fn preview(id: &str, p: &EnrollmentPayload) -> EnrollRequestView {
+    EnrollRequestView::Preview {
+        request_id: id.to_owned(),
+        identity: p.identity.as_str().to_owned(),
+        service_sid: p.service_sid.as_str().to_owned(),
+        base_url: p.base_url.origin().ascii_serialization(),
+        factor_type: "push".to_owned(),
+    }
+}
+
+fn set_id(view: &mut EnrollRequestView, id: &str) {
+    match view {
+        EnrollRequestView::Preview { request_id, .. }
+        | EnrollRequestView::Invalid { request_id, .. } => *request_id = id.to_owned(),
+    }
+}
+
+/// A random UUID v4 string.
+fn new_id() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Ids come from the UI: keep error messages short.
+fn clip(id: &str) -> String {
+    id.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VA: &str = "VA0123456789abcdef0123456789abcdef";
+
+    fn link(token: &str) -> String {
+        format!("assent://enroll?token={token}&serviceSid={VA}&identity=alice&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A8790%2Fv2%2F")
+    }
+
+    #[test]
+    fn ids_look_like_uuid_v4_and_differ() {
+        let a = new_id();
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert_ne!(a, new_id());
+    }
+
+    #[test]
+    fn keeps_a_few_and_replaces_duplicates() {
+        let r = EnrollRequests::default();
+        let first = r.add(&link("tok-1"));
+        let again = r.add(&link("tok-1"));
+        assert_eq!(first.request_id(), again.request_id());
+        assert_eq!(r.lock().len(), 1);
+        for i in 2..=(MAX_PENDING + 2) {
+            r.add(&link(&format!("tok-{i}")));
+        }
+        assert_eq!(r.lock().len(), MAX_PENDING);
+        assert!(r.take(first.request_id()).is_err(), "oldest dropped");
+        let json = serde_json::to_string(&r.latest().unwrap()).unwrap();
+        assert!(!json.contains("tok-"), "{json}");
+        assert!(
+            json.contains(r#""baseUrl":"http://127.0.0.1:8790""#),
+            "{json}"
+        );
+    }
+}
