@@ -203,6 +203,8 @@ def phase_startup(env):
     pss = {"assent-shown": [], "assent-hidden": [], "hello-shown": [], "hello-hidden": []}
     counted = {}
     for run in range(STARTUP_RUNS):
+        # A window left by the previous phase's app (tauri-driver's) would count as mapped.
+        procs.wait_until("earlier Assent windows to go", lambda: not procs.window_visible("Assent"), 30)
         app, t0 = procs.start_app(data, "startup")
         try:
             t_map = procs.wait_until("the Assent window", lambda: procs.window_visible("Assent") and time.time(), 60)
