@@ -19,6 +19,8 @@ pub struct Enrolled {
     pub identity: String,
     /// The friendly name typed into `enroll-name`.
     pub name: String,
+    /// The access token the relying party issued (for the secrets scan; test data only).
+    pub access_token: String,
 }
 
 /// Everything a scenario drives.
@@ -160,6 +162,7 @@ impl Scenario {
             factor_sid,
             identity,
             name: name.to_string(),
+            access_token: token.to_string(),
         })
     }
 

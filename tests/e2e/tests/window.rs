@@ -373,3 +373,94 @@ async fn screenshots_history_lists_answered_challenge() {
         .await,
     );
 }
+
+/// Every file below `dir` (recursively) that holds one of `needles` or something shaped like a
+/// compact JWS/JWE (`eyJ…` `.` `eyJ…`), as "path: what".
+fn secrets_below(dir: &Path, needles: &[&str], found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            secrets_below(&path, needles, found);
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        for n in needles {
+            if text.contains(n) {
+                found.push(format!("{}: the access token", path.display()));
+            }
+        }
+        if text.contains("PRIVATE KEY") {
+            found.push(format!("{}: a PEM private key", path.display()));
+        }
+        if has_compact_jwt(&text) {
+            found.push(format!("{}: a compact JWT/JWS", path.display()));
+        }
+    }
+}
+
+/// True when `text` holds `eyJ<b64url>.eyJ` (a JSON header then a JSON payload, base64url).
+fn has_compact_jwt(text: &str) -> bool {
+    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    text.match_indices("eyJ").any(|(i, _)| {
+        let rest = &text[i..];
+        let head = rest.find(|c: char| !b64url(c)).unwrap_or(rest.len());
+        head > 10 && rest[head..].starts_with(".eyJ")
+    })
+}
+
+#[test]
+fn jwt_detector_finds_tokens_and_ignores_plain_text() {
+    assert!(has_compact_jwt(
+        "auth=eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJBQyJ9.sig"
+    ));
+    assert!(!has_compact_jwt("eyJ alone, and eyJabc.notjson"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secrets_in_logs_state_or_webview_storage() {
+    report(
+        scenario::run("no_secrets_left", async |s| {
+            let who = s.enrol("Ivan at Example").await?;
+            let sid = s
+                .challenge(&who, "Sign in to Example (secrets scan)?", |_| {})
+                .await?;
+            s.app.wait_css(&card(&sid)).await?;
+            s.app.click(&in_card(&sid, "approve-button")).await?;
+            s.wait_server_status(&who, &sid, "approved").await?;
+            // Where the app writes: its data dir (store, settings, logs), its stdout/stderr, and
+            // the web view's own storage and cache under the XDG folders of this desktop.
+            let mut roots = vec![s.app.data_dir().to_path_buf(), s.app.log.clone()];
+            for var in ["XDG_DATA_HOME", "XDG_CACHE_HOME"] {
+                if let Some(base) = std::env::var_os(var) {
+                    roots.push(Path::new(&base).join("dev.assent.Assent"));
+                    roots.push(Path::new(&base).join("assent"));
+                }
+            }
+            let mut found = Vec::new();
+            let mut scanned = 0;
+            for root in &roots {
+                if root.is_file() {
+                    scanned += 1;
+                    let text = std::fs::read_to_string(root).unwrap_or_default();
+                    if text.contains(&who.access_token) || has_compact_jwt(&text) {
+                        found.push(format!("{}: a token", root.display()));
+                    }
+                } else if root.is_dir() {
+                    scanned += 1;
+                    secrets_below(root, &[&who.access_token], &mut found);
+                }
+            }
+            ensure(scanned >= 2, || format!("nothing to scan among {roots:?}"))?;
+            ensure(found.is_empty(), || {
+                format!("secrets left behind: {found:#?}")
+            })
+        })
+        .await,
+    );
+}
