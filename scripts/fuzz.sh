@@ -32,7 +32,10 @@ for t in "${targets[@]}"; do
     log=$(mktemp)
     say "fuzzing $t for ${secs}s"
     set +e
-    cargo fuzz run "${flags[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+    # Past crash inputs (fuzz/regressions/<target>) are replayed first as part of the corpus.
+    extra=()
+    [ -d "fuzz/regressions/$t" ] && extra=("fuzz/regressions/$t")
+    cargo fuzz run "${flags[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "${extra[@]}" -- \
         -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
         -max_len=20000 ${FUZZ_JOBS:+-jobs=$FUZZ_JOBS -workers=$FUZZ_JOBS} >"$log" 2>&1
     rc=$?
