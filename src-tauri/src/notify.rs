@@ -30,6 +30,7 @@ impl std::fmt::Debug for Notifier {
 impl Notifier {
     /// Shows the notification for a new challenge and handles its actions until it closes.
     pub async fn show(self: Arc<Self>, app: AppHandle, p: PendingChallenge) {
+        let started = std::time::Instant::now();
         let caps = self.capabilities().await;
         let actions = caps.iter().any(|c| c == "actions");
         let markup = caps.iter().any(|c| c == "body-markup");
@@ -55,6 +56,8 @@ impl Notifier {
         };
         let id = handle.id();
         tracing::info!(challenge = %p.sid(), notification_id = id, actions, "notification shown");
+        // From the task's start to the server's answer (connect, Notify, reply).
+        tracing::debug!(challenge = %p.sid(), show_ms = started.elapsed().as_secs_f64() * 1000.0, "notification timing");
         self.lock().insert(p.sid().to_owned(), handle.clone());
 
         let mut chosen = String::new();
@@ -91,6 +94,12 @@ impl Notifier {
             handle.close_async().await;
             tracing::info!(challenge = %sid, notification_id = handle.id(), "notification closed");
         });
+    }
+
+    /// Fetches the server's capabilities ahead of the first notification.
+    pub async fn prefetch_capabilities(&self) {
+        let caps = self.capabilities().await;
+        tracing::debug!(?caps, "notification server capabilities");
     }
 
     async fn capabilities(&self) -> Vec<String> {

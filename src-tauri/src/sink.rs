@@ -1,6 +1,6 @@
 //! Turns core events into Tauri events (docs/design.md names), notifications and tray updates.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
@@ -12,12 +12,33 @@ use crate::notify::Notifier;
 pub struct TauriSink {
     app: AppHandle,
     notifier: Arc<Notifier>,
+    /// One tray update at a time, each reading the latest state (so the last one wins).
+    tray_lock: Arc<Mutex<()>>,
 }
 
 impl TauriSink {
-    /// A sink for `app`.
+    /// A sink for `app`; asks the notification server for its capabilities now, so the first
+    /// notification does not wait for that round trip.
     pub fn new(app: AppHandle, notifier: Arc<Notifier>) -> TauriSink {
-        TauriSink { app, notifier }
+        let n = notifier.clone();
+        tauri::async_runtime::spawn(async move { n.prefetch_capabilities().await });
+        TauriSink {
+            app,
+            notifier,
+            tray_lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Rebuilds the tray menu and icon on a blocking thread: the tray calls wait for the main
+    /// thread, and the async thread that emitted the event may be about to run a notification.
+    fn refresh_tray(&self) {
+        let app = self.app.clone();
+        let lock = self.tray_lock.clone();
+        tauri::async_runtime::spawn_blocking(move || {
+            // The guard only orders updates; a panicked update leaves nothing half-done.
+            let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
+            crate::tray::refresh(&app);
+        });
     }
 
     fn send<T: Serialize + Clone>(&self, name: &str, payload: T) {
@@ -32,7 +53,7 @@ impl EventSink for TauriSink {
         match event {
             AppEvent::ChallengesChanged(list) => {
                 self.send("challenges-changed", list);
-                crate::tray::refresh(&self.app);
+                self.refresh_tray();
             }
             AppEvent::ChallengeAnnounced { challenge, notify } => {
                 if notify {
@@ -44,7 +65,7 @@ impl EventSink for TauriSink {
             AppEvent::ChallengeAnswered(view) => self.send("challenge-answered", view),
             AppEvent::WatcherStatus(status) => {
                 self.send("watcher-status", status);
-                crate::tray::refresh(&self.app);
+                self.refresh_tray();
             }
             AppEvent::AccountsChanged(list) => self.send("accounts-changed", list),
             AppEvent::EnrollProgress(step) => {

@@ -1,25 +1,33 @@
 //! The challenge watcher: polls every verified factor for `Status=pending` challenges and turns
 //! what it sees into events.
 //!
-//! * Interval: `pollIntervalSecs` while the user is active, `idlePollIntervalSecs` once the
+//! * Schedule: fixed rate. Polls are due on a grid `pollIntervalSecs` apart (so 2 s means
+//!   exactly 30 polls a minute per factor however long a poll takes, and a challenge waits a
+//!   uniformly distributed time for the next poll), `idlePollIntervalSecs` apart once the
 //!   [`IdleSource`] reports no input for [`WatcherConfig::idle_after`] (the GUI reads X11 idle
 //!   time and window focus; unknown idle time counts as active, so latency never suffers).
+//!   Every verified factor is listed at once in each poll.
 //! * An immediate poll at start, on [`Watcher::check_now`], after a wall-clock jump (the machine
 //!   slept: the monotonic clock stops during suspend, the wall clock does not) and when the
-//!   network configuration changes.
+//!   network configuration changes ([`SystemProbe`]); the grid then restarts from that poll.
 //! * Transient errors (network, 5xx, 429, undecodable bodies) back off exponentially with
 //!   jitter up to [`WatcherConfig::max_backoff`], never sooner than a server's `Retry-After`, and
 //!   mark the watcher offline until a poll succeeds.
-//! * Each challenge is announced once: announced SIDs are persisted with their expiry in
-//!   `announced.json`, so neither later polls nor restarts notify twice.
+//! * Each challenge is announced once: the SID is recorded in memory and in `announced.json`
+//!   (with its expiry) before the announcement, so neither later polls nor restarts notify
+//!   twice. The file is replaced without waiting for the disk (no fsync on the way to the
+//!   notification): a crashed process still finds it, and after an OS crash the notification
+//!   is gone too, so announcing again is right.
 //! * A challenge that stops being pending (answered elsewhere, expired) is removed, with its
-//!   final status fetched for the UI.
+//!   final status fetched for the UI, after the new ones are announced.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+
+use tokio::time::Instant as TokioInstant;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -48,6 +56,30 @@ impl IdleSource for NeverIdle {
     }
 }
 
+/// What the loop watches besides its timer. The OS implementation reads the real wall clock
+/// and network configuration; tests substitute their own to simulate a resume or a network
+/// coming back.
+pub trait SystemProbe: std::fmt::Debug + Send + Sync + 'static {
+    /// The wall clock (it keeps running while the machine sleeps; the monotonic one does not).
+    fn wall_clock(&self) -> SystemTime;
+    /// A fingerprint of the network configuration; a change means "the network may be back".
+    fn network_fingerprint(&self) -> u64;
+}
+
+/// The real wall clock and the OS network configuration.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsProbe;
+
+impl SystemProbe for OsProbe {
+    fn wall_clock(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn network_fingerprint(&self) -> u64 {
+        network_fingerprint()
+    }
+}
+
 /// Tuning that is not a user setting.
 #[derive(Debug, Clone)]
 pub struct WatcherConfig {
@@ -63,6 +95,8 @@ pub struct WatcherConfig {
     pub interval_override: Option<Duration>,
     /// Pending challenges fetched per factor and poll.
     pub page_size: u32,
+    /// Resume and network-change detection.
+    pub probe: Arc<dyn SystemProbe>,
 }
 
 impl Default for WatcherConfig {
@@ -74,6 +108,7 @@ impl Default for WatcherConfig {
             resume_jump: Duration::from_secs(5),
             interval_override: None,
             page_size: 50,
+            probe: Arc::new(OsProbe),
         }
     }
 }
@@ -107,12 +142,29 @@ impl AnnouncedStore {
         let cutoff = Utc::now() - ANNOUNCED_RETENTION;
         self.map.retain(|_, exp| *exp > cutoff);
         self.map.insert(sid.to_owned(), expires);
-        if let Err(e) = jsonfile::save(&self.path, &self.map) {
+        if let Err(e) = replace_file(&self.path, &self.map) {
             // Worst case after a restart: one duplicate notification.
             tracing::warn!(error = %e, "cannot save announced challenges");
         }
         true
     }
+}
+
+/// Replaces `path` with `value` as JSON (temp file + rename, so readers never see half a
+/// file) without fsync: the data reaches the kernel before this returns, which is what a
+/// restarted process reads; only an OS crash could lose it (see the module docs).
+fn replace_file<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<(), AppError> {
+    use std::io::Write;
+    let err = |e: std::io::Error| AppError::Storage(format!("cannot write {}: {e}", path.display()));
+    let dir = path
+        .parent()
+        .ok_or_else(|| AppError::Storage(format!("{} has no parent", path.display())))?;
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| AppError::Storage(format!("cannot encode {}: {e}", path.display())))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    tmp.write_all(&bytes).map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
 }
 
 /// What one poll found, for the scheduling decision.
@@ -299,50 +351,72 @@ impl Watcher {
     /// The poll loop. Returns after [`Watcher::stop`].
     pub async fn run(self) {
         let cfg = self.inner.config.clone();
-        let mut next = Instant::now();
-        let mut last_wall = SystemTime::now();
-        let mut last_mono = Instant::now();
-        let mut net = network_fingerprint();
+        let probe = cfg.probe.clone();
+        let mut schedule = Schedule::default();
+        let mut last_wall = probe.wall_clock();
+        let mut last_mono = TokioInstant::now();
+        let mut net = probe.network_fingerprint();
+        // The first poll happens at once.
+        let mut forced = Some(Trigger::Start);
         tracing::info!("watcher started");
         while !self.inner.stop.load(Ordering::SeqCst) {
-            let now = Instant::now();
-            let wall = SystemTime::now();
+            let now = TokioInstant::now();
+            let wall = probe.wall_clock();
             let wall_elapsed = wall.duration_since(last_wall).unwrap_or_default();
-            if resumed_from_sleep(wall_elapsed, now.duration_since(last_mono), cfg.resume_jump) {
+            if resumed_from_sleep(wall_elapsed, now - last_mono, cfg.resume_jump) {
                 tracing::info!(
                     jump_secs = wall_elapsed.as_secs(),
                     "wall clock jumped (resume from sleep?); polling now"
                 );
-                next = now;
+                forced = Some(Trigger::Resumed);
             }
             (last_wall, last_mono) = (wall, now);
-            let fp = network_fingerprint();
+            let fp = probe.network_fingerprint();
             if fp != net {
                 net = fp;
                 tracing::info!("network configuration changed; polling now");
-                next = now;
+                forced = Some(Trigger::NetworkChanged);
             }
             self.refresh_paused();
             self.expire_locally_when_offline();
 
-            if Instant::now() >= next {
+            // The interval is read at every wake-up, so becoming active shortens the wait at once.
+            let due = schedule.due(self.interval());
+            if forced.is_some() || now >= due {
+                let started = TokioInstant::now();
                 let outcome = self.poll_once().await;
-                let delay = self.next_delay(&outcome);
-                tracing::debug!(delay_ms = delay.as_millis() as u64, "next poll");
-                next = Instant::now() + delay;
+                let interval = self.interval();
+                let backoff = self.backoff(&outcome, interval);
+                let anchor = if forced.take().is_some() { started } else { due };
+                schedule.polled(anchor, started, TokioInstant::now(), interval, backoff);
+                tracing::debug!(
+                    poll_ms = started.elapsed().as_millis() as u64,
+                    backoff_ms = backoff.map(|b| b.as_millis() as u64),
+                    "poll done"
+                );
             }
-            let sleep_for = next.saturating_duration_since(Instant::now()).min(cfg.tick);
+            let wake_at = schedule
+                .due(self.interval())
+                .min(TokioInstant::now() + cfg.tick);
             tokio::select! {
-                _ = tokio::time::sleep(sleep_for) => {}
+                _ = tokio::time::sleep_until(wake_at) => {}
                 _ = self.inner.wake.notified() => {
                     if !self.inner.stop.load(Ordering::SeqCst) {
                         tracing::debug!("check requested; polling now");
                     }
-                    next = Instant::now();
+                    forced = Some(Trigger::CheckNow);
                 }
             }
         }
         tracing::info!("watcher stopped");
+    }
+
+    /// The interval for the user's current state (test override first).
+    fn interval(&self) -> Duration {
+        self.inner.config.interval_override.unwrap_or_else(|| {
+            let idle = self.is_idle();
+            self.inner.settings.get().interval(idle)
+        })
     }
 
     /// Polls every verified factor once and emits what changed.
@@ -365,15 +439,32 @@ impl Watcher {
         let mut polled_ok: HashSet<String> = HashSet::new();
         let mut transient: Option<ErrorView> = None;
         let mut permanent: Option<ErrorView> = None;
-        for f in &factors {
-            let q = ChallengeListQuery {
-                factor: f.sid.clone(),
-                status: Some(ChallengeStatus::Pending),
-                order: Order::Asc,
-                page_size: self.inner.config.page_size,
-                page_token: None,
+        // Every factor at once: one slow server does not hold back the others' challenges.
+        let started = Instant::now();
+        let tasks: Vec<_> = factors
+            .iter()
+            .map(|f| {
+                let client = self.inner.client.clone();
+                let q = ChallengeListQuery {
+                    factor: f.sid.clone(),
+                    status: Some(ChallengeStatus::Pending),
+                    order: Order::Asc,
+                    page_size: self.inner.config.page_size,
+                    page_token: None,
+                };
+                tokio::spawn(async move { client.list_challenges(q).await })
+            })
+            .collect();
+        for (f, task) in factors.iter().zip(tasks) {
+            let result = match task.await {
+                Ok(r) => r,
+                Err(e) => {
+                    // Only a panic gets here; the factor counts as not polled (nothing removed).
+                    tracing::error!(factor = %f.sid, error = %e, "poll task failed");
+                    continue;
+                }
             };
-            match self.inner.client.list_challenges(q).await {
+            match result {
                 Ok(page) => {
                     polled_ok.insert(f.sid.to_string());
                     for c in page
@@ -403,8 +494,9 @@ impl Watcher {
             }
         }
         outcome.transient_error = transient.is_some();
+        let listed = started.elapsed();
 
-        // Work out what changed against the previous list.
+        // Work out what changed against the previous list; new ones join the list at once.
         let (added, vanished) = {
             let mut st = self.state();
             st.resolved.retain(|_, t| t.elapsed() < RESOLVED_GRACE);
@@ -425,32 +517,6 @@ impl Watcher {
                 .filter(|p| !st.pending.contains_key(p.sid()))
                 .cloned()
                 .collect();
-            (added, vanished)
-        };
-
-        // Final state of the vanished ones (outside the lock: network calls).
-        let mut removals: Vec<(PendingChallenge, RemovalReason, Option<ChallengeView>)> =
-            Vec::new();
-        for p in vanished {
-            if !known.contains(p.factor_sid()) {
-                removals.push((p, RemovalReason::AccountRemoved, None));
-                continue;
-            }
-            let (reason, view) = self.final_state(&p).await;
-            match reason {
-                Some(r) => removals.push((p, r, view)),
-                // The server still says pending (list lag): keep it.
-                None => {
-                    fresh.insert(p.sid().to_owned(), p);
-                }
-            }
-        }
-
-        {
-            let mut st = self.state();
-            for (p, _, _) in &removals {
-                st.pending.remove(p.sid());
-            }
             for p in &added {
                 st.pending.insert(p.sid().to_owned(), p.clone());
             }
@@ -460,12 +526,15 @@ impl Watcher {
                     *cur = p.clone();
                 }
             }
-        }
+            (added, vanished)
+        };
 
+        // Announce first: the list answer carries everything a notification shows, so nothing
+        // (no further request, no key, no fsync) stands between it and the notification.
         let settings = self.inner.settings.get();
         let now = Utc::now();
         for p in &added {
-            self.inner.activity.touch(p.factor_sid(), p.created);
+            // Recorded (memory and file) before the event: exactly once, restarts included.
             let first_time = self.lock_announced().insert(p.sid(), p.expires);
             if first_time {
                 outcome.announced += 1;
@@ -479,6 +548,39 @@ impl Watcher {
                 tracing::info!(challenge = %p.sid(), "challenge pending (announced before)");
             }
         }
+        if !added.is_empty() {
+            tracing::debug!(
+                list_ms = listed.as_secs_f64() * 1000.0,
+                announce_ms = started.elapsed().as_secs_f64() * 1000.0,
+                added = added.len(),
+                "new challenges announced"
+            );
+            // Let a task the sink just spawned (the desktop notification) start before the
+            // list event and the bookkeeping below.
+            tokio::task::yield_now().await;
+            self.emit_list();
+            self.touch_activity(&added).await;
+        }
+
+        // Final state of the vanished ones (network calls, after the announcements).
+        let mut removals: Vec<(PendingChallenge, RemovalReason, Option<ChallengeView>)> =
+            Vec::new();
+        for p in vanished {
+            if !known.contains(p.factor_sid()) {
+                removals.push((p, RemovalReason::AccountRemoved, None));
+                continue;
+            }
+            // `None`: the server still says pending (list lag); keep it.
+            if let (Some(reason), view) = self.final_state(&p).await {
+                removals.push((p, reason, view));
+            }
+        }
+        if !removals.is_empty() {
+            let mut st = self.state();
+            for (p, _, _) in &removals {
+                st.pending.remove(p.sid());
+            }
+        }
         for (p, reason, view) in &removals {
             outcome.removed += 1;
             tracing::info!(challenge = %p.sid(), ?reason, "challenge no longer pending");
@@ -490,7 +592,7 @@ impl Watcher {
                 self.inner.sink.emit(AppEvent::ChallengeAnswered(v.clone()));
             }
         }
-        if !added.is_empty() || !removals.is_empty() {
+        if !removals.is_empty() {
             self.emit_list();
         }
 
@@ -530,6 +632,25 @@ impl Watcher {
         }
     }
 
+    /// Records activity for the accounts of new challenges (a file write with fsync, so off the
+    /// async threads and after the announcement; losing it in a crash only dates an account).
+    async fn touch_activity(&self, added: &[PendingChallenge]) {
+        let activity = self.inner.activity.clone();
+        let seen: Vec<(String, DateTime<Utc>)> = added
+            .iter()
+            .map(|p| (p.factor_sid().to_owned(), p.created))
+            .collect();
+        let done = tokio::task::spawn_blocking(move || {
+            for (factor, at) in &seen {
+                activity.touch(factor, *at);
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "activity not recorded");
+        }
+    }
+
     fn finish_poll(&self, online: bool, error: Option<ErrorView>) {
         {
             let mut st = self.state();
@@ -547,17 +668,13 @@ impl Watcher {
         self.emit_status_if_changed();
     }
 
-    /// Delay before the next poll: the interval for the user's state, or backoff after a
-    /// transient error (exponential, full jitter in [d/2, d], at least Retry-After).
-    fn next_delay(&self, outcome: &PollOutcome) -> Duration {
-        let base = self.inner.config.interval_override.unwrap_or_else(|| {
-            let idle = self.is_idle();
-            self.inner.settings.get().interval(idle)
-        });
+    /// The delay before the next poll after a transient error (exponential from `base`, full
+    /// jitter in [d/2, d], at least Retry-After), or `None` after a successful poll.
+    fn backoff(&self, outcome: &PollOutcome, base: Duration) -> Option<Duration> {
         let mut st = self.state();
         if !outcome.transient_error {
             st.consecutive_failures = 0;
-            return base;
+            return None;
         }
         st.consecutive_failures = st.consecutive_failures.saturating_add(1);
         let exp = base
@@ -566,7 +683,7 @@ impl Watcher {
             .max(base);
         let low = exp / 2;
         let jittered = low + rand::rng().random_range(Duration::ZERO..=exp - low);
-        jittered.max(outcome.retry_after.unwrap_or_default())
+        Some(jittered.max(outcome.retry_after.unwrap_or_default()))
     }
 
     /// Whether the user is idle: input idle time (if known) and window interaction both old.
@@ -649,6 +766,62 @@ impl Watcher {
             .announced
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Why the loop polls outside the schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// The loop just started.
+    Start,
+    /// [`Watcher::check_now`].
+    CheckNow,
+    /// The wall clock jumped ahead of the monotonic one (resume from sleep).
+    Resumed,
+    /// The network configuration changed.
+    NetworkChanged,
+}
+
+/// When the next poll is due. Fixed rate: a poll that was due at `d` makes the next one due at
+/// `d + interval`, whenever it actually started and however long it took, so the rate is
+/// exactly one per interval. A poll that starts a whole interval or more late (the loop was
+/// held up) or out of schedule (a [`Trigger`]) restarts the grid from its start instead of
+/// catching up with a burst. After a transient error the backoff delay replaces the interval.
+#[derive(Debug, Default, Clone, Copy)]
+struct Schedule {
+    /// Grid point of the last poll; `None` before the first.
+    anchor: Option<TokioInstant>,
+    /// Set after a transient error: the next poll waits this long instead.
+    backoff: Option<Duration>,
+}
+
+impl Schedule {
+    /// When the next poll is due with the current interval (now, before the first poll).
+    fn due(&self, interval: Duration) -> TokioInstant {
+        match self.anchor {
+            Some(a) => a + self.backoff.unwrap_or(interval),
+            None => TokioInstant::now(),
+        }
+    }
+
+    /// Records a poll: `anchor` is the grid point it was due at (its start when forced); a
+    /// backoff counts from `finished`, so a slow failing request still waits it out.
+    fn polled(
+        &mut self,
+        anchor: TokioInstant,
+        started: TokioInstant,
+        finished: TokioInstant,
+        interval: Duration,
+        backoff: Option<Duration>,
+    ) {
+        self.anchor = Some(if backoff.is_some() {
+            finished
+        } else if started.saturating_duration_since(anchor) >= interval {
+            started
+        } else {
+            anchor
+        });
+        self.backoff = backoff;
     }
 }
 
