@@ -70,5 +70,5 @@ pub use enrollment::{parse_base_url, EnrollRequest, EnrollmentPayload, TWILIO_BA
 pub use error::{ApiError, Error, ErrorCode};
 pub use factor::{Factor, FactorStatus, FactorType};
 pub use ids::{AccountSid, ChallengeSid, FactorSid, Identity, ServiceSid};
-pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore};
+pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, KEYCHAIN_TIMEOUT};
 pub use secret::{AccessToken, DeviceJwt, SecretKeyBytes};

@@ -1,7 +1,10 @@
 //! Where private keys live: the OS keychain in production, memory in unit tests.
 
+mod bounded;
 mod memory;
 mod os;
+
+pub use bounded::DEFAULT_TIMEOUT as KEYCHAIN_TIMEOUT;
 
 pub use memory::MemoryKeyStore;
 pub use os::{OsKeyStore, INDEX_USER};

@@ -2,11 +2,15 @@
 //! Credential Manager). One entry per key: service = our service name, user = key alias,
 //! secret = the raw 32-byte scalar. keyring 3 cannot enumerate entries, so the list of aliases
 //! is kept in one more entry of the same service (user [`INDEX_USER`]); it holds no secrets.
+//! Every call has a deadline (see [`super::bounded`]): a locked keychain whose unlock prompt
+//! nobody answers gives [`Error::KeychainLocked`] instead of a hang.
 
+use super::bounded::Bounded;
 use super::KeyStore;
 use crate::error::Error;
 use crate::secret::SecretKeyBytes;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The keychain user name of the alias index entry.
 pub const INDEX_USER: &str = "assent-key-index";
@@ -14,25 +18,58 @@ pub const INDEX_USER: &str = "assent-key-index";
 /// Keys in the OS keychain.
 #[derive(Debug)]
 pub struct OsKeyStore {
-    service: String,
-    // Serializes index read-modify-write within this process.
-    index_lock: Mutex<()>,
+    // Shared with the worker threads that make the (blocking) keychain calls.
+    inner: Arc<Entries>,
+    bounded: Bounded,
 }
 
 impl OsKeyStore {
-    /// A store under keychain service `service` (e.g. `dev.assent.Assent`).
+    /// A store under keychain service `service` (e.g. `dev.assent.Assent`); calls give up
+    /// after [`super::KEYCHAIN_TIMEOUT`].
     pub fn new(service: impl Into<String>) -> Self {
+        Self::with_timeout(service, super::bounded::DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`OsKeyStore::new`] with another deadline per keychain call.
+    pub fn with_timeout(service: impl Into<String>, timeout: Duration) -> Self {
         Self {
-            service: service.into(),
-            index_lock: Mutex::new(()),
+            inner: Arc::new(Entries {
+                service: service.into(),
+                index_lock: Mutex::new(()),
+            }),
+            bounded: Bounded::new(timeout),
         }
     }
 
     /// The keychain service name.
     pub fn service(&self) -> &str {
-        &self.service
+        &self.inner.service
     }
 
+    /// The deadline of one keychain call.
+    pub fn timeout(&self) -> Duration {
+        self.bounded.timeout()
+    }
+
+    fn call<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Entries) -> Result<T, Error> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        self.bounded.run(move || f(&inner))
+    }
+}
+
+/// The keychain entries of one service; every method blocks on D-Bus (or the platform API).
+#[derive(Debug)]
+struct Entries {
+    service: String,
+    // Serializes index read-modify-write within this process.
+    index_lock: Mutex<()>,
+}
+
+impl Entries {
     fn entry(&self, user: &str) -> Result<keyring::Entry, Error> {
         keyring::Entry::new(&self.service, user).map_err(map_err)
     }
@@ -108,9 +145,8 @@ pub(crate) fn map_err(e: keyring::Error) -> Error {
     }
 }
 
-impl KeyStore for OsKeyStore {
+impl Entries {
     fn put(&self, alias: &str, key: &SecretKeyBytes) -> Result<(), Error> {
-        check_alias(alias)?;
         // Index first: a crash after this leaves an alias without a key (harmless, filtered by
         // `aliases`), never a key nobody knows about.
         self.edit_index(|idx| {
@@ -122,7 +158,6 @@ impl KeyStore for OsKeyStore {
     }
 
     fn get(&self, alias: &str) -> Result<Option<SecretKeyBytes>, Error> {
-        check_alias(alias)?;
         match self.entry(alias)?.get_secret() {
             Ok(bytes) => Ok(Some(SecretKeyBytes::new(bytes))),
             Err(keyring::Error::NoEntry) => Ok(None),
@@ -131,7 +166,6 @@ impl KeyStore for OsKeyStore {
     }
 
     fn delete(&self, alias: &str) -> Result<bool, Error> {
-        check_alias(alias)?;
         let existed = match self.entry(alias)?.delete_credential() {
             Ok(()) => true,
             Err(keyring::Error::NoEntry) => false,
@@ -156,6 +190,30 @@ impl KeyStore for OsKeyStore {
             }
         }
         Ok(out)
+    }
+}
+
+impl KeyStore for OsKeyStore {
+    fn put(&self, alias: &str, key: &SecretKeyBytes) -> Result<(), Error> {
+        check_alias(alias)?;
+        let (alias, key) = (alias.to_owned(), key.clone());
+        self.call(move |e| e.put(&alias, &key))
+    }
+
+    fn get(&self, alias: &str) -> Result<Option<SecretKeyBytes>, Error> {
+        check_alias(alias)?;
+        let alias = alias.to_owned();
+        self.call(move |e| e.get(&alias))
+    }
+
+    fn delete(&self, alias: &str) -> Result<bool, Error> {
+        check_alias(alias)?;
+        let alias = alias.to_owned();
+        self.call(move |e| e.delete(&alias))
+    }
+
+    fn aliases(&self) -> Result<Vec<String>, Error> {
+        self.call(Entries::aliases)
     }
 }
 
