@@ -262,7 +262,9 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let res = axum::serve(listener, router)
+        // Connect info gives handlers the peer address (the demo shows it in sign-in requests).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let res = axum::serve(listener, service)
             .with_graceful_shutdown(async {
                 let _ = stop_rx.await;
             })

@@ -5,6 +5,8 @@
 #[path = "support_schema/mod.rs"]
 mod support_schema;
 
+use std::net::IpAddr;
+
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, X_CONTENT_TYPE_OPTIONS};
 use reqwest::redirect::Policy;
 use serde_json::Value;
@@ -19,18 +21,26 @@ struct Site {
     http: reqwest::Client,
 }
 
+/// A browser-like client; `local` binds its side of each connection to that address.
+fn browser(local: Option<IpAddr>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(Policy::none())
+        .user_agent(FIREFOX)
+        .local_address(local)
+        .build()
+        .expect("client")
+}
+
 impl Site {
     async fn start() -> Site {
         let emu = spawn(EmulatorConfig::default())
             .await
             .expect("emulator starts");
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(Policy::none())
-            .user_agent(FIREFOX)
-            .build()
-            .expect("client");
-        Site { emu, http }
+        Site {
+            emu,
+            http: browser(None),
+        }
     }
 
     fn url(&self, path: &str) -> url::Url {
@@ -393,5 +403,71 @@ async fn enrol_sign_in_and_follow_the_answer() {
         .expect("device denies");
     let (_, denied) = site.page(&location).await;
     assert_eq!(status_of(&denied), "denied");
+    site.emu.shutdown().await;
+}
+
+/// The IP field of a sign-in request is the peer address of the real TCP connection. The
+/// browser connects from 127.0.0.2 (still loopback; Linux routes all of 127/8 there) so the
+/// answer cannot be the server's own 127.0.0.1 by accident, and it sends an X-Forwarded-For
+/// header that must be ignored (see `peer_ip` in demo/pages/signin.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_shows_the_peer_address_of_the_socket() {
+    let site = Site::start().await;
+    let identity = sha256_hex("dora");
+    let (status, location, _) = site.post_form("/demo/users", &[("username", "dora")]).await;
+    assert_eq!(status, 303, "{location}");
+    let (_, page) = site.page(&location).await;
+    let payload: Value = serde_json::from_str(&unescape(
+        &between(&page, "data-testid=\"enroll-payload\">", "</pre>").expect("payload"),
+    ))
+    .expect("payload is JSON");
+    let service_sid = payload["serviceSid"]
+        .as_str()
+        .expect("serviceSid")
+        .to_owned();
+    let device = Device::enroll(
+        &site.http,
+        &site.api_base(),
+        payload["token"].as_str().expect("token"),
+        &service_sid,
+        &identity,
+        "Dora's laptop",
+    )
+    .await
+    .expect("device enrols");
+
+    let peer: IpAddr = "127.0.0.2".parse().expect("ip");
+    let response = browser(Some(peer))
+        .post(site.url("/demo/signin"))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .form(&[
+            ("identity", identity.as_str()),
+            ("factor_sid", device.factor_sid().as_str()),
+        ])
+        .send()
+        .await
+        .expect("POST /demo/signin from 127.0.0.2");
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("redirect")
+        .to_owned();
+    let challenge_sid = location.rsplit('/').next().expect("sid");
+    let challenge = site
+        .api_get(&format!(
+            "Services/{service_sid}/Entities/{identity}/Challenges/{challenge_sid}"
+        ))
+        .await;
+    let ip = challenge["details"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["label"] == "IP")
+        .and_then(|f| f["value"].as_str())
+        .expect("IP field")
+        .to_owned();
+    assert_eq!(ip, "127.0.0.2", "{challenge}");
     site.emu.shutdown().await;
 }

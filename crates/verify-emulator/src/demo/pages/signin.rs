@@ -112,10 +112,7 @@ pub async fn start(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let ip = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let ip = peer_ip(&extensions);
     let now = chrono::Utc::now();
     let transaction_id = format!("tx-{}", uuid::Uuid::new_v4().simple());
     let mut hidden = serde_json::Map::new();
@@ -208,6 +205,21 @@ pub async fn status(
         identity = esc(&identity),
     );
     Ok(html::page("Sign-in request", &body, refresh))
+}
+
+/// The address of the TCP peer, as the server saw it (`server.rs` serves with connect info).
+///
+/// `X-Forwarded-For` is deliberately not read: any client can send it, and this value is shown
+/// on the device as a reason to approve or deny, so trusting it would let an attacker display
+/// whatever address looks reassuring. Behind a reverse proxy the demo therefore shows the
+/// proxy's address; honouring the header would need an explicit list of trusted proxies.
+/// A router served without connect info (the demo embedded elsewhere) says so instead of
+/// inventing an address.
+fn peer_ip(extensions: &Extensions) -> String {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn field(label: &str, value: &str) -> Field {
