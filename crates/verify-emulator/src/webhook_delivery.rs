@@ -6,16 +6,25 @@
 //! libraries' `RequestValidator` accepts them. Deliveries run on a background task and retry
 //! with exponential backoff (5 attempts: 0 s, 1 s, 2 s, 4 s, 8 s); the API call never waits.
 //!
-//! Payload fields:
-//! * confirmed (twilio.com/docs/verify/api/webhooks parameter table, via the protocol
-//!   reference §12): `uuid`, `type`, `account_sid`, `service_sid`, `entity_identity`,
-//!   `factor_sid`, `factor_type`;
-//! * inferred (names recalled from that page, body not retrievable here): `factor_friendly_name`,
-//!   `challenge_sid`, `challenge_details` (JSON string), `challenge_hidden_details` (JSON string,
-//!   only when set), `challenge_metadata` (only when set), `challenge_status`,
-//!   `challenge_responded_reason`. Whether v2 webhooks are form- or JSON-encoded is not
-//!   documented in our sources; we send forms for both `v1` and `v2` (the version is stored
-//!   and echoed only).
+//! Payload fields (what Twilio documents or was seen sending, nothing more):
+//! * every event: `uuid`, `type`, `account_sid`, `service_sid`, `entity_identity`,
+//!   `factor_sid`, `factor_type` — the parameter table of
+//!   <https://www.twilio.com/docs/verify/api/webhooks> ("Verify Push Webhooks", stored copy
+//!   read through the search tool, 2026-11). That page says v2 is the default version, v1 is
+//!   legacy, and lists per-version fields further down; that part was not retrievable.
+//! * challenge events add `challenge_sid`: a real `challenge.approved` delivery logged by a
+//!   Twilio Functions handler (github.com/dsmwong/verify-push-serverless,
+//!   `functions/webhook.js` at 601c850) carried exactly `service_sid`, `entity_identity`,
+//!   `account_sid`, `factor_sid`, `type`, `uuid`, `challenge_sid`, and the handler fetched the
+//!   challenge to read its details and status. Relying parties must do the same here.
+//!
+//! Not sent any more: `factor_friendly_name`, `challenge_details`, `challenge_hidden_details`,
+//! `challenge_metadata`, `challenge_status`, `challenge_responded_reason`. They were inferred
+//! from memory; no source confirms them, and an emulator that sends fields Twilio may not send
+//! lets a relying party depend on them unnoticed. The logged delivery above has no
+//! `factor_type` (probably a v1 webhook); we send it for both versions, as the table says.
+//! Whether v2 webhooks are form- or JSON-encoded is not documented in our sources; we send
+//! forms for both `v1` and `v2` (the version is stored and echoed only).
 
 use std::time::Duration;
 
@@ -104,7 +113,7 @@ async fn deliver(client: reqwest::Client, d: Delivery) {
     }
 }
 
-/// Fields shared by every event about `factor`.
+/// Fields shared by every event about `factor` (the documented table, minus `uuid`/`type`).
 pub fn factor_params(account_sid: &str, f: &FactorRow) -> Vec<(String, String)> {
     vec![
         ("account_sid".into(), account_sid.into()),
@@ -112,11 +121,10 @@ pub fn factor_params(account_sid: &str, f: &FactorRow) -> Vec<(String, String)> 
         ("entity_identity".into(), f.identity.clone()),
         ("factor_sid".into(), f.sid.clone()),
         ("factor_type".into(), f.factor_type.clone()),
-        ("factor_friendly_name".into(), f.friendly_name.clone()),
     ]
 }
 
-/// Fields of a challenge event.
+/// Fields of a challenge event: the factor's, plus the challenge SID to fetch it by.
 pub fn challenge_params(
     account_sid: &str,
     f: &FactorRow,
@@ -124,18 +132,6 @@ pub fn challenge_params(
 ) -> Vec<(String, String)> {
     let mut p = factor_params(account_sid, f);
     p.push(("challenge_sid".into(), c.sid.clone()));
-    p.push(("challenge_details".into(), c.details.to_string()));
-    if let Some(h) = &c.hidden_details {
-        p.push(("challenge_hidden_details".into(), h.to_string()));
-    }
-    if let Some(m) = &c.metadata {
-        p.push(("challenge_metadata".into(), m.to_string()));
-    }
-    p.push(("challenge_status".into(), c.status.clone()));
-    p.push((
-        "challenge_responded_reason".into(),
-        c.responded_reason.clone(),
-    ));
     p
 }
 

@@ -260,14 +260,25 @@ async fn webhooks_are_delivered_signed_and_retried() {
         assert_eq!(get("entity_identity"), IDENTITY);
         assert_eq!(get("factor_sid"), dev.factor_sid);
         assert_eq!(get("factor_type"), "push");
+        // Exactly the documented fields (webhook_delivery.rs says where each comes from);
+        // details and status are for the relying party to fetch.
+        let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        let mut want = vec![
+            "account_sid",
+            "entity_identity",
+            "factor_sid",
+            "factor_type",
+            "service_sid",
+            "type",
+            "uuid",
+        ];
         if get("type") == "challenge.approved" {
             assert_eq!(get("challenge_sid"), c["sid"].as_str().unwrap());
-            assert_eq!(get("challenge_status"), "approved");
-            let details: Value = serde_json::from_str(&get("challenge_details")).unwrap();
-            assert_eq!(details["message"], "Approve?");
-            let hidden: Value = serde_json::from_str(&get("challenge_hidden_details")).unwrap();
-            assert_eq!(hidden["transaction_id"], "tx-1");
+            want.push("challenge_sid");
+            want.sort_unstable();
         }
+        assert_eq!(names, want, "{} fields", get("type"));
         types.push(get("type"));
         uuids.push(get("uuid"));
     }
