@@ -217,15 +217,19 @@ impl ApiClient {
             .map_err(|e| DemoError::Decode(format!("{e}; body starts {:?}", snippet(&body))))
     }
 
+    /// The first page (up to 1000 items, more than the demo ever makes) of a list at `path`.
+    async fn first_page<P: DeserializeOwned>(&self, path: &str) -> Result<P, DemoError> {
+        self.send(
+            self.http
+                .get(self.url(path)?)
+                .query(&[("PageSize", "1000")]),
+        )
+        .await
+    }
+
     /// The first service named `name`, created if there is none.
     pub async fn find_or_create_service(&self, name: &str) -> Result<Service, DemoError> {
-        let page: ServicePage = self
-            .send(
-                self.http
-                    .get(self.url("Services")?)
-                    .query(&[("PageSize", "1000")]),
-            )
-            .await?;
+        let page: ServicePage = self.first_page("Services").await?;
         if let Some(found) = page
             .services
             .into_iter()
@@ -260,11 +264,7 @@ impl ApiClient {
     /// The service's entities (first page of up to 1000).
     pub async fn list_entities(&self, service: &str) -> Result<Vec<Entity>, DemoError> {
         let page: EntityPage = self
-            .send(
-                self.http
-                    .get(self.url(&format!("Services/{service}/Entities"))?)
-                    .query(&[("PageSize", "1000")]),
-            )
+            .first_page(&format!("Services/{service}/Entities"))
             .await?;
         Ok(page.entities)
     }
@@ -298,11 +298,7 @@ impl ApiClient {
         identity: &str,
     ) -> Result<Vec<Factor>, DemoError> {
         let page: FactorPage = self
-            .send(
-                self.http
-                    .get(self.url(&format!("Services/{service}/Entities/{identity}/Factors"))?)
-                    .query(&[("PageSize", "1000")]),
-            )
+            .first_page(&format!("Services/{service}/Entities/{identity}/Factors"))
             .await?;
         Ok(page.factors)
     }
