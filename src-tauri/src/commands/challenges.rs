@@ -15,31 +15,30 @@ pub async fn pending_challenges(
     Ok(state.core.pending())
 }
 
-/// Approves a challenge.
-#[tauri::command]
-pub async fn approve_challenge(
-    state: State<'_, AppState>,
-    factor_sid: String,
-    challenge_sid: String,
-) -> Result<ChallengeView, AppError> {
-    state
-        .core
-        .answer(&factor_sid, &challenge_sid, Decision::Approve)
-        .await
+/// One command per answer, so no argument from the web view can turn a deny into an approve;
+/// both have the same body.
+macro_rules! answer_command {
+    ($(#[$doc:meta])* $name:ident => $decision:expr) => {
+        $(#[$doc])*
+        #[tauri::command]
+        pub async fn $name(
+            state: State<'_, AppState>,
+            factor_sid: String,
+            challenge_sid: String,
+        ) -> Result<ChallengeView, AppError> {
+            state.core.answer(&factor_sid, &challenge_sid, $decision).await
+        }
+    };
 }
 
-/// Denies a challenge.
-#[tauri::command]
-pub async fn deny_challenge(
-    state: State<'_, AppState>,
-    factor_sid: String,
-    challenge_sid: String,
-) -> Result<ChallengeView, AppError> {
-    state
-        .core
-        .answer(&factor_sid, &challenge_sid, Decision::Deny)
-        .await
-}
+answer_command!(
+    /// Approves a challenge.
+    approve_challenge => Decision::Approve
+);
+answer_command!(
+    /// Denies a challenge.
+    deny_challenge => Decision::Deny
+);
 
 /// One page of an account's answered and expired challenges.
 #[tauri::command]
