@@ -53,4 +53,33 @@ describe("StatusBanner", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Dismiss" }));
     expect(ondismiss).toHaveBeenCalledOnce();
   });
+  it("says the keychain is locked and what to do while the server is reachable", async () => {
+    const calls = mockBackend({ check_now: () => null });
+    render(StatusBanner, {
+      watcher: watcher({ online: true, lastError: appError("keychain_locked", "unlock prompt was dismissed") }),
+      now: NOW,
+    });
+    expect(screen.queryByTestId("offline-banner")).toBeNull();
+    const banner = screen.getByTestId("keychain-banner");
+    expect(banner).toHaveAttribute("data-code", "keychain_locked");
+    expect(banner).toHaveTextContent("The system keychain is locked.");
+    expect(banner).toHaveTextContent(/Unlock your keychain/);
+    await fireEvent.click(screen.getByRole("button", { name: /Try now/ }));
+    expect(calls).toEqual([{ cmd: "check_now", args: {} }]);
+  });
+
+  it("says the keychain is missing and names the Secret Service", () => {
+    render(StatusBanner, {
+      watcher: watcher({ online: true, lastError: appError("keychain_unavailable", "no bus") }),
+      now: NOW,
+    });
+    const banner = screen.getByTestId("keychain-banner");
+    expect(banner).toHaveTextContent("The system keychain is not available.");
+    expect(banner).toHaveTextContent(/Secret Service/);
+  });
+
+  it("shows no keychain banner for other errors while online", () => {
+    render(StatusBanner, { watcher: watcher({ online: true, lastError: appError("factor_not_found", "gone") }), now: NOW });
+    expect(screen.queryByTestId("keychain-banner")).toBeNull();
+  });
 });

@@ -125,7 +125,7 @@ pub(crate) fn map_err(e: keyring::Error) -> Error {
             "unlock your login keyring (or allow access) and try again ({inner})"
         )),
         keyring::Error::PlatformFailure(inner) => Error::KeychainUnavailable(format!(
-            "no usable keychain; on Linux a Secret Service such as gnome-keyring must be running on the session D-Bus ({inner})"
+            "start your keyring (on Linux a Secret Service such as gnome-keyring on the session D-Bus) and try again ({inner})"
         )),
         keyring::Error::NoEntry => Error::KeyStorage("no such keychain entry".into()),
         keyring::Error::BadEncoding(_) => {
