@@ -1,29 +1,70 @@
-//! Start at login via tauri-plugin-autostart; the login item starts Assent with `--hidden`.
+//! Start at login; the login item starts Assent with `--hidden` (straight to the tray).
+//!
+//! Linux: our own XDG autostart entry ([`xdg`]), because the plugin's backend ignores
+//! `XDG_CONFIG_HOME` and does not quote the program path. macOS and Windows:
+//! tauri-plugin-autostart.
+
+#[cfg(target_os = "linux")]
+pub mod xdg;
 
 use std::sync::Arc;
 
 use tauri::AppHandle;
-use tauri_plugin_autostart::ManagerExt;
 
 use crate::core::{AppError, Core};
 
-/// The plugin, configured to pass `--hidden` so login starts go straight to the tray.
+/// Arguments the login item passes.
+pub const LOGIN_ARGS: &[&str] = &["--hidden"];
+
+/// The plugin, configured to pass [`LOGIN_ARGS`].
+#[cfg(not(target_os = "linux"))]
 pub fn plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
     tauri_plugin_autostart::Builder::new()
-        .arg("--hidden")
+        .args(LOGIN_ARGS.iter().copied())
         .app_name("Assent")
         .build()
 }
 
-/// Turns start-at-login on or off and records it in the settings.
-pub fn apply(app: &AppHandle, core: &Arc<Core>, enabled: bool) -> Result<(), AppError> {
+/// Nothing to set up on Linux ([`xdg`] reads the environment when asked); an empty plugin
+/// keeps the builder in lib.rs the same on every platform.
+#[cfg(target_os = "linux")]
+pub fn plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
+    tauri::plugin::Builder::new("assent-autostart").build()
+}
+
+#[cfg(target_os = "linux")]
+fn set_login_item(_app: &AppHandle, enabled: bool) -> Result<(), AppError> {
+    xdg::LoginEntry::for_this_binary(LOGIN_ARGS)?.set(enabled)
+}
+
+#[cfg(target_os = "linux")]
+fn login_item_enabled(_app: &AppHandle) -> Result<bool, AppError> {
+    xdg::LoginEntry::for_this_binary(LOGIN_ARGS)?.is_enabled()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_login_item(app: &AppHandle, enabled: bool) -> Result<(), AppError> {
+    use tauri_plugin_autostart::ManagerExt;
     let launcher = app.autolaunch();
     let r = if enabled {
         launcher.enable()
     } else {
         launcher.disable()
     };
-    r.map_err(|e| AppError::Desktop(format!("cannot change start at login: {e}")))?;
+    r.map_err(|e| AppError::Desktop(format!("cannot change start at login: {e}")))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn login_item_enabled(app: &AppHandle) -> Result<bool, AppError> {
+    use tauri_plugin_autostart::ManagerExt;
+    app.autolaunch()
+        .is_enabled()
+        .map_err(|e| AppError::Desktop(format!("cannot read start at login: {e}")))
+}
+
+/// Turns start-at-login on or off and records it in the settings.
+pub fn apply(app: &AppHandle, core: &Arc<Core>, enabled: bool) -> Result<(), AppError> {
+    set_login_item(app, enabled)?;
     core.modify_settings(|s| s.start_at_login = enabled)?;
     tracing::info!(enabled, "start at login changed");
     Ok(())
@@ -31,13 +72,13 @@ pub fn apply(app: &AppHandle, core: &Arc<Core>, enabled: bool) -> Result<(), App
 
 /// The OS login item is the truth: mirror it into the settings at startup.
 pub fn sync_from_os(app: &AppHandle, core: &Arc<Core>) {
-    match app.autolaunch().is_enabled() {
+    match login_item_enabled(app) {
         Ok(on) if on != core.settings().start_at_login => {
             if let Err(e) = core.modify_settings(|s| s.start_at_login = on) {
                 tracing::warn!(code = %e.code(), "cannot record start-at-login state");
             }
         }
         Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot read start-at-login state"),
+        Err(e) => tracing::warn!(code = %e.code(), error = %e, "cannot read start-at-login state"),
     }
 }
