@@ -464,3 +464,238 @@ async fn no_secrets_in_logs_state_or_webview_storage() {
         .await,
     );
 }
+
+/// Start at login through the settings switch, with a private HOME and XDG_CONFIG_HOME: the
+/// switch writes `$XDG_CONFIG_HOME/autostart/Assent.desktop` (not `~/.config`, which the
+/// session would ignore) whose `Exec` starts this binary with `--hidden`; after a restart the
+/// switch shows what the file says, also when the file went away behind the app's back; and
+/// turning the switch off removes the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_at_login_switch_writes_the_autostart_entry() {
+    report(start_at_login_scenario().await);
+}
+
+/// The private home of [`start_at_login_scenario`], shared by its restarts.
+struct LoginHome {
+    _root: tempfile::TempDir,
+    /// `$XDG_CONFIG_HOME/autostart/Assent.desktop`.
+    entry: std::path::PathBuf,
+    /// `$HOME/.config/autostart/Assent.desktop` (where the plugin used to write it).
+    legacy: std::path::PathBuf,
+    /// The app's settings.json (same data dir across restarts).
+    settings: std::path::PathBuf,
+    /// Written by the wrapper: the app's PID (exec keeps it).
+    pid_file: std::path::PathBuf,
+    /// The `assent` binary the entry must start.
+    real_bin: std::path::PathBuf,
+}
+
+impl LoginHome {
+    /// Makes the folders and a wrapper that points HOME, XDG_CONFIG_HOME and ASSENT_DATA_DIR
+    /// there; `env.app_bin` becomes the wrapper (AppSession's own wrapper execs it).
+    fn new(env: &mut assent_e2e::env::E2eEnv) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |what: &'static str| move |e: std::io::Error| Error::io(what, e);
+        let root = tempfile::Builder::new()
+            .prefix("assent-e2e-autostart-")
+            .tempdir()
+            .map_err(io("creating the private home"))?;
+        let home = root.path().join("home");
+        let xdg = root.path().join("xdg-config");
+        let data = root.path().join("data");
+        for dir in [&home, &xdg, &data] {
+            std::fs::create_dir_all(dir).map_err(io("creating the private folders"))?;
+        }
+        let real_bin = env
+            .app_bin
+            .canonicalize()
+            .map_err(io("locating the assent binary"))?;
+        let pid_file = root.path().join("app.pid");
+        let quote = |p: &Path| format!("'{}'", p.to_string_lossy().replace('\'', r"'\''"));
+        let wrapper = root.path().join("assent-private-home.sh");
+        let script = format!(
+            "#!/bin/sh\nexport HOME={}\nexport XDG_CONFIG_HOME={}\nexport ASSENT_DATA_DIR={}\n\
+             echo $$ > {}\nexec {} \"$@\"\n",
+            quote(&home),
+            quote(&xdg),
+            quote(&data),
+            quote(&pid_file),
+            quote(&real_bin)
+        );
+        std::fs::write(&wrapper, script).map_err(io("writing the wrapper"))?;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+            .map_err(io("chmod of the wrapper"))?;
+        env.app_bin = wrapper;
+        Ok(LoginHome {
+            entry: xdg.join("autostart").join("Assent.desktop"),
+            legacy: home
+                .join(".config")
+                .join("autostart")
+                .join("Assent.desktop"),
+            settings: data.join("settings.json"),
+            pid_file,
+            real_bin,
+            _root: root,
+        })
+    }
+
+    /// Ends the window and waits until the app process is gone, so the next start with the
+    /// same data dir is not handed to it by the single-instance check.
+    async fn close(&self, app: assent_e2e::app::AppSession) -> Result<()> {
+        let pid = std::fs::read_to_string(&self.pid_file)
+            .map_err(|e| Error::io("reading the app's pid", e))?;
+        app.close().await?;
+        let proc_dir = Path::new("/proc").join(pid.trim());
+        wait::until("the app process to exit", PATIENCE, || async {
+            let state = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+            // Gone, or a zombie waiting for tauri-driver to reap it.
+            let gone =
+                state.is_empty() || state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'));
+            Ok(gone.then_some(()))
+        })
+        .await
+    }
+}
+
+/// Opens the settings view and waits until it has loaded the saved settings.
+async fn open_settings(app: &assent_e2e::app::AppSession) -> Result<()> {
+    app.click(&tid("settings-button")).await?;
+    wait::until("the settings to load", PATIENCE, || async {
+        let ready = app
+            .js(
+                "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
+                vec![Value::from(tid("settings-autostart"))],
+            )
+            .await?;
+        Ok(ready.as_bool().unwrap_or(false).then_some(()))
+    })
+    .await
+}
+
+/// Whether the "Start at login" switch is on.
+async fn autostart_switch(app: &assent_e2e::app::AppSession) -> Result<bool> {
+    let v = app
+        .js(
+            "return document.querySelector(arguments[0]).checked;",
+            vec![Value::from(tid("settings-autostart"))],
+        )
+        .await?;
+    v.as_bool()
+        .ok_or_else(|| Error::Assertion(format!("settings-autostart.checked is {v}")))
+}
+
+/// Clicks the switch to `on`, saves, and waits for the entry to follow and the form to settle.
+async fn save_autostart(
+    app: &assent_e2e::app::AppSession,
+    home: &LoginHome,
+    on: bool,
+) -> Result<()> {
+    ensure(autostart_switch(app).await? != on, || {
+        format!("the switch already shows {on}")
+    })?;
+    app.click(&tid("settings-autostart")).await?;
+    app.click(&tid("settings-save")).await?;
+    let what = format!(
+        "the autostart entry to be {}",
+        if on { "written" } else { "removed" }
+    );
+    wait::until(&what, PATIENCE, || async {
+        Ok((home.entry.is_file() == on).then_some(()))
+    })
+    .await?;
+    wait::until("the settings form to settle", PATIENCE, || async {
+        let saved = app
+            .js(
+                "const b = document.querySelector(arguments[0]); return !!b && b.disabled && !b.querySelector('.spinner');",
+                vec![Value::from(tid("settings-save"))],
+            )
+            .await?;
+        Ok(saved.as_bool().unwrap_or(false).then_some(()))
+    })
+    .await?;
+    ensure(app.count(&tid("error-banner")).await? == 0, || {
+        "saving the settings showed an error".into()
+    })?;
+    ensure(autostart_switch(app).await? == on, || {
+        format!("after saving, the switch does not show {on}")
+    })
+}
+
+async fn start_at_login_scenario() -> Result<()> {
+    let Some(mut env) = assent_e2e::env::e2e_env("start_at_login").await? else {
+        return Ok(());
+    };
+    let home = LoginHome::new(&mut env)?;
+    let launch = || assent_e2e::app::AppSession::launch(&env, "start_at_login");
+
+    // First start: off, no entry; switching on writes it where the session looks.
+    let app = launch().await?;
+    let outcome = async {
+        open_settings(&app).await?;
+        ensure(!autostart_switch(&app).await?, || {
+            "switch on before anything was saved".into()
+        })?;
+        ensure(!home.entry.exists(), || {
+            "an entry exists before the switch was used".into()
+        })?;
+        save_autostart(&app, &home, true).await?;
+        let text = std::fs::read_to_string(&home.entry)
+            .map_err(|e| Error::io("reading the autostart entry", e))?;
+        let exec = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Exec="))
+            .ok_or_else(|| Error::Assertion(format!("no Exec line in:\n{text}")))?;
+        // The test binary's path has no characters the Desktop Entry spec makes us quote.
+        let want = format!("{} --hidden", home.real_bin.display());
+        ensure(exec == want, || {
+            format!("Exec={exec}, expected Exec={want}")
+        })?;
+        ensure(text.contains("Type=Application"), || {
+            format!("entry:\n{text}")
+        })?;
+        ensure(!home.legacy.exists(), || {
+            format!(
+                "entry also written to {} (XDG_CONFIG_HOME ignored)",
+                home.legacy.display()
+            )
+        })
+    }
+    .await;
+    home.close(app).await?;
+    outcome?;
+
+    // Restart: the switch shows the entry.
+    let app = launch().await?;
+    let outcome = async {
+        open_settings(&app).await?;
+        ensure(autostart_switch(&app).await?, || {
+            "after a restart the switch is off although the entry exists".into()
+        })
+    }
+    .await;
+    home.close(app).await?;
+    outcome?;
+
+    // The entry goes away while the app is stopped (settings.json still says on): the next
+    // start shows the switch off; on and off again write and remove the entry.
+    std::fs::remove_file(&home.entry).map_err(|e| Error::io("removing the entry", e))?;
+    let saved = std::fs::read_to_string(&home.settings)
+        .map_err(|e| Error::io("reading settings.json", e))?;
+    ensure(
+        saved.contains("\"startAtLogin\":true") || saved.contains("\"startAtLogin\": true"),
+        || format!("settings.json does not record start at login: {saved}"),
+    )?;
+    let app = launch().await?;
+    let outcome = async {
+        open_settings(&app).await?;
+        ensure(!autostart_switch(&app).await?, || {
+            "after a restart the switch is on although the entry is gone".into()
+        })?;
+        save_autostart(&app, &home, true).await?;
+        save_autostart(&app, &home, false).await?;
+        ensure(!home.legacy.exists(), || "legacy entry present".into())
+    }
+    .await;
+    home.close(app).await?;
+    outcome
+}
