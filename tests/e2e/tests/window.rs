@@ -560,14 +560,25 @@ impl LoginHome {
 /// Opens the settings view and waits until it has loaded the saved settings.
 async fn open_settings(app: &assent_e2e::app::AppSession) -> Result<()> {
     app.click(&tid("settings-button")).await?;
-    wait::until("the settings to load", PATIENCE, || async {
-        let ready = app
-            .js(
-                "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
-                vec![Value::from(tid("settings-autostart"))],
-            )
-            .await?;
-        Ok(ready.as_bool().unwrap_or(false).then_some(()))
+    wait_until_js(
+        app,
+        "the settings to load",
+        "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
+        &tid("settings-autostart"),
+    )
+    .await
+}
+
+/// Waits until `script`, given `css` as `arguments[0]`, returns true in the window.
+async fn wait_until_js(
+    app: &assent_e2e::app::AppSession,
+    what: &str,
+    script: &str,
+    css: &str,
+) -> Result<()> {
+    wait::until(what, PATIENCE, || async {
+        let v = app.js(script, vec![Value::from(css)]).await?;
+        Ok(v.as_bool().unwrap_or(false).then_some(()))
     })
     .await
 }
@@ -603,15 +614,13 @@ async fn save_autostart(
         Ok((home.entry.is_file() == on).then_some(()))
     })
     .await?;
-    wait::until("the settings form to settle", PATIENCE, || async {
-        let saved = app
-            .js(
-                "const b = document.querySelector(arguments[0]); return !!b && b.disabled && !b.querySelector('.spinner');",
-                vec![Value::from(tid("settings-save"))],
-            )
-            .await?;
-        Ok(saved.as_bool().unwrap_or(false).then_some(()))
-    })
+    wait_until_js(
+        app,
+        "the settings form to settle",
+        "const b = document.querySelector(arguments[0]); \
+         return !!b && b.disabled && !b.querySelector('.spinner');",
+        &tid("settings-save"),
+    )
     .await?;
     ensure(app.count(&tid("error-banner")).await? == 0, || {
         "saving the settings showed an error".into()
