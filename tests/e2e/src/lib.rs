@@ -9,6 +9,7 @@ pub mod desktop;
 pub mod emulator;
 pub mod env;
 pub mod error;
+pub mod keyring;
 pub mod relying_party;
 pub mod scenario;
 pub mod wait;
