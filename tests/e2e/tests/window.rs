@@ -708,3 +708,167 @@ async fn start_at_login_scenario() -> Result<()> {
     home.close(app).await?;
     outcome
 }
+
+/// Enrols `identity` with the CLI into `data_dir` (stdin payload), on the desktop's keychain;
+/// returns the factor SID.
+fn cli_enrol(app_bin: &Path, data_dir: &Path, payload: &str, name: &str) -> Result<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(app_bin)
+        .args(["enroll", "-", "--name", name, "--json"])
+        .env("ASSENT_DATA_DIR", data_dir)
+        .env("ASSENT_EMULATOR_ADDR", "off")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::process("assent enroll", format!("spawn failed: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(payload.as_bytes())
+            .map_err(|e| Error::io("writing the payload to assent enroll", e))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::io("waiting for assent enroll", e))?;
+    let account: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        Error::process(
+            "assent enroll",
+            format!(
+                "{}: no JSON on stdout ({e}); stderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        )
+    })?;
+    account["factorSid"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::Assertion(format!("no factorSid in {account}")))
+}
+
+/// The keychain row of the security matrix, in the window, on the desktop's real gnome-keyring.
+///
+/// A request can only be listed with the account's key (the device JWT), and a key the app has
+/// used stays in its memory, so "Approve while locked" cannot happen in a window that already
+/// showed the request. What users meet is the app finding its accounts while the keyring is
+/// still locked (autostart at login before the keyring is unlocked): here the account comes
+/// from an earlier enrolment into another data dir whose factors.json is handed to the running
+/// app. The window must say the keychain is locked and what to do; enrolling meanwhile fails
+/// with the same clear words and spends nothing; once unlocked the request shows, Approve
+/// reaches the server, and the refused enrolment goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_keychain_is_explained_in_window_and_approve_works_once_unlocked() {
+    use assent_e2e::keyring::LockedLogin;
+    report(
+        scenario::run("keychain_locked", async |s| {
+            let earlier = tempfile::Builder::new()
+                .prefix("assent-e2e-earlier-")
+                .tempdir()
+                .map_err(|e| Error::io("creating the earlier data dir", e))?;
+            let identity = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+            let token = s.rp.access_token(&s.service, &identity).await?;
+            let payload = s.rp.enrolment_payload(&s.service, &identity, &token);
+            let name = "Judy at Example";
+            let factor_sid = cli_enrol(&s.env.app_bin, earlier.path(), &payload, name)?;
+            let judy = Enrolled {
+                factor_sid,
+                identity,
+                name: name.into(),
+                access_token: token,
+            };
+            let message = "Sign in to Example (keychain locked)?";
+            let sid = s.challenge(&judy, message, |_| {}).await?;
+
+            // Unlocked again when this guard goes, whatever happens below.
+            let mut locked = LockedLogin::lock_desktop()?;
+            let store = s.app.data_dir().join("factors.json");
+            let staging = s.app.data_dir().join("factors.json.incoming");
+            std::fs::copy(earlier.path().join("factors.json"), &staging)
+                .map_err(|e| Error::io("copying the earlier factors.json", e))?;
+            std::fs::rename(&staging, &store)
+                .map_err(|e| Error::io("handing factors.json to the app", e))?;
+            let record = std::fs::read(&store).map_err(|e| Error::io("reading factors.json", e))?;
+
+            // The window says what is wrong and what to do.
+            let banner = tid("keychain-banner");
+            s.app.wait_css(&banner).await?;
+            let code = s
+                .app
+                .js(
+                    "const e = document.querySelector(arguments[0]); return e && e.getAttribute('data-code');",
+                    vec![Value::from(banner.as_str())],
+                )
+                .await?;
+            ensure(code == "keychain_locked", || {
+                format!("keychain-banner has data-code {code}, expected keychain_locked")
+            })?;
+            let text = s.app.text_content(&banner).await?.unwrap_or_default();
+            ensure(
+                text.contains("keychain is locked") && text.contains("Unlock"),
+                || format!("keychain-banner does not say it is locked and to unlock it: {text:?}"),
+            )?;
+            s.app.screenshot("app-keychain-locked").await?;
+
+            // Enrolling meanwhile fails with the same clear words, before the token is spent.
+            let kim = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+            let kim_token = s.rp.access_token(&s.service, &kim).await?;
+            let kim_payload = s.rp.enrolment_payload(&s.service, &kim, &kim_token);
+            if s.app.count(&tid("enroll-input")).await? == 0 {
+                s.app.click(&tid("add-account-button")).await?;
+            }
+            s.app.type_into(&tid("enroll-input"), &kim_payload).await?;
+            s.app.type_into(&tid("enroll-name"), "Kim at Example").await?;
+            s.app.click(&tid("enroll-submit")).await?;
+            let enroll_error = format!("{}[data-code=\"keychain_locked\"]", tid("enroll-error"));
+            s.app.wait_css(&enroll_error).await?;
+            let said = s.app.text_content(&enroll_error).await?.unwrap_or_default();
+            ensure(said.contains("keychain") && said.contains("Unlock"), || {
+                format!("enroll-error does not say the keychain is locked and to unlock it: {said:?}")
+            })?;
+
+            // Nothing lost: the request waits on the server, the account record is untouched.
+            let status = s.server_status(&judy, &sid).await?;
+            ensure(status == "pending", || {
+                format!("the request is {status} on the server while locked, expected pending")
+            })?;
+            let now = std::fs::read(&store).map_err(|e| Error::io("reading factors.json", e))?;
+            ensure(now == record, || {
+                "factors.json changed while the keychain was locked".into()
+            })?;
+            ensure(locked.is_locked()?, || {
+                "the keyring got unlocked behind the test's back".into()
+            })?;
+
+            // Unlocked (as at login): the request shows, Approve goes through, the banner leaves.
+            locked.unlock()?;
+            expect_card(s, &judy, &sid, message).await?;
+            s.app.click(&in_card(&sid, "approve-button")).await?;
+            s.wait_server_status(&judy, &sid, "approved").await?;
+            expect_card_settled(s, &sid, "approved").await?;
+            s.app.wait_gone(&banner, PATIENCE).await?;
+
+            // The enrolment refused while locked works now with the same payload.
+            s.app.click(&tid("enroll-submit")).await?;
+            let kim_row = format!(
+                "{}[data-factor-sid^=\"YF\"]",
+                tid("account-item")
+            );
+            wait::until("Kim's account row after unlocking", PATIENCE, || async {
+                let names = s
+                    .app
+                    .js(
+                        "return Array.from(document.querySelectorAll(arguments[0])).map(r => r.textContent);",
+                        vec![Value::from(kim_row.as_str())],
+                    )
+                    .await?;
+                let found = names
+                    .as_array()
+                    .is_some_and(|rows| rows.iter().any(|r| r.as_str().is_some_and(|t| t.contains("Kim at Example"))));
+                Ok(found.then_some(()))
+            })
+            .await
+        })
+        .await,
+    );
+}
