@@ -1,5 +1,7 @@
 """Merges results/parts/*.json into results/bench.json and prints ONE table:
-figure | median | p95 | min | max | n | target | met?   (targets are read, never asserted)."""
+figure | median | p95 | min | max | n | target | met?   (targets are read, never asserted).
+Indented rows ("  of which ...") split the row above into parts measured on the same samples;
+their medians need not add up to its median (a median of sums is not a sum of medians)."""
 
 import json
 import os

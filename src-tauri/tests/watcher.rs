@@ -2,12 +2,15 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use assent::core::{AppEvent, RemovalReason};
+use assent::core::watcher::SystemProbe;
+use assent::core::{AppEvent, Core, CoreOptions, Paths, RemovalReason, WatcherConfig};
 use common::{is_announce, Backend, Collector, Device};
 use verify_emulator::Faults;
+use verify_push::KeyStore;
 
 const FAST: Option<Duration> = Some(Duration::from_millis(150));
 
@@ -229,4 +232,161 @@ async fn paused_notifications_still_list_but_do_not_notify() {
         1
     );
     assert_eq!(dev.core.pending().len(), 1);
+}
+
+/// A probe the tests move: the real wall clock plus a simulated sleep, and a network
+/// fingerprint set by hand.
+#[derive(Debug, Default)]
+struct TestProbe {
+    slept_secs: AtomicU64,
+    net: AtomicU64,
+}
+
+impl SystemProbe for TestProbe {
+    fn wall_clock(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(self.slept_secs.load(Ordering::SeqCst))
+    }
+
+    fn network_fingerprint(&self) -> u64 {
+        self.net.load(Ordering::SeqCst)
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A second Core on `dev`'s data (same accounts and keys) whose watcher polls once an hour
+/// unless `probe` says otherwise, running its loop; returns once the start poll is done.
+async fn hourly_watcher(
+    dev: &Device,
+    probe: Arc<TestProbe>,
+) -> (Arc<Core>, Arc<Collector>, tokio::task::JoinHandle<()>) {
+    let events = Arc::new(Collector::default());
+    let mut opts = CoreOptions::new(Paths::at(dev.dir.path()));
+    let keys: Arc<dyn KeyStore> = dev.keys.clone();
+    opts.key_store = Some(keys);
+    opts.sink = events.clone();
+    opts.watcher = WatcherConfig {
+        interval_override: Some(HOUR),
+        probe,
+        ..WatcherConfig::default()
+    };
+    let core = Core::new(opts).expect("core builds");
+    let task = tokio::spawn(core.watcher().clone().run());
+    // The start poll is over once it has stamped its time (hang guard: common::WAIT).
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while core.watcher().status().last_poll_at.is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no start poll");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(core.watcher().poll_count(), 1);
+    (core, events, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_coming_back_polls_at_once_and_the_schedule_goes_on() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "hank-user1", None).await;
+    let probe = Arc::new(TestProbe::default());
+    let (core, events, task) = hourly_watcher(&dev, probe.clone()).await;
+    let watcher = core.watcher().clone();
+
+    // Created while "offline": with an hourly schedule only the reaction can find it.
+    let sid = backend
+        .challenge("hank-user1", &dev.factor, "Network back", &[])
+        .await;
+    probe.net.fetch_add(1, Ordering::SeqCst);
+    events.wait_for(is_announce(&sid)).await;
+    assert_eq!(watcher.poll_count(), 2, "one poll for one change");
+
+    // The loop goes on: the next change is noticed too, and still one poll each.
+    let sid2 = backend
+        .challenge("hank-user1", &dev.factor, "Network back again", &[])
+        .await;
+    probe.net.fetch_add(1, Ordering::SeqCst);
+    events.wait_for(is_announce(&sid2)).await;
+    assert_eq!(watcher.poll_count(), 3);
+    assert_eq!(events.count(is_announce(&sid)), 1, "announced once");
+    watcher.stop();
+    task.await.expect("watcher task ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_from_sleep_polls_at_once_and_the_schedule_goes_on() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "ivy-user1", None).await;
+    let probe = Arc::new(TestProbe::default());
+    let (core, events, task) = hourly_watcher(&dev, probe.clone()).await;
+    let watcher = core.watcher().clone();
+
+    // A sign-in started while the laptop was asleep.
+    let sid = backend
+        .challenge("ivy-user1", &dev.factor, "While asleep", &[])
+        .await;
+    probe.slept_secs.fetch_add(8 * 3600, Ordering::SeqCst);
+    events.wait_for(is_announce(&sid)).await;
+    assert_eq!(watcher.poll_count(), 2, "one poll for one resume");
+
+    // Another sleep later: noticed as well (the jump is measured from the last wake-up).
+    let sid2 = backend
+        .challenge("ivy-user1", &dev.factor, "After the next sleep", &[])
+        .await;
+    probe.slept_secs.fetch_add(600, Ordering::SeqCst);
+    events.wait_for(is_announce(&sid2)).await;
+    assert_eq!(watcher.poll_count(), 3);
+    watcher.stop();
+    task.await.expect("watcher task ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_poll_lists_every_account() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "jack-user1", None).await;
+    // A second account in the same app.
+    let payload = backend.enrollment_json("jack-user2").await;
+    let second = dev
+        .core
+        .enroll(&payload, Some("Second".into()))
+        .await
+        .expect("second enrolment");
+    let a = backend
+        .challenge("jack-user1", &dev.factor, "First account", &[])
+        .await;
+    let b = backend
+        .challenge("jack-user2", &second.factor_sid, "Second account", &[])
+        .await;
+    let before = dev.core.watcher().poll_count();
+    let out = dev.core.watcher().poll_once().await;
+    assert_eq!(dev.core.watcher().poll_count(), before + 1);
+    assert_eq!(out.announced, 2);
+    assert_eq!(dev.events.count(is_announce(&a)), 1);
+    assert_eq!(dev.events.count(is_announce(&b)), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announced_before_the_list_event_and_recorded_for_a_restart() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "kim-user1", None).await;
+    let sid = backend
+        .challenge("kim-user1", &dev.factor, "Order", &[])
+        .await;
+    let seen = dev.events.len();
+    dev.core.watcher().poll_once().await;
+    let events = dev.events.all();
+    let announce = events[seen..]
+        .iter()
+        .position(is_announce(&sid))
+        .expect("announced");
+    let listed = events[seen..]
+        .iter()
+        .position(
+            |e| matches!(e, AppEvent::ChallengesChanged(l) if l.iter().any(|p| p.sid() == sid)),
+        )
+        .expect("listed");
+    assert!(
+        announce < listed,
+        "the notification is not held up by the list event"
+    );
+    // The record is on disk as soon as the announcement is out.
+    let announced = std::fs::read_to_string(dev.dir.path().join("announced.json")).expect("file");
+    assert!(announced.contains(&sid));
 }

@@ -155,7 +155,8 @@ impl AnnouncedStore {
 /// restarted process reads; only an OS crash could lose it (see the module docs).
 fn replace_file<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<(), AppError> {
     use std::io::Write;
-    let err = |e: std::io::Error| AppError::Storage(format!("cannot write {}: {e}", path.display()));
+    let err =
+        |e: std::io::Error| AppError::Storage(format!("cannot write {}: {e}", path.display()));
     let dir = path
         .parent()
         .ok_or_else(|| AppError::Storage(format!("{} has no parent", path.display())))?;
@@ -387,7 +388,11 @@ impl Watcher {
                 let outcome = self.poll_once().await;
                 let interval = self.interval();
                 let backoff = self.backoff(&outcome, interval);
-                let anchor = if forced.take().is_some() { started } else { due };
+                let anchor = if forced.take().is_some() {
+                    started
+                } else {
+                    due
+                };
                 schedule.polled(anchor, started, TokioInstant::now(), interval, backoff);
                 tracing::debug!(
                     poll_ms = started.elapsed().as_millis() as u64,
@@ -864,6 +869,8 @@ fn network_fingerprint() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::NullSink;
+    use std::sync::atomic::AtomicU64;
 
     #[test]
     fn a_wall_clock_jump_beyond_the_tick_counts_as_resume() {
@@ -893,5 +900,256 @@ mod tests {
         let again = AnnouncedStore::load(path);
         assert!(again.map.contains_key("YCnew"));
         assert!(!again.map.contains_key("YCold"), "expired long ago: pruned");
+    }
+
+    const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+    #[tokio::test(start_paused = true)]
+    async fn schedule_keeps_its_grid_whatever_a_poll_takes() {
+        let t0 = TokioInstant::now();
+        let interval = SECS(2);
+        let mut s = Schedule::default();
+        assert_eq!(s.due(interval), t0, "the first poll is due at once");
+        // Due at t0, started 300 ms late, took 500 ms: the next is still due at t0 + 2 s.
+        let started = t0 + Duration::from_millis(300);
+        s.polled(
+            t0,
+            started,
+            started + Duration::from_millis(500),
+            interval,
+            None,
+        );
+        assert_eq!(s.due(interval), t0 + SECS(2));
+        // The interval is read when asked: idle stretches the same grid.
+        assert_eq!(s.due(SECS(15)), t0 + SECS(15));
+        // Held up for a whole interval (or more): the grid restarts at the late start, no burst.
+        let late = t0 + SECS(2) + SECS(5);
+        s.polled(t0 + SECS(2), late, late, interval, None);
+        assert_eq!(s.due(interval), late + SECS(2));
+        // A backoff counts from the end of the failed poll and replaces the interval.
+        let (start, end) = (late + SECS(2), late + SECS(12));
+        s.polled(late + SECS(2), start, end, interval, Some(SECS(4)));
+        assert_eq!(s.due(interval), end + SECS(4));
+        // Success again: back to the interval, from the grid point.
+        s.polled(end + SECS(4), end + SECS(4), end + SECS(5), interval, None);
+        assert_eq!(s.due(interval), end + SECS(6));
+    }
+
+    /// Wall clock = a start time plus the (paused) monotonic time since, plus simulated sleep;
+    /// the network fingerprint is set by hand.
+    #[derive(Debug)]
+    struct FakeProbe {
+        wall0: SystemTime,
+        mono0: TokioInstant,
+        slept: Mutex<Duration>,
+        net: AtomicU64,
+    }
+
+    impl FakeProbe {
+        fn new() -> Arc<FakeProbe> {
+            Arc::new(FakeProbe {
+                wall0: SystemTime::now(),
+                mono0: TokioInstant::now(),
+                slept: Mutex::new(Duration::ZERO),
+                net: AtomicU64::new(1),
+            })
+        }
+
+        /// The machine sleeps for `d`: the wall clock moves on, the monotonic one does not.
+        fn sleep(&self, d: Duration) {
+            *self.slept.lock().unwrap() += d;
+        }
+
+        fn change_network(&self) {
+            self.net.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl SystemProbe for FakeProbe {
+        fn wall_clock(&self) -> SystemTime {
+            self.wall0 + (TokioInstant::now() - self.mono0) + *self.slept.lock().unwrap()
+        }
+
+        fn network_fingerprint(&self) -> u64 {
+            self.net.load(Ordering::SeqCst)
+        }
+    }
+
+    #[derive(Debug, Default)]
+    struct FakeIdle(AtomicBool);
+
+    impl IdleSource for FakeIdle {
+        fn idle_time(&self) -> Option<Duration> {
+            Some(if self.0.load(Ordering::SeqCst) {
+                SECS(3600)
+            } else {
+                Duration::ZERO
+            })
+        }
+    }
+
+    /// A watcher with default settings (2 s active, 15 s idle) and no accounts: every poll
+    /// round is real (`poll_once`) but makes no request, so the paused clock stays exact.
+    struct Rig {
+        _dir: tempfile::TempDir,
+        watcher: Watcher,
+        probe: Arc<FakeProbe>,
+        idle: Arc<FakeIdle>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Rig {
+        fn start(interval_override: Option<Duration>) -> Rig {
+            let dir = tempfile::tempdir().unwrap();
+            let client = VerifyPush::builder()
+                .data_dir(dir.path())
+                .key_store(Arc::new(verify_push::MemoryKeyStore::default()))
+                .build()
+                .unwrap();
+            let probe = FakeProbe::new();
+            let idle = Arc::new(FakeIdle::default());
+            let watcher = Watcher::new(
+                client,
+                Arc::new(SettingsStore::load(dir.path().join("settings.json"))),
+                Arc::new(ActivityStore::load(dir.path().join("activity.json"))),
+                Arc::new(NullSink),
+                idle.clone(),
+                dir.path().join("announced.json"),
+                WatcherConfig {
+                    interval_override,
+                    probe: probe.clone(),
+                    ..WatcherConfig::default()
+                },
+            );
+            let task = tokio::spawn(watcher.clone().run());
+            Rig {
+                _dir: dir,
+                watcher,
+                probe,
+                idle,
+                task,
+            }
+        }
+
+        /// Polls so far, read at simulated time `at` since the start.
+        async fn polls_at(&self, start: TokioInstant, at: Duration) -> u64 {
+            tokio::time::sleep_until(start + at).await;
+            self.watcher.poll_count()
+        }
+
+        async fn stop(self) {
+            self.watcher.stop();
+            self.task.await.unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_seconds_means_thirty_polls_a_minute() {
+        let t0 = TokioInstant::now();
+        let rig = Rig::start(None);
+        let after_start = rig.polls_at(t0, Duration::from_millis(500)).await;
+        assert_eq!(after_start, 1, "one poll at start");
+        for minute in 1..=10u64 {
+            let n = rig
+                .polls_at(t0, SECS(60 * minute) + Duration::from_millis(500))
+                .await;
+            assert_eq!(n - after_start, 30 * minute, "polls after {minute} min");
+        }
+        rig.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_up_poll_does_not_shift_the_schedule() {
+        let t0 = TokioInstant::now();
+        let rig = Rig::start(None);
+        // Something holds the poll lock for 300 ms at a time (like a slow server would hold a
+        // poll), so every poll starts up to 300 ms late; sleeping 2 s after each poll instead of
+        // keeping the grid would lose a poll every seven or so.
+        let inner = rig.watcher.inner.clone();
+        let blocker = tokio::spawn(async move {
+            loop {
+                let held = inner.poll_lock.lock().await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                drop(held);
+                tokio::task::yield_now().await;
+            }
+        });
+        let after_start = rig.polls_at(t0, Duration::from_millis(500)).await;
+        let n = rig
+            .polls_at(t0, SECS(600) + Duration::from_millis(500))
+            .await;
+        assert_eq!(n - after_start, 300, "still 30 a minute");
+        blocker.abort();
+        rig.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_uses_the_idle_interval_and_activity_returns_at_once() {
+        let t0 = TokioInstant::now();
+        let rig = Rig::start(None);
+        rig.idle.0.store(true, Ordering::SeqCst);
+        // The start poll comes at once whatever the user does.
+        let after_start = rig.polls_at(t0, Duration::from_millis(500)).await;
+        let n = rig
+            .polls_at(t0, SECS(600) + Duration::from_millis(500))
+            .await;
+        assert_eq!(
+            n - after_start,
+            40,
+            "15 s apart while idle: 40 polls in 10 min"
+        );
+        // Active again at 605.2 s: 15 s have not passed, but 2 s have, so the next wake-up
+        // (the loop wakes every second) polls, and then every 2 s.
+        rig.polls_at(t0, Duration::from_millis(605_200)).await;
+        rig.idle.0.store(false, Ordering::SeqCst);
+        let back = rig.polls_at(t0, Duration::from_millis(606_500)).await;
+        assert_eq!(
+            back,
+            n + 1,
+            "polled on the first wake-up after the user came back"
+        );
+        let later = rig.polls_at(t0, Duration::from_millis(666_500)).await;
+        assert_eq!(later - back, 30);
+        rig.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resume_from_sleep_polls_at_once_then_the_schedule_goes_on() {
+        let t0 = TokioInstant::now();
+        let rig = Rig::start(Some(SECS(60)));
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(10_200)).await, 1);
+        rig.probe.sleep(SECS(3600));
+        // Noticed at the next wake-up (at most a tick later), not when the minute is up.
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(11_500)).await, 2);
+        // The minute grid restarts from that poll (11 s): next at 71 s, then 131 s.
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(70_500)).await, 2);
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(71_500)).await, 3);
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(131_500)).await, 4);
+        rig.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn network_change_polls_at_once_then_the_schedule_goes_on() {
+        let t0 = TokioInstant::now();
+        let rig = Rig::start(Some(SECS(60)));
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(20_200)).await, 1);
+        rig.probe.change_network();
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(21_500)).await, 2);
+        // Unchanged since: no more extra polls; the grid restarted at 21 s.
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(80_500)).await, 2);
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(81_500)).await, 3);
+        rig.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn check_now_polls_immediately_and_restarts_the_grid() {
+        let t0 = TokioInstant::now();
+        let rig = Rig::start(Some(SECS(60)));
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(30_200)).await, 1);
+        rig.watcher.check_now();
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(30_300)).await, 2);
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(90_100)).await, 2);
+        assert_eq!(rig.polls_at(t0, Duration::from_millis(90_300)).await, 3);
+        rig.stop().await;
     }
 }
