@@ -71,14 +71,12 @@ impl Bounded {
         std::thread::Builder::new()
             .name("keychain".into())
             .spawn(move || {
+                // Accounts for this call however it ends, a panic inside the keyring included.
+                let _finish = Finish {
+                    state: worker_state,
+                    abandoned,
+                };
                 let result = f();
-                if worker_state
-                    .compare_exchange(RUNNING, DONE, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_err()
-                {
-                    // The caller gave up on us; we are no longer in its way.
-                    abandoned.fetch_sub(1, Ordering::SeqCst);
-                }
                 // The receiver is gone when the caller timed out; nothing to deliver then.
                 let _ = tx.send(result);
             })
@@ -109,6 +107,25 @@ impl Bounded {
     }
 }
 
+/// Marks a call finished when its worker ends; if the caller had given up on it, the store is
+/// no longer blocked by it.
+struct Finish {
+    state: Arc<AtomicU8>,
+    abandoned: Arc<AtomicUsize>,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if self
+            .state
+            .compare_exchange(RUNNING, DONE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            self.abandoned.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 impl Default for Bounded {
     fn default() -> Self {
         Self::new(DEFAULT_TIMEOUT)
@@ -127,6 +144,17 @@ mod tests {
         let e = b.run::<(), _>(|| Err(Error::KeyStorage("x".into())));
         assert_eq!(e.unwrap_err().code(), ErrorCode::KeyStorage);
         assert_eq!(b.stuck(), 0);
+    }
+
+    #[test]
+    fn a_panicking_call_is_a_typed_error_and_blocks_nothing() {
+        let b = Bounded::new(Duration::from_secs(30));
+        let err = b
+            .run::<(), _>(|| panic!("keyring backend panicked"))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::KeyStorage);
+        assert_eq!(b.stuck(), 0);
+        assert_eq!(b.run(|| Ok(3)).unwrap(), 3);
     }
 
     #[test]
