@@ -223,6 +223,31 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::Input);
     }
 
+    /// The https client must build (rustls needs a crypto provider and the platform roots at
+    /// build time, or it panics) and really speak TLS: a loopback listener checks that the
+    /// first bytes are a TLS handshake record carrying a ClientHello, then hangs up, which
+    /// must come back as a typed network error.
+    #[tokio::test]
+    async fn https_sends_a_tls_client_hello() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 6];
+            sock.read_exact(&mut head).await.unwrap();
+            head
+        });
+        let t = Transport::new("assent-test", Duration::from_secs(10)).unwrap();
+        let url = url::Url::parse(&format!("https://127.0.0.1:{port}/v2/Services")).unwrap();
+        let e = t.send(Method::Get, url, "pw", &[]).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Network, "{e}");
+        let head = server.await.unwrap();
+        assert_eq!(head[0], 0x16, "TLS handshake record, got {head:?}");
+        assert_eq!(head[1], 0x03, "TLS major version, got {head:?}");
+        assert_eq!(head[5], 0x01, "ClientHello, got {head:?}");
+    }
+
     #[test]
     fn api_error_bodies() {
         let e = parse_api_error(
