@@ -219,7 +219,7 @@ async fn answer(
     decision: Decision,
     json: bool,
 ) -> Result<(), AppError> {
-    let c = locate(core, challenge_sid, account).await?;
+    let c = core.find_challenge(challenge_sid, account).await?;
     let view = core
         .answer(c.factor_sid.as_ref(), challenge_sid, decision)
         .await?;
@@ -229,45 +229,6 @@ async fn answer(
         println!("{} {}", view.status, view.sid);
         Ok(())
     }
-}
-
-/// Finds the account of `challenge_sid`. Without `--account`, [`Core::find_challenge`] turns
-/// every account's failure into "not found"; then each verified account is asked again, so a
-/// failure that kept us from looking at all (a locked or absent keychain, no network) is what
-/// the terminal shows, not a misleading `challenge_not_found`.
-async fn locate(
-    core: &Arc<Core>,
-    challenge_sid: &str,
-    account: Option<&str>,
-) -> Result<verify_push::Challenge, AppError> {
-    let not_found = match core.find_challenge(challenge_sid, account).await {
-        Ok(c) => return Ok(c),
-        Err(e @ AppError::ChallengeNotFound(_)) if account.is_none() => e,
-        Err(e) => return Err(e),
-    };
-    let factors = core.client().factors().map_err(AppError::from)?;
-    for f in factors
-        .iter()
-        .filter(|f| f.status == verify_push::FactorStatus::Verified)
-    {
-        match core
-            .find_challenge(challenge_sid, Some(f.sid.as_ref()))
-            .await
-        {
-            Ok(c) => return Ok(c),
-            Err(e) if prevents_lookup(&e) => return Err(e),
-            Err(_) => {}
-        }
-    }
-    Err(not_found)
-}
-
-/// Errors that say nothing about where a challenge is, only that we could not look.
-fn prevents_lookup(e: &AppError) -> bool {
-    matches!(
-        e.code().as_str(),
-        "keychain_locked" | "keychain_unavailable" | "key_storage" | "network"
-    )
 }
 
 /// Prints watcher events to stdout: one line each (JSON lines with `--json`).

@@ -223,18 +223,23 @@ impl Core {
                 .filter(is_verified)
                 .collect(),
         };
-        let mut last_err = None;
+        let mut could_not_look = None;
         for f in factors {
             match self.client.get_challenge(&f.sid, &sid).await {
                 Ok(c) => return Ok(c),
-                Err(e) => last_err = Some(e),
+                // Only one candidate: its error says more than "not found".
+                Err(e) if account.is_some() => return Err(e.into()),
+                Err(e) if could_not_look.is_none() && prevents_lookup(&e) => {
+                    could_not_look = Some(e)
+                }
+                Err(_) => {}
             }
         }
-        match last_err {
-            // Only one candidate: its error says more than "not found".
-            Some(e) if account.is_some() => Err(e.into()),
-            _ => Err(AppError::ChallengeNotFound(challenge_sid.to_owned())),
-        }
+        // A locked keychain or a dead network is what the user must fix, not "not found".
+        Err(could_not_look.map_or_else(
+            || AppError::ChallengeNotFound(challenge_sid.to_owned()),
+            AppError::from,
+        ))
     }
 
     /// Pending challenges straight from the server (CLI `challenges`), optionally for one account.
@@ -466,4 +471,13 @@ fn default_friendly_name() -> String {
         Some(h) => format!("Assent on {}", h.chars().take(40).collect::<String>()),
         None => "Assent desktop".to_owned(),
     }
+}
+
+/// Errors that say nothing about where a challenge is, only that we could not look.
+fn prevents_lookup(e: &verify_push::Error) -> bool {
+    use verify_push::ErrorCode as C;
+    matches!(
+        e.code(),
+        C::KeychainLocked | C::KeychainUnavailable | C::KeyStorage | C::Network
+    )
 }
