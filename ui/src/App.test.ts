@@ -61,6 +61,14 @@ describe("App", () => {
     expect(screen.getByTestId("watcher-chip")).toHaveTextContent("Offline");
     await backendEmit("watcher-status", watcher());
     await vi.waitFor(() => expect(screen.queryByTestId("offline-banner")).toBeNull());
+    expect(screen.getByTestId("watcher-chip")).toHaveTextContent("Watching");
+
+    await backendEmit("watcher-status", watcher({ lastError: { code: "keychain_locked", message: "locked", server: null } }));
+    await vi.waitFor(() => expect(screen.getByTestId("watcher-chip")).toHaveTextContent("Keychain locked"));
+    await backendEmit("watcher-status", watcher({ lastError: { code: "keychain_unavailable", message: "gone", server: null } }));
+    await vi.waitFor(() => expect(screen.getByTestId("watcher-chip")).toHaveTextContent("No keychain"));
+    await backendEmit("watcher-status", watcher());
+    await vi.waitFor(() => expect(screen.getByTestId("watcher-chip")).toHaveTextContent("Watching"));
 
     await backendEmit("accounts-changed", [account(), account({ factorSid: "YF9", friendlyName: "Second account" })]);
     await vi.waitFor(() => expect(screen.getAllByTestId("account-item")).toHaveLength(2));
