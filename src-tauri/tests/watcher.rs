@@ -390,3 +390,257 @@ async fn announced_before_the_list_event_and_recorded_for_a_restart() {
     let announced = std::fs::read_to_string(dev.dir.path().join("announced.json")).expect("file");
     assert!(announced.contains(&sid));
 }
+
+/// Counts every call into the key store: on a desktop each one may open an unlock prompt.
+#[derive(Debug)]
+struct CountingKeys {
+    inner: Arc<verify_push::MemoryKeyStore>,
+    calls: AtomicU64,
+}
+
+impl CountingKeys {
+    fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl KeyStore for CountingKeys {
+    fn put(
+        &self,
+        alias: &str,
+        key: &verify_push::SecretKeyBytes,
+    ) -> Result<(), verify_push::Error> {
+        self.count();
+        self.inner.put(alias, key)
+    }
+
+    fn get(&self, alias: &str) -> Result<Option<verify_push::SecretKeyBytes>, verify_push::Error> {
+        self.count();
+        self.inner.get(alias)
+    }
+
+    fn delete(&self, alias: &str) -> Result<bool, verify_push::Error> {
+        self.count();
+        self.inner.delete(alias)
+    }
+
+    fn aliases(&self) -> Result<Vec<String>, verify_push::Error> {
+        self.count();
+        self.inner.aliases()
+    }
+}
+
+/// Idle or active, as the test says.
+#[derive(Debug, Default)]
+struct TestIdle(std::sync::atomic::AtomicBool);
+
+impl assent::core::watcher::IdleSource for TestIdle {
+    fn idle_time(&self) -> Option<Duration> {
+        Some(if self.0.load(Ordering::SeqCst) {
+            HOUR
+        } else {
+            Duration::ZERO
+        })
+    }
+}
+
+/// An enrolled account with a pending challenge, then the app "restarted" (no key cached) on a
+/// locked keychain with the default 2 s schedule. The clock is paused once the network setup is
+/// done (a poll on a locked keychain makes no request, so simulated minutes are exact); the
+/// watcher loop runs from `t0`.
+struct LockedKeychain {
+    _backend: Backend,
+    dev: Device,
+    keys: Arc<CountingKeys>,
+    events: Arc<Collector>,
+    core: Arc<Core>,
+    probe: Arc<TestProbe>,
+    idle: Arc<TestIdle>,
+    sid: String,
+    t0: tokio::time::Instant,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LockedKeychain {
+    async fn start(identity: &str) -> LockedKeychain {
+        let backend = Backend::start().await;
+        let dev = Device::enrolled(&backend, identity, None).await;
+        let sid = backend
+            .challenge(identity, &dev.factor, "While locked", &[])
+            .await;
+        dev.keys
+            .fail_with(Some(verify_push::ErrorCode::KeychainLocked));
+        let keys = Arc::new(CountingKeys {
+            inner: dev.keys.clone(),
+            calls: AtomicU64::new(0),
+        });
+        let events = Arc::new(Collector::default());
+        let probe = Arc::new(TestProbe::default());
+        let idle = Arc::new(TestIdle::default());
+        let mut opts = CoreOptions::new(Paths::at(dev.dir.path()));
+        let ks: Arc<dyn KeyStore> = keys.clone();
+        opts.key_store = Some(ks);
+        opts.sink = events.clone();
+        opts.idle = idle.clone();
+        opts.watcher = WatcherConfig {
+            probe: probe.clone(),
+            ..WatcherConfig::default()
+        };
+        let core = Core::new(opts).expect("core builds");
+        tokio::time::pause();
+        let t0 = tokio::time::Instant::now();
+        let task = tokio::spawn(core.watcher().clone().run());
+        LockedKeychain {
+            _backend: backend,
+            dev,
+            keys,
+            events,
+            core,
+            probe,
+            idle,
+            sid,
+            t0,
+            task,
+        }
+    }
+
+    /// Keychain calls so far, read at `at_ms` simulated milliseconds after the start.
+    async fn attempts_at(&self, at_ms: u64) -> u64 {
+        tokio::time::sleep_until(self.t0 + Duration::from_millis(at_ms)).await;
+        self.keys.calls()
+    }
+
+    fn assert_says_locked(&self) {
+        let status = self.core.watcher().status();
+        assert!(status.online, "the server is fine: no offline banner");
+        assert_eq!(
+            status.last_error.as_ref().map(|e| e.code.as_str()),
+            Some("keychain_locked")
+        );
+        assert!(self.core.pending().is_empty());
+    }
+
+    async fn stop(self) {
+        self.core.watcher().stop();
+        self.task.await.expect("watcher task ends");
+    }
+}
+
+// Current-thread runtime: the clock is paused for the locked stretch.
+#[tokio::test]
+async fn a_locked_keychain_is_retried_slowly_check_now_at_once_and_unlocking_restores_the_schedule()
+{
+    let rig = LockedKeychain::start("lena-user1").await;
+    // Every poll reads the (uncached) key. 30 s after the first failure, then 60, 120, 240 and
+    // the 5-minute maximum: attempts at 0, 30, 90, 210, 450, 750 s, ... instead of every 2 s.
+    let expected = [
+        (500, 1),
+        (29_500, 1),
+        (30_500, 2),
+        (89_500, 2),
+        (90_500, 3),
+        (209_500, 3),
+        (210_500, 4),
+        (449_500, 4),
+        (450_500, 5),
+        (600_500, 5),
+    ];
+    for (at_ms, n) in expected {
+        assert_eq!(
+            rig.attempts_at(at_ms).await,
+            n,
+            "keychain attempts after {at_ms} ms (a 2 s schedule would make {})",
+            1 + at_ms / 2000
+        );
+    }
+    rig.assert_says_locked();
+    // Every status the UI got since the first poll said "keychain locked" (the banner stays;
+    // the one before is the loop's start-up status).
+    let statuses: Vec<_> = rig
+        .events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e {
+            AppEvent::WatcherStatus(s) => Some(s),
+            _ => None,
+        })
+        .skip_while(|s| s.last_error.is_none())
+        .collect();
+    assert!(!statuses.is_empty());
+    assert!(statuses
+        .iter()
+        .all(|s| s.online
+            && s.last_error.as_ref().map(|e| e.code.as_str()) == Some("keychain_locked")));
+
+    // "Try now" on the banner: at once.
+    rig.core.watcher().check_now();
+    assert_eq!(rig.attempts_at(600_600).await, 6, "Check now tries at once");
+    rig.assert_says_locked();
+    // Failure six in a row: the next automatic try is 5 minutes after it (900.5 s). The user
+    // unlocks meanwhile; nothing asks the keychain before that.
+    assert_eq!(rig.attempts_at(700_000).await, 6);
+    rig.dev.keys.fail_with(None);
+    assert_eq!(rig.attempts_at(900_400).await, 6);
+    let polls_before = rig.core.watcher().poll_count();
+
+    // Real time from here (the next polls talk to the emulator): the 900.5 s try finds the
+    // request and announces it.
+    let seen = rig.events.len();
+    tokio::time::resume();
+    rig.events.wait_for_after(seen, is_announce(&rig.sid)).await;
+    // The poll ends with a clean status (the announcement comes first).
+    rig.events
+        .wait_for_after(
+            seen,
+            |e| matches!(e, AppEvent::WatcherStatus(s) if s.last_error.is_none()),
+        )
+        .await;
+    assert_eq!(rig.core.watcher().poll_count(), polls_before + 1);
+    assert_eq!(rig.keys.calls(), 7, "one read, then the key is cached");
+    let back = tokio::time::Instant::now();
+    let status = rig.core.watcher().status();
+    assert!(status.online && status.last_error.is_none());
+    assert_eq!(rig.core.pending().len(), 1);
+
+    // The normal 2 s grid again (30 a minute): polls at +2, +4 and +6 s.
+    tokio::time::sleep_until(back + Duration::from_millis(6_500)).await;
+    assert_eq!(rig.core.watcher().poll_count(), polls_before + 4);
+    assert_eq!(rig.events.count(is_announce(&rig.sid)), 1, "announced once");
+    assert_eq!(rig.keys.calls(), 7);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn resume_and_returning_from_idle_retry_a_locked_keychain_at_once_a_network_change_does_not()
+{
+    let rig = LockedKeychain::start("mona-user1").await;
+    assert_eq!(rig.attempts_at(500).await, 1);
+    // A network change says nothing about the keychain.
+    rig.probe.net.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(
+        rig.attempts_at(6_500).await,
+        1,
+        "no retry on a network change"
+    );
+    // Resume from sleep (noticed at the next 1 s wake-up): at once.
+    rig.probe.slept_secs.fetch_add(3600, Ordering::SeqCst);
+    assert_eq!(rig.attempts_at(7_500).await, 2, "resume retries at once");
+    // Idle and back (window shown / input again): at once.
+    rig.idle.0.store(true, Ordering::SeqCst);
+    assert_eq!(rig.attempts_at(20_500).await, 2, "going idle is no reason");
+    rig.idle.0.store(false, Ordering::SeqCst);
+    assert_eq!(
+        rig.attempts_at(21_500).await,
+        3,
+        "coming back retries at once"
+    );
+    rig.assert_says_locked();
+    // Third failure in a row (at 21 s): the next automatic try 120 s later.
+    assert_eq!(rig.attempts_at(140_500).await, 3);
+    assert_eq!(rig.attempts_at(141_500).await, 4);
+    rig.stop().await;
+}

@@ -13,6 +13,15 @@
 //! * Transient errors (network, 5xx, 429, undecodable bodies) back off exponentially with
 //!   jitter up to [`WatcherConfig::max_backoff`], never sooner than a server's `Retry-After`, and
 //!   mark the watcher offline until a poll succeeds.
+//! * A locked or absent keychain (`keychain_locked` / `keychain_unavailable`) is not retried at
+//!   the normal rate: on a desktop every keychain read while locked opens an unlock prompt, so
+//!   retrying every 2 s after the user dismissed one would bring it straight back. Automatic
+//!   retries wait [`KEYCHAIN_RETRY_FIRST`], doubling up to [`KEYCHAIN_RETRY_MAX`], counted from
+//!   the end of the failed poll (the prompt's dismissal or its timeout); "Check now", resume
+//!   from sleep and the user coming back from idle (they may just have unlocked their session,
+//!   and with it the login keyring) retry at once; a network change does not (every request
+//!   needs the key first). The status keeps the keychain error meanwhile, and the first
+//!   successful poll restores the normal schedule.
 //! * Each challenge is announced once: the SID is recorded in memory and in `announced.json`
 //!   (with its expiry) before the announcement, so neither later polls nor restarts notify
 //!   twice. The file is replaced without waiting for the disk (no fsync on the way to the
@@ -168,11 +177,23 @@ fn replace_file<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Resul
     Ok(())
 }
 
+/// First automatic retry after a poll failed because the keychain is locked or absent.
+pub const KEYCHAIN_RETRY_FIRST: Duration = Duration::from_secs(30);
+/// Longest wait between automatic keychain retries.
+///
+/// Backing off (rather than stopping until the user asks) because the keychain can be unlocked
+/// without us hearing of it (Seahorse, another app's prompt, a prompt dismissed by mistake):
+/// requests must come back by themselves within a few minutes, at the price of at most one
+/// prompt per 5 minutes (12 an hour) while the user leaves it locked.
+pub const KEYCHAIN_RETRY_MAX: Duration = Duration::from_secs(300);
+
 /// What one poll found, for the scheduling decision.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PollOutcome {
     /// A transient error happened (back off).
     pub transient_error: bool,
+    /// A key could not be read: the keychain is locked or absent (wait for the user).
+    pub keychain_error: bool,
     /// The longest Retry-After any response asked for.
     pub retry_after: Option<Duration>,
     /// Challenges announced by this poll.
@@ -189,6 +210,8 @@ struct State {
     last_poll_at: Option<DateTime<Utc>>,
     last_error: Option<ErrorView>,
     consecutive_failures: u32,
+    /// Polls in a row that failed on the keychain.
+    keychain_failures: u32,
     last_sent: Option<(bool, bool, Option<ErrorView>)>,
     /// Answered here recently: a poll that raced the answer must not bring them back.
     resolved: HashMap<String, Instant>,
@@ -357,6 +380,7 @@ impl Watcher {
         let mut last_wall = probe.wall_clock();
         let mut last_mono = TokioInstant::now();
         let mut net = probe.network_fingerprint();
+        let mut was_idle = self.is_idle();
         // The first poll happens at once.
         let mut forced = Some(Trigger::Start);
         tracing::info!("watcher started");
@@ -375,9 +399,22 @@ impl Watcher {
             let fp = probe.network_fingerprint();
             if fp != net {
                 net = fp;
-                tracing::info!("network configuration changed; polling now");
-                forced = Some(Trigger::NetworkChanged);
+                if schedule.waiting_for_keychain() {
+                    // Every request needs the key first: polling would only bring the unlock
+                    // prompt back.
+                    tracing::info!("network configuration changed; still waiting for the keychain");
+                } else {
+                    tracing::info!("network configuration changed; polling now");
+                    forced = Some(Trigger::NetworkChanged);
+                }
             }
+            let idle = self.is_idle();
+            if was_idle && !idle && schedule.waiting_for_keychain() {
+                // They may just have unlocked their session, and with it the login keyring.
+                tracing::info!("user back from idle; trying the keychain now");
+                forced = Some(Trigger::BackFromIdle);
+            }
+            was_idle = idle;
             self.refresh_paused();
             self.expire_locally_when_offline();
 
@@ -393,10 +430,16 @@ impl Watcher {
                 } else {
                     due
                 };
+                if let Some(Delay::Keychain(wait)) = backoff {
+                    tracing::info!(
+                        retry_in_secs = wait.as_secs(),
+                        "keychain locked or unavailable; next automatic try later (Check now, resume or returning from idle try at once)"
+                    );
+                }
                 schedule.polled(anchor, started, TokioInstant::now(), interval, backoff);
                 tracing::debug!(
                     poll_ms = started.elapsed().as_millis() as u64,
-                    backoff_ms = backoff.map(|b| b.as_millis() as u64),
+                    backoff_ms = backoff.map(|b| b.duration().as_millis() as u64),
                     "poll done"
                 );
             }
@@ -432,6 +475,7 @@ impl Watcher {
         let factors = match self.inner.client.factors() {
             Ok(f) => f.into_iter().filter(is_verified).collect::<Vec<_>>(),
             Err(e) => {
+                outcome.keychain_error = is_keychain_error(&e);
                 let err = AppError::from(e);
                 tracing::warn!(code = %err.code(), "cannot read local factors");
                 self.finish_poll(false, Some(err.view()));
@@ -444,6 +488,7 @@ impl Watcher {
         let mut polled_ok: HashSet<String> = HashSet::new();
         let mut transient: Option<ErrorView> = None;
         let mut permanent: Option<ErrorView> = None;
+        let mut keychain: Option<ErrorView> = None;
         // Every factor at once: one slow server does not hold back the others' challenges.
         let started = Instant::now();
         let tasks: Vec<_> = factors
@@ -485,12 +530,15 @@ impl Watcher {
                 }
                 Err(e) => {
                     let transient_err = is_transient(&e);
+                    let keychain_err = is_keychain_error(&e);
                     if let Some(ra) = retry_after(&e) {
                         outcome.retry_after = Some(outcome.retry_after.map_or(ra, |o| o.max(ra)));
                     }
                     let view = AppError::from(e).view();
                     tracing::warn!(factor = %f.sid, code = %view.code, transient = transient_err, "poll failed");
-                    if transient_err {
+                    if keychain_err {
+                        keychain = Some(view);
+                    } else if transient_err {
                         transient = Some(view);
                     } else {
                         permanent = Some(view);
@@ -499,6 +547,7 @@ impl Watcher {
             }
         }
         outcome.transient_error = transient.is_some();
+        outcome.keychain_error = keychain.is_some();
         let listed = started.elapsed();
 
         // Work out what changed against the previous list; new ones join the list at once.
@@ -602,7 +651,9 @@ impl Watcher {
         }
 
         let online = transient.is_none() || !polled_ok.is_empty();
-        self.finish_poll(online, transient.or(permanent));
+        // The keychain error first: it is what the schedule now waits for, and the banner
+        // explains it (no request can be signed until the keychain opens).
+        self.finish_poll(online, keychain.or(transient).or(permanent));
         outcome
     }
 
@@ -673,22 +724,35 @@ impl Watcher {
         self.emit_status_if_changed();
     }
 
-    /// The delay before the next poll after a transient error (exponential from `base`, full
-    /// jitter in [d/2, d], at least Retry-After), or `None` after a successful poll.
-    fn backoff(&self, outcome: &PollOutcome, base: Duration) -> Option<Duration> {
+    /// The delay before the next poll after a failed one, or `None` after a successful poll.
+    /// Transient errors: exponential from `base`, full jitter in [d/2, d], at least
+    /// Retry-After. Keychain errors: [`keychain_retry_delay`] (no jitter: the keychain is local,
+    /// there is no crowd of clients to spread out).
+    fn backoff(&self, outcome: &PollOutcome, base: Duration) -> Option<Delay> {
         let mut st = self.state();
-        if !outcome.transient_error {
-            st.consecutive_failures = 0;
-            return None;
+        if !outcome.keychain_error {
+            st.keychain_failures = 0;
         }
-        st.consecutive_failures = st.consecutive_failures.saturating_add(1);
-        let exp = base
-            .saturating_mul(1u32 << st.consecutive_failures.min(16))
-            .min(self.inner.config.max_backoff)
-            .max(base);
-        let low = exp / 2;
-        let jittered = low + rand::rng().random_range(Duration::ZERO..=exp - low);
-        Some(jittered.max(outcome.retry_after.unwrap_or_default()))
+        let transient = if outcome.transient_error {
+            st.consecutive_failures = st.consecutive_failures.saturating_add(1);
+            let exp = base
+                .saturating_mul(1u32 << st.consecutive_failures.min(16))
+                .min(self.inner.config.max_backoff)
+                .max(base);
+            let low = exp / 2;
+            let jittered = low + rand::rng().random_range(Duration::ZERO..=exp - low);
+            Some(jittered.max(outcome.retry_after.unwrap_or_default()))
+        } else {
+            st.consecutive_failures = 0;
+            None
+        };
+        if outcome.keychain_error {
+            st.keychain_failures = st.keychain_failures.saturating_add(1);
+            let wait =
+                keychain_retry_delay(st.keychain_failures, base).max(transient.unwrap_or_default());
+            return Some(Delay::Keychain(wait));
+        }
+        transient.map(Delay::Backoff)
     }
 
     /// Whether the user is idle: input idle time (if known) and window interaction both old.
@@ -785,26 +849,62 @@ enum Trigger {
     Resumed,
     /// The network configuration changed.
     NetworkChanged,
+    /// The user came back from idle while the keychain was locked.
+    BackFromIdle,
+}
+
+/// What a failed poll asks of the schedule: a delay that replaces the interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delay {
+    /// A transient error (network, server): back off.
+    Backoff(Duration),
+    /// The keychain is locked or absent: wait for the user (explicit triggers retry at once).
+    Keychain(Duration),
+}
+
+impl Delay {
+    fn duration(self) -> Duration {
+        match self {
+            Delay::Backoff(d) | Delay::Keychain(d) => d,
+        }
+    }
+}
+
+/// The wait after the `failures`-th keychain failure in a row: [`KEYCHAIN_RETRY_FIRST`],
+/// doubling up to [`KEYCHAIN_RETRY_MAX`], never shorter than the normal `interval`.
+fn keychain_retry_delay(failures: u32, interval: Duration) -> Duration {
+    KEYCHAIN_RETRY_FIRST
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(KEYCHAIN_RETRY_MAX)
+        .max(interval)
+}
+
+/// Whether a poll failed because no key could be read from a locked or absent keychain.
+fn is_keychain_error(e: &verify_push::Error) -> bool {
+    matches!(
+        e.code(),
+        verify_push::ErrorCode::KeychainLocked | verify_push::ErrorCode::KeychainUnavailable
+    )
 }
 
 /// When the next poll is due. Fixed rate: a poll that was due at `d` makes the next one due at
 /// `d + interval`, whenever it actually started and however long it took, so the rate is
 /// exactly one per interval. A poll that starts a whole interval or more late (the loop was
 /// held up) or out of schedule (a [`Trigger`]) restarts the grid from its start instead of
-/// catching up with a burst. After a transient error the backoff delay replaces the interval.
+/// catching up with a burst. After a failed poll its [`Delay`] replaces the interval.
 #[derive(Debug, Default, Clone, Copy)]
 struct Schedule {
     /// Grid point of the last poll; `None` before the first.
     anchor: Option<TokioInstant>,
-    /// Set after a transient error: the next poll waits this long instead.
-    backoff: Option<Duration>,
+    /// Set after a failed poll: the next poll waits this long instead.
+    backoff: Option<Delay>,
 }
 
 impl Schedule {
     /// When the next poll is due with the current interval (now, before the first poll).
     fn due(&self, interval: Duration) -> TokioInstant {
         match self.anchor {
-            Some(a) => a + self.backoff.unwrap_or(interval),
+            Some(a) => a + self.backoff.map_or(interval, Delay::duration),
             None => TokioInstant::now(),
         }
     }
@@ -817,7 +917,7 @@ impl Schedule {
         started: TokioInstant,
         finished: TokioInstant,
         interval: Duration,
-        backoff: Option<Duration>,
+        backoff: Option<Delay>,
     ) {
         self.anchor = Some(if backoff.is_some() {
             finished
@@ -827,6 +927,11 @@ impl Schedule {
             anchor
         });
         self.backoff = backoff;
+    }
+
+    /// Whether the last poll failed on the keychain (automatic retries are slowed down).
+    fn waiting_for_keychain(&self) -> bool {
+        matches!(self.backoff, Some(Delay::Keychain(_)))
     }
 }
 
@@ -928,11 +1033,58 @@ mod tests {
         assert_eq!(s.due(interval), late + SECS(2));
         // A backoff counts from the end of the failed poll and replaces the interval.
         let (start, end) = (late + SECS(2), late + SECS(12));
-        s.polled(late + SECS(2), start, end, interval, Some(SECS(4)));
+        s.polled(
+            late + SECS(2),
+            start,
+            end,
+            interval,
+            Some(Delay::Backoff(SECS(4))),
+        );
         assert_eq!(s.due(interval), end + SECS(4));
         // Success again: back to the interval, from the grid point.
         s.polled(end + SECS(4), end + SECS(4), end + SECS(5), interval, None);
         assert_eq!(s.due(interval), end + SECS(6));
+    }
+
+    #[test]
+    fn keychain_retries_double_from_30_s_up_to_5_min() {
+        let two = SECS(2);
+        let waits: Vec<u64> = (1..=7)
+            .map(|n| keychain_retry_delay(n, two).as_secs())
+            .collect();
+        assert_eq!(waits, [30, 60, 120, 240, 300, 300, 300]);
+        assert_eq!(keychain_retry_delay(u32::MAX, two), KEYCHAIN_RETRY_MAX);
+        // Never faster than the user's own interval.
+        assert_eq!(keychain_retry_delay(1, SECS(45)), SECS(45));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_keychain_wait_replaces_the_interval_and_success_ends_it() {
+        let t0 = TokioInstant::now();
+        let interval = SECS(2);
+        let mut s = Schedule::default();
+        // The prompt was up for 10 s before the user dismissed it: 30 s from the dismissal.
+        s.polled(
+            t0,
+            t0,
+            t0 + SECS(10),
+            interval,
+            Some(Delay::Keychain(SECS(30))),
+        );
+        assert!(s.waiting_for_keychain());
+        assert_eq!(s.due(interval), t0 + SECS(40));
+        s.polled(t0 + SECS(40), t0 + SECS(40), t0 + SECS(41), interval, None);
+        assert!(!s.waiting_for_keychain());
+        assert_eq!(s.due(interval), t0 + SECS(42));
+        // A network backoff is not a keychain wait.
+        s.polled(
+            t0 + SECS(42),
+            t0 + SECS(42),
+            t0 + SECS(43),
+            interval,
+            Some(Delay::Backoff(SECS(4))),
+        );
+        assert!(!s.waiting_for_keychain());
     }
 
     /// Wall clock = a start time plus the (paused) monotonic time since, plus simulated sleep;
