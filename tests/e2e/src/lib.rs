@@ -5,6 +5,7 @@
 //! Run inside `scripts/headless.sh` with `ASSENT_E2E=1` (what `make test` does).
 
 pub mod app;
+pub mod check;
 pub mod desktop;
 pub mod emulator;
 pub mod env;

@@ -11,6 +11,7 @@
 //! its own D-Bus and gnome-keyring ([`PrivateKeyring`]): locking or stopping it touches no other
 //! test, and the CLI finds it through `DBUS_SESSION_BUS_ADDRESS`.
 
+use assent_e2e::check::{ensure, report};
 use assent_e2e::emulator::Emulator;
 use assent_e2e::keyring::{self, PrivateKeyring};
 use assent_e2e::relying_party::{ChallengeSpec, RelyingParty};
@@ -24,20 +25,6 @@ use tempfile::TempDir;
 
 /// A CLI command that has not ended after this long hangs (the keychain deadline is 30 s).
 const HANG_GUARD: Duration = Duration::from_secs(120);
-
-fn report(outcome: Result<()>) {
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
-}
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<()> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Error::Assertion(msg()))
-    }
-}
 
 /// One test's world: a private keyring, an emulator acting as Twilio, the relying party, and
 /// a data dir for the CLI.

@@ -2,6 +2,7 @@
 //! (else it prints a SKIP notice and passes) and fails with a message naming what didn't happen.
 
 use assent_e2e::app::tid;
+use assent_e2e::check::{ensure, report};
 use assent_e2e::desktop;
 use assent_e2e::scenario::{self, account, card, Enrolled, Scenario};
 use assent_e2e::wait::{self, PATIENCE};
@@ -12,20 +13,6 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Turns a harness error into a readable test failure.
-fn report(outcome: Result<()>) {
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
-}
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<()> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Error::Assertion(msg()))
-    }
-}
-
 /// Selector of `hook` inside the card of challenge `sid`.
 fn in_card(sid: &str, hook: &str) -> String {
     format!("{} {}", card(sid), tid(hook))
@@ -842,6 +829,8 @@ async fn locked_keychain_is_explained_in_window_and_approve_works_once_unlocked(
 
             // Unlocked (as at login): the request shows, Approve goes through, the banner leaves.
             locked.unlock()?;
+            // As a user would: the watcher backs off after a keychain failure, "Try now" asks again.
+            s.app.click(&tid("keychain-retry")).await?;
             expect_card(s, &judy, &sid, message).await?;
             s.app.click(&in_card(&sid, "approve-button")).await?;
             s.wait_server_status(&judy, &sid, "approved").await?;
