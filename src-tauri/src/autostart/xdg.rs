@@ -8,10 +8,9 @@
 //! spec's `Exec` quoting and string escapes.
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::core::AppError;
+use crate::core::{jsonfile, AppError};
 
 /// File name of the entry (the plugin used the same, so older entries are found and removed).
 pub const FILE_NAME: &str = "Assent.desktop";
@@ -110,15 +109,9 @@ impl LoginEntry {
             .ok_or_else(|| desktop("autostart path has no folder"))?;
         std::fs::create_dir_all(dir)
             .map_err(|e| desktop(format!("cannot create {}: {e}", dir.display())))?;
-        // A half-written entry could start something odd at the next login: write a temporary
-        // file in the same folder and rename it over the entry.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| desktop(format!("cannot write in {}: {e}", dir.display())))?;
-        tmp.write_all(self.contents()?.as_bytes())
-            .map_err(|e| desktop(format!("cannot write the autostart entry: {e}")))?;
-        tmp.persist(&self.path)
-            .map_err(|e| desktop(format!("cannot write {}: {e}", self.path.display())))?;
-        Ok(())
+        // A half-written entry could start something odd at the next login.
+        jsonfile::write_atomic(&self.path, self.contents()?.as_bytes(), false)
+            .map_err(|e| desktop(format!("cannot write {}: {e}", self.path.display())))
     }
 }
 

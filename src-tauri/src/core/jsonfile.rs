@@ -1,5 +1,5 @@
-//! Small JSON files in the data directory, written atomically (temp file + rename) so a crash
-//! never leaves a half-written file behind.
+//! Small files written atomically (temp file + rename) so a crash never leaves a half-written
+//! file behind: JSON in the data directory, and raw bytes ([`write_atomic`]) for other small files.
 
 use std::io::Write;
 use std::path::Path;
@@ -21,19 +21,37 @@ pub fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T, AppError> {
     }
 }
 
-/// Writes `value` to `path` atomically.
+/// Writes `value` to `path` atomically and waits for the disk.
 pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<(), AppError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| AppError::Storage(format!("{} has no parent", path.display())))?;
-    let err =
-        |e: std::io::Error| AppError::Storage(format!("cannot write {}: {e}", path.display()));
+    write(path, value, true)
+}
+
+/// Writes `value` to `path` atomically without waiting for the disk: a restarted process sees
+/// it, only an OS crash can lose it. For writes on a latency path whose loss is harmless.
+pub fn save_unsynced<T: Serialize>(path: &Path, value: &T) -> Result<(), AppError> {
+    write(path, value, false)
+}
+
+fn write<T: Serialize>(path: &Path, value: &T, sync: bool) -> Result<(), AppError> {
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| AppError::Storage(format!("cannot encode {}: {e}", path.display())))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(&bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    write_atomic(path, &bytes, sync)
+        .map_err(|e| AppError::Storage(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Replaces `path` with `bytes` through a temporary file in the same folder and a rename, so
+/// readers (and a process restarted after a crash) never see half a file; `sync` also waits
+/// for the disk.
+pub fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+    let dir = path.parent().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path has no folder")
+    })?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

@@ -151,30 +151,12 @@ impl AnnouncedStore {
         let cutoff = Utc::now() - ANNOUNCED_RETENTION;
         self.map.retain(|_, exp| *exp > cutoff);
         self.map.insert(sid.to_owned(), expires);
-        if let Err(e) = replace_file(&self.path, &self.map) {
+        if let Err(e) = jsonfile::save_unsynced(&self.path, &self.map) {
             // Worst case after a restart: one duplicate notification.
             tracing::warn!(error = %e, "cannot save announced challenges");
         }
         true
     }
-}
-
-/// Replaces `path` with `value` as JSON (temp file + rename, so readers never see half a
-/// file) without fsync: the data reaches the kernel before this returns, which is what a
-/// restarted process reads; only an OS crash could lose it (see the module docs).
-fn replace_file<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<(), AppError> {
-    use std::io::Write;
-    let err =
-        |e: std::io::Error| AppError::Storage(format!("cannot write {}: {e}", path.display()));
-    let dir = path
-        .parent()
-        .ok_or_else(|| AppError::Storage(format!("{} has no parent", path.display())))?;
-    let bytes = serde_json::to_vec(value)
-        .map_err(|e| AppError::Storage(format!("cannot encode {}: {e}", path.display())))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(&bytes).map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
 }
 
 /// First automatic retry after a poll failed because the keychain is locked or absent.
