@@ -400,12 +400,13 @@ impl Watcher {
             self.refresh_paused();
             self.expire_locally_when_offline();
 
-            // The interval is read at every wake-up, so becoming active shortens the wait at once.
-            let due = schedule.due(self.interval());
+            // The interval is read at every wake-up, so becoming active shortens the wait at once;
+            // once per wake-up, since the idle check may ask the X server.
+            let interval = self.interval(idle);
+            let due = schedule.due(interval);
             if forced.is_some() || now >= due {
                 let started = TokioInstant::now();
                 let outcome = self.poll_once().await;
-                let interval = self.interval();
                 let backoff = self.backoff(&outcome, interval);
                 let anchor = if forced.take().is_some() {
                     started
@@ -425,9 +426,7 @@ impl Watcher {
                     "poll done"
                 );
             }
-            let wake_at = schedule
-                .due(self.interval())
-                .min(TokioInstant::now() + cfg.tick);
+            let wake_at = schedule.due(interval).min(TokioInstant::now() + cfg.tick);
             tokio::select! {
                 _ = tokio::time::sleep_until(wake_at) => {}
                 _ = self.inner.wake.notified() => {
@@ -441,12 +440,12 @@ impl Watcher {
         tracing::info!("watcher stopped");
     }
 
-    /// The interval for the user's current state (test override first).
-    fn interval(&self) -> Duration {
-        self.inner.config.interval_override.unwrap_or_else(|| {
-            let idle = self.is_idle();
-            self.inner.settings.get().interval(idle)
-        })
+    /// The interval for the user's state (test override first).
+    fn interval(&self, idle: bool) -> Duration {
+        self.inner
+            .config
+            .interval_override
+            .unwrap_or_else(|| self.inner.settings.get().interval(idle))
     }
 
     /// Polls every verified factor once and emits what changed.
