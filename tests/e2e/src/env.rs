@@ -72,6 +72,17 @@ pub fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+const BUILD_HINT: &str =
+    "build first: cargo build --workspace --all-targets --features assent/custom-protocol";
+
+/// A binary built next to this test executable (`assent`, `verify-emulator`); `ASSENT_BIN_DIR`
+/// overrides the folder. Fails with the build command when it is missing.
+pub fn built_binary(name: &str) -> Result<PathBuf> {
+    let path = profile_dir()?.join(name);
+    require_file(&path, BUILD_HINT)?;
+    Ok(path)
+}
+
 /// Directory of the cargo profile that built this test binary (`target/debug`): the test
 /// executable lives in its `deps/` folder. `ASSENT_BIN_DIR` overrides.
 fn profile_dir() -> Result<PathBuf> {
@@ -110,11 +121,8 @@ impl E2eEnv {
             Ok(p) => PathBuf::from(p),
             Err(_) => bin.join("assent"),
         };
-        let build_hint = "build first: cargo build --workspace --all-targets \
-                          --features assent/custom-protocol";
-        require_file(&app_bin, build_hint)?;
-        let emulator_bin = bin.join("verify-emulator");
-        require_file(&emulator_bin, build_hint)?;
+        require_file(&app_bin, BUILD_HINT)?;
+        let emulator_bin = built_binary("verify-emulator")?;
         let repo_root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../..")
             .canonicalize()

@@ -17,7 +17,7 @@ use dbus::channel::Channel;
 use dbus::Path as ObjectPath;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -449,33 +449,5 @@ impl Drop for PrivateKeyring {
         }
         // Activated services (the prompter) exit with their bus.
         kill(&mut self.bus_daemon);
-    }
-}
-
-/// A binary built next to this test executable (`assent`, `verify-emulator`); `ASSENT_BIN_DIR`
-/// overrides the folder. Fails with the build command when it is missing.
-pub fn built_binary(name: &str) -> Result<PathBuf> {
-    let dir = match std::env::var("ASSENT_BIN_DIR") {
-        Ok(d) => PathBuf::from(d),
-        Err(_) => {
-            let exe =
-                std::env::current_exe().map_err(|e| Error::io("locating the test binary", e))?;
-            exe.parent()
-                .and_then(Path::parent)
-                .map(Path::to_path_buf)
-                .ok_or_else(|| {
-                    Error::Environment(format!("odd test binary path {}", exe.display()))
-                })?
-        }
-    };
-    let path = dir.join(name);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Error::Environment(format!(
-            "{} does not exist (build first: cargo build --workspace --all-targets \
-             --features assent/custom-protocol)",
-            path.display()
-        )))
     }
 }

@@ -13,6 +13,7 @@
 
 use assent_e2e::check::{ensure, report};
 use assent_e2e::emulator::Emulator;
+use assent_e2e::env;
 use assent_e2e::keyring::{self, PrivateKeyring};
 use assent_e2e::relying_party::{ChallengeSpec, RelyingParty};
 use assent_e2e::{Error, Result};
@@ -67,8 +68,8 @@ impl World {
             );
             return Ok(None);
         }
-        let app = keyring::built_binary("assent")?;
-        let emulator = keyring::built_binary("verify-emulator")?;
+        let app = env::built_binary("assent")?;
+        let emulator = env::built_binary("verify-emulator")?;
         let kr = if prompter {
             PrivateKeyring::start_with_prompter()?
         } else {
