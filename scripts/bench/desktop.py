@@ -38,7 +38,7 @@ STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "3" if QUICK else "5"))
 SOAK_SECS = int(os.environ.get("BENCH_SOAK_SECS", "120" if QUICK else "600"))
 SETTLE_SECS = float(os.environ.get("BENCH_SETTLE_SECS", "8"))
 CPU_WINDOW = 60
-# The app's default active poll interval (src-tauri/src/core/settings.rs). The pause before each
+# The app's default active poll interval (crates/assent-core/src/settings.rs). The pause before each
 # challenge is uniform over a whole number of these periods, so the challenge lands at a uniformly
 # random phase of the poll schedule, as a real sign-in would (a range that is not a multiple of
 # the period, e.g. 0-2.5 s, makes some phases twice as likely and biases the median).

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tauri::AppHandle;
 
-use crate::core::{AppError, Core};
+use assent_core::{AppError, Core};
 
 /// Arguments the login item passes.
 pub const LOGIN_ARGS: &[&str] = &["--hidden"];

@@ -1,6 +1,6 @@
 //! `assent://enroll?…` links: from the OS (tauri-plugin-deep-link), from a second launch
 //! (single-instance hands its arguments over) or as a CLI argument. The link stays in the core
-//! ([`crate::core::Core::queue_enroll_link`]); the UI gets a preview without the token
+//! ([`assent_core::Core::queue_enroll_link`]); the UI gets a preview without the token
 //! (`enroll-request`) and the user confirms it; it is never enrolled silently. Links carry an
 //! enrolment token, so they are never logged and never sent to the web view.
 

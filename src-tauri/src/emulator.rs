@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use verify_emulator::{DbLocation, EmulatorConfig, RunningEmulator};
 
-use crate::core::{AppError, Paths};
+use assent_core::{AppError, Paths};
 
 /// Environment variable with the listen address, or `off`.
 pub const ADDR_ENV: &str = "ASSENT_EMULATOR_ADDR";

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::IdleSource;
+use assent_core::IdleSource;
 
 const UNKNOWN: u64 = u64::MAX;
 

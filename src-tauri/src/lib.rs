@@ -1,13 +1,11 @@
 //! Assent: a desktop authenticator for Twilio Verify Push.
 //!
-//! * [`core`]: the logic, without Tauri (accounts, challenges, settings, the watcher).
-//! * [`cli`]: headless subcommands on the same store.
-//! * [`run`]: the tray app (Tauri 2) wiring the core to windows, notifications and the tray.
+//! The Tauri shell around [`assent_core`]: [`run`] wires the core (accounts, challenges,
+//! settings, the watcher) to the window, notifications, the tray, deep links and autostart.
+//! The headless subcommands live in [`assent_core::cli`]; `main.rs` dispatches to either.
 
 pub mod autostart;
-pub mod cli;
 pub mod commands;
-pub mod core;
 pub mod deep_link;
 pub mod emulator;
 pub mod idle;
@@ -22,10 +20,10 @@ use std::sync::Arc;
 
 use tauri::{Manager, RunEvent};
 
-use crate::core::{AppError, Core, CoreOptions, Paths, WatcherConfig};
 use crate::notify::Notifier;
 use crate::sink::TauriSink;
 use crate::state::AppState;
+use assent_core::{AppError, Core, CoreOptions, Paths, WatcherConfig};
 
 /// How the GUI was launched.
 #[derive(Debug, Clone, Default)]
@@ -111,11 +109,15 @@ fn exit_on_signals(handle: tauri::AppHandle) {
 fn single_instance_plugin(paths: &Paths) -> tauri::plugin::TauriPlugin<tauri::Wry> {
     let mut builder = tauri_plugin_single_instance::Builder::new()
         .callback(|app, args, _cwd| deep_link::on_second_instance(app, &args));
-    if std::env::var_os(core::paths::DATA_DIR_ENV).is_some() {
+    if std::env::var_os(assent_core::paths::DATA_DIR_ENV).is_some() {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         paths.data_dir.hash(&mut h);
-        builder = builder.dbus_id(format!("{}.d{:016x}", core::service::APP_ID, h.finish()));
+        builder = builder.dbus_id(format!(
+            "{}.d{:016x}",
+            assent_core::service::APP_ID,
+            h.finish()
+        ));
     }
     builder.build()
 }

@@ -15,7 +15,7 @@ use clap::Parser;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Option<assent::cli::Command>,
+    command: Option<assent_core::cli::Command>,
     /// Start in the tray without showing the window (used at login).
     #[arg(long)]
     hidden: bool,
@@ -29,7 +29,7 @@ struct Cli {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(cmd) => assent::cli::run(cmd),
+        Some(cmd) => assent_core::cli::run(cmd, |dir| assent::logging::init(dir, false)),
         None => {
             let link = cli.link.filter(|l| {
                 let ok = assent::deep_link::is_enroll_link(l);

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use notify_rust::{Notification, NotificationHandle, NotificationResponse, Timeout};
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::core::views::PendingChallenge;
-use crate::core::Decision;
 use crate::state::AppState;
+use assent_core::views::PendingChallenge;
+use assent_core::Decision;
 
 /// Shows and tracks one notification per pending challenge.
 #[derive(Default)]
@@ -128,7 +128,7 @@ impl Notifier {
     }
 }
 
-/// The notification's button: exactly the window's path ([`crate::core::Core::answer`]).
+/// The notification's button: exactly the window's path ([`assent_core::Core::answer`]).
 async fn respond(app: &AppHandle, p: &PendingChallenge, decision: Decision) {
     let Some(state) = app.try_state::<AppState>() else {
         return;

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
-use crate::core::events::{AppEvent, EventSink};
 use crate::notify::Notifier;
+use assent_core::events::{AppEvent, EventSink};
 
 /// The GUI's event sink.
 pub struct TauriSink {

@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::core::Core;
 use crate::notify::Notifier;
+use assent_core::Core;
 
 /// Managed state of the running app.
 pub struct AppState {

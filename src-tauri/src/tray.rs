@@ -7,9 +7,9 @@ use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::{AppHandle, Emitter, Manager, Wry};
 
-use crate::core::settings::PausedUntil;
-use crate::core::views::PendingChallenge;
 use crate::state::AppState;
+use assent_core::settings::PausedUntil;
+use assent_core::views::PendingChallenge;
 
 /// The tray icon's id (also part of its D-Bus object path on Linux).
 pub const TRAY_ID: &str = "main";

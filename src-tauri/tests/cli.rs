@@ -4,6 +4,8 @@
 //! run only with `ASSENT_TEST_KEYRING=1` (scripts/headless.sh provides gnome-keyring). Without
 //! it they return early and say so.
 
+// The relying-party fixtures of the core's tests (the binary lives here, the fixtures there).
+#[path = "../../crates/assent-core/tests/common/mod.rs"]
 mod common;
 
 use std::process::{Command, Output};

@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::core::{jsonfile, AppError};
+use assent_core::{jsonfile, AppError};
 
 /// File name of the entry (the plugin used the same, so older entries are found and removed).
 pub const FILE_NAME: &str = "Assent.desktop";

@@ -2,9 +2,9 @@
 
 use tauri::State;
 
-use crate::core::views::Account;
-use crate::core::AppError;
 use crate::state::AppState;
+use assent_core::views::Account;
+use assent_core::AppError;
 
 /// All local accounts.
 #[tauri::command]

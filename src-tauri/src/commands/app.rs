@@ -4,9 +4,9 @@ use serde::Serialize;
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
-use crate::core::views::WatcherStatus;
-use crate::core::AppError;
 use crate::state::AppState;
+use assent_core::views::WatcherStatus;
+use assent_core::AppError;
 
 /// Polls all accounts now.
 #[tauri::command]

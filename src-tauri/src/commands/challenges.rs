@@ -3,9 +3,9 @@
 
 use tauri::State;
 
-use crate::core::views::{ChallengeView, HistoryPage, PendingChallenge};
-use crate::core::{AppError, Decision};
 use crate::state::AppState;
+use assent_core::views::{ChallengeView, HistoryPage, PendingChallenge};
+use assent_core::{AppError, Decision};
 
 /// The pending challenges the watcher knows about.
 #[tauri::command]

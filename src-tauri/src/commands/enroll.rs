@@ -5,9 +5,9 @@
 
 use tauri::State;
 
-use crate::core::views::Account;
-use crate::core::{AppError, EnrollRequestView};
 use crate::state::AppState;
+use assent_core::views::Account;
+use assent_core::{AppError, EnrollRequestView};
 
 /// Enrols from a pasted link/JSON (the user typed it); progress arrives as `enroll-progress`
 /// events.

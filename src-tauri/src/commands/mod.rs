@@ -1,5 +1,5 @@
 //! The IPC commands (docs/design.md "src-tauri ↔ ui"). Each is a thin wrapper over
-//! [`crate::core::Core`]; every one returns `Result<T, AppError>`.
+//! [`assent_core::Core`]; every one returns `Result<T, AppError>`.
 
 pub mod accounts;
 pub mod app;

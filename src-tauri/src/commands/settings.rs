@@ -2,8 +2,8 @@
 
 use tauri::{AppHandle, State};
 
-use crate::core::{AppError, Settings};
 use crate::state::AppState;
+use assent_core::{AppError, Settings};
 
 /// Current settings.
 #[tauri::command]

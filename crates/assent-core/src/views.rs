@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use verify_push::{Challenge, ChallengeStatus, Factor};
 
-use crate::core::error::ErrorView;
+use crate::error::ErrorView;
 
 /// RFC 3339 UTC with second precision, the format every date in the contract uses.
 pub fn rfc3339(t: DateTime<Utc>) -> String {

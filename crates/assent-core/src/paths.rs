@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::core::AppError;
+use crate::AppError;
 
 /// Environment variable that overrides the data directory (tests always set it).
 pub const DATA_DIR_ENV: &str = "ASSENT_DATA_DIR";

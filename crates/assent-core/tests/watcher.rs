@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use assent::core::watcher::SystemProbe;
-use assent::core::{AppEvent, Core, CoreOptions, Paths, RemovalReason, WatcherConfig};
+use assent_core::watcher::SystemProbe;
+use assent_core::{AppEvent, Core, CoreOptions, Paths, RemovalReason, WatcherConfig};
 use common::{is_announce, Backend, Collector, Device};
 use verify_emulator::Faults;
 use verify_push::KeyStore;
@@ -220,7 +220,7 @@ async fn paused_notifications_still_list_but_do_not_notify() {
     let backend = Backend::start().await;
     let dev = Device::enrolled(&backend, "gina-user1", None).await;
     dev.core
-        .modify_settings(|s| s.paused_until = Some(assent::core::settings::PausedUntil::Forever))
+        .modify_settings(|s| s.paused_until = Some(assent_core::settings::PausedUntil::Forever))
         .expect("settings saved");
     let sid = backend
         .challenge("gina-user1", &dev.factor, "Quiet", &[])
@@ -438,7 +438,7 @@ impl KeyStore for CountingKeys {
 #[derive(Debug, Default)]
 struct TestIdle(std::sync::atomic::AtomicBool);
 
-impl assent::core::watcher::IdleSource for TestIdle {
+impl assent_core::watcher::IdleSource for TestIdle {
     fn idle_time(&self) -> Option<Duration> {
         Some(if self.0.load(Ordering::SeqCst) {
             HOUR

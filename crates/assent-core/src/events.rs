@@ -1,8 +1,8 @@
 //! Everything the core tells the outside world goes through [`EventSink`]: the GUI turns events
 //! into Tauri events, notifications and tray updates; tests collect them; the CLI prints them.
 
-use crate::core::enroll_requests::EnrollRequestView;
-use crate::core::views::{Account, ChallengeView, EnrollStep, PendingChallenge, WatcherStatus};
+use crate::enroll_requests::EnrollRequestView;
+use crate::views::{Account, ChallengeView, EnrollStep, PendingChallenge, WatcherStatus};
 
 /// Why a challenge left the pending list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,12 +42,12 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use verify_push::{ChallengeListQuery, ChallengeStatus, FactorSid, Order, VerifyPush};
 
-use crate::core::accounts::ActivityStore;
-use crate::core::error::{is_transient, retry_after, ErrorView};
-use crate::core::events::{AppEvent, EventSink, RemovalReason};
-use crate::core::settings::SettingsStore;
-use crate::core::views::{is_verified, ChallengeView, PendingChallenge, WatcherStatus};
-use crate::core::{jsonfile, AppError};
+use crate::accounts::ActivityStore;
+use crate::error::{is_transient, retry_after, ErrorView};
+use crate::events::{AppEvent, EventSink, RemovalReason};
+use crate::settings::SettingsStore;
+use crate::views::{is_verified, ChallengeView, PendingChallenge, WatcherStatus};
+use crate::{jsonfile, AppError};
 
 /// Tells the watcher how long the user has been idle.
 pub trait IdleSource: Send + Sync + 'static {
@@ -296,7 +296,7 @@ impl Watcher {
         WatcherStatus {
             online: st.online,
             paused: st.paused,
-            last_poll_at: st.last_poll_at.map(crate::core::views::rfc3339),
+            last_poll_at: st.last_poll_at.map(crate::views::rfc3339),
             last_error: st.last_error.clone(),
         }
     }
@@ -955,7 +955,7 @@ fn network_fingerprint() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::NullSink;
+    use crate::NullSink;
     use std::sync::atomic::AtomicU64;
 
     #[test]

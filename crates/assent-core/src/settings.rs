@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::core::{jsonfile, AppError};
+use crate::{jsonfile, AppError};
 
 /// Poll interval bounds (seconds): faster than 1 s hammers the API, slower than an hour is useless.
 pub const POLL_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
@@ -18,7 +18,7 @@ pub const POLL_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 pub struct Settings {
     /// Poll interval while the user is active.
     pub poll_interval_secs: u64,
-    /// Poll interval while the user is idle (no input for [`crate::core::WatcherConfig::idle_after`]).
+    /// Poll interval while the user is idle (no input for [`crate::WatcherConfig::idle_after`]).
     pub idle_poll_interval_secs: u64,
     /// Show desktop notifications for new requests.
     pub notifications_enabled: bool,
@@ -100,7 +100,7 @@ impl Serialize for PausedUntil {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             PausedUntil::Forever => s.serialize_str("forever"),
-            PausedUntil::Until(t) => s.serialize_str(&crate::core::views::rfc3339(*t)),
+            PausedUntil::Until(t) => s.serialize_str(&crate::views::rfc3339(*t)),
         }
     }
 }

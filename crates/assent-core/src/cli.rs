@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::core::events::{AppEvent, EventSink, RemovalReason};
-use crate::core::views::{Account, ChallengeView, PendingChallenge};
-use crate::core::{AppError, Core, CoreOptions, Decision, Paths};
+use crate::events::{AppEvent, EventSink, RemovalReason};
+use crate::views::{Account, ChallengeView, PendingChallenge};
+use crate::{AppError, Core, CoreOptions, Decision, Paths};
 
 /// Output format switch shared by the subcommands.
 #[derive(Debug, Clone, Copy, Args)]
@@ -85,14 +85,16 @@ impl Command {
     }
 }
 
-/// Runs a subcommand; returns the process exit code (0 ok, 1 error).
-pub fn run(cmd: Command) -> i32 {
+/// Runs a subcommand; returns the process exit code (0 ok, 1 error). `init_logging` installs
+/// the caller's log subscriber for the data directory's log folder; its guard is held until the
+/// command ends, so buffered lines are flushed.
+pub fn run<G>(cmd: Command, init_logging: impl FnOnce(&std::path::Path) -> G) -> i32 {
     let json = cmd.json();
     let paths = match Paths::resolve().and_then(|p| p.ensure().map(|_| p)) {
         Ok(p) => p,
         Err(e) => return report(&e, json),
     };
-    let _guard = crate::logging::init(&paths.log_dir, false);
+    let _guard = init_logging(&paths.log_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 use verify_push::EnrollmentPayload;
 
-use crate::core::error::ErrorView;
-use crate::core::AppError;
+use crate::error::ErrorView;
+use crate::AppError;
 
 /// How many requests are kept at most; the oldest goes first.
 pub const MAX_PENDING: usize = 4;

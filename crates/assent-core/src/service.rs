@@ -8,15 +8,15 @@ use verify_push::{
     Challenge, ChallengeSid, EnrollRequest, EnrollmentPayload, FactorSid, KeyStore, VerifyPush,
 };
 
-use crate::core::accounts::{self, ActivityStore};
-use crate::core::enroll_requests::{EnrollRequestView, EnrollRequests};
-use crate::core::events::{AppEvent, EventSink};
-use crate::core::settings::{Settings, SettingsStore};
-use crate::core::views::{
+use crate::accounts::{self, ActivityStore};
+use crate::enroll_requests::{EnrollRequestView, EnrollRequests};
+use crate::events::{AppEvent, EventSink};
+use crate::settings::{Settings, SettingsStore};
+use crate::views::{
     is_verified, Account, ChallengeView, EnrollStep, HistoryPage, PendingChallenge,
 };
-use crate::core::watcher::{IdleSource, Watcher, WatcherConfig};
-use crate::core::{history, AppError, Paths};
+use crate::watcher::{IdleSource, Watcher, WatcherConfig};
+use crate::{history, AppError, Paths};
 
 /// App identifier, also the keychain service name (docs/design.md).
 pub const APP_ID: &str = "dev.assent.Assent";
@@ -60,8 +60,8 @@ impl CoreOptions {
         CoreOptions {
             paths,
             key_store: None,
-            sink: Arc::new(crate::core::NullSink),
-            idle: Arc::new(crate::core::watcher::NeverIdle),
+            sink: Arc::new(crate::NullSink),
+            idle: Arc::new(crate::watcher::NeverIdle),
             watcher: WatcherConfig::default(),
         }
     }

@@ -1,9 +1,11 @@
-//! The app's logic without any Tauri type: accounts, challenges, settings, the watcher.
+//! Assent's logic without Tauri, GTK or webkit: accounts, challenges, settings, the watcher
+//! and the headless CLI.
 //!
-//! The GUI (`crate::app`), the headless CLI (`crate::cli`) and the tests all drive this module;
-//! events leave it through [`events::EventSink`].
+//! The tray app (the `assent` crate in `src-tauri`), the CLI ([`cli`]) and the tests all drive
+//! [`Core`]; events leave it through [`events::EventSink`].
 
 pub mod accounts;
+pub mod cli;
 pub mod enroll_requests;
 pub mod error;
 pub mod events;

@@ -2,8 +2,8 @@
 
 use verify_push::{ChallengeListQuery, ChallengeStatus, FactorSid, Order, VerifyPush};
 
-use crate::core::views::{ChallengeView, HistoryPage};
-use crate::core::AppError;
+use crate::views::{ChallengeView, HistoryPage};
+use crate::AppError;
 
 /// Challenges per history page.
 pub const PAGE_SIZE: u32 = 20;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::core::AppError;
+use crate::AppError;
 
 /// Reads `path`, or `T::default()` when it does not exist yet.
 pub fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T, AppError> {

@@ -4,8 +4,8 @@ mod common;
 
 use std::sync::Arc;
 
-use assent::core::views::EnrollStep;
-use assent::core::{AppEvent, Decision, EnrollRequestView, RemovalReason};
+use assent_core::views::EnrollStep;
+use assent_core::{AppEvent, Decision, EnrollRequestView, RemovalReason};
 use common::{Backend, Collector, Device};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,7 +257,7 @@ async fn an_account_whose_key_is_gone_is_flagged_and_can_still_be_removed() {
 }
 
 /// A Core with no account yet (a fresh install receiving a deep link).
-fn fresh_core() -> (tempfile::TempDir, Arc<Collector>, Arc<assent::core::Core>) {
+fn fresh_core() -> (tempfile::TempDir, Arc<Collector>, Arc<assent_core::Core>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = Arc::new(Collector::default());
     let core = common::core(

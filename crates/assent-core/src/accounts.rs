@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use verify_push::{Factor, VerifyPush};
 
-use crate::core::views::Account;
-use crate::core::{jsonfile, AppError};
+use crate::views::Account;
+use crate::{jsonfile, AppError};
 
 /// Last activity (challenge seen or answered) per factor SID, kept in `activity.json`.
 #[derive(Debug)]

@@ -68,7 +68,7 @@ impl AppError {
     /// The server's error body when the server answered with one.
     pub fn server(&self) -> Option<ServerErrorView> {
         match self {
-            AppError::VerifyPush(e) => crate::core::error::api_error(e),
+            AppError::VerifyPush(e) => crate::error::api_error(e),
             _ => None,
         }
     }

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use assent::core::{AppEvent, Core, CoreOptions, EventSink, Paths, WatcherConfig};
+use assent_core::{AppEvent, Core, CoreOptions, EventSink, Paths, WatcherConfig};
 use verify_emulator::{EmulatorConfig, RunningEmulator};
 use verify_push::{KeyStore, MemoryKeyStore};
 
