@@ -571,7 +571,22 @@ impl VerifyPush {
         if !resp.is_success() {
             return Err(resp.api_error());
         }
-        wire::challenge_page(&resp.body)
+        let mut page = wire::challenge_page(&resp.body)?;
+        // Same rule as `fetch`: a server may list a challenge of a factor it does not own
+        // (learnt from another server the user is enrolled with) under its own text.
+        page.challenges.retain(|c| {
+            let own = c.factor_sid == rec.factor.sid;
+            if !own {
+                tracing::warn!(
+                    factor = %rec.factor.sid,
+                    challenge = %c.sid,
+                    listed_factor = %c.factor_sid,
+                    "dropping a listed challenge of another factor"
+                );
+            }
+            own
+        });
+        Ok(page)
     }
 
     /// Approves a pending challenge (D5, sign, D7, D5 to confirm).

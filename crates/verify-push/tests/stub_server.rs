@@ -548,3 +548,41 @@ async fn raw_401_server() -> (url::Url, Arc<std::sync::atomic::AtomicUsize>) {
         count,
     )
 }
+
+/// A server the user is also enrolled with lists another factor's challenge (one it learnt of
+/// elsewhere) under its own page: the client must not hand it out as this factor's, neither in
+/// the page nor as the pending challenge to show.
+#[tokio::test]
+async fn list_drops_challenges_of_another_factor() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let own_sid = "YC00000000000000000000000000000001";
+    stub.set(move |_, _| {
+        let mut own = challenge_json(YF, "pending");
+        own["sid"] = own_sid.into();
+        json(
+            200,
+            serde_json::json!({"challenges": [challenge_json(YF_OTHER, "pending"), own],
+                "meta": {"page": 0, "page_size": 20, "next_page_url": null,
+                         "previous_page_url": null}}),
+        )
+    });
+    let page = client
+        .list_challenges(verify_push::ChallengeListQuery::new(f.sid.clone()))
+        .await
+        .unwrap();
+    let sids: Vec<String> = page.challenges.iter().map(|c| c.sid.to_string()).collect();
+    assert_eq!(sids, [own_sid]);
+    assert!(page.challenges.iter().all(|c| c.factor_sid == f.sid));
+
+    // Only the foreign one: nothing is pending for this factor.
+    stub.set(|_, _| {
+        json(
+            200,
+            serde_json::json!({"challenges": [challenge_json(YF_OTHER, "pending")],
+                "meta": {"page": 0, "page_size": 20, "next_page_url": null,
+                         "previous_page_url": null}}),
+        )
+    });
+    assert_eq!(client.newest_pending(&f.sid).await.unwrap(), None);
+}
