@@ -355,7 +355,9 @@ impl VerifyPush {
             f.upsert(r);
             Some(out)
         })?;
-        updated.ok_or_else(|| Error::FactorNotFound(sid.to_string()))
+        updated.ok_or_else(|| Error::FactorNotFound {
+            factor: sid.clone(),
+        })
     }
 
     /// D3: re-sends the factor's config (and optionally a new friendly name, which is then
@@ -399,7 +401,9 @@ impl VerifyPush {
             f.upsert(r);
             Some(out)
         })?;
-        updated.ok_or_else(|| Error::FactorNotFound(sid.to_string()))
+        updated.ok_or_else(|| Error::FactorNotFound {
+            factor: sid.clone(),
+        })
     }
 
     /// D4: deletes on the server (404, and 401 after the clock retry, count as deleted, as
@@ -530,9 +534,9 @@ impl VerifyPush {
         let (challenge, raw) = wire::challenge(&resp.body)?;
         if challenge.factor_sid != rec.factor.sid {
             return Err(Error::WrongFactor {
-                challenge: sid.to_string(),
-                expected: rec.factor.sid.to_string(),
-                actual: challenge.factor_sid.to_string(),
+                challenge: sid.clone(),
+                expected: rec.factor.sid.clone(),
+                actual: challenge.factor_sid.clone(),
             });
         }
         Ok(Fetched {
@@ -684,10 +688,10 @@ impl VerifyPush {
         let ch = &fetched.challenge;
         match expect {
             Some(Expectation::ChallengeSid(want)) if &ch.sid != want => {
-                return Err(Error::Unexpected(
-                    sid.to_string(),
-                    format!("expected challenge {want}"),
-                ))
+                return Err(Error::Unexpected {
+                    challenge: sid.clone(),
+                    reason: format!("expected challenge {want}"),
+                })
             }
             Some(Expectation::TransactionId(want)) => {
                 let got = ch
@@ -695,26 +699,35 @@ impl VerifyPush {
                     .as_ref()
                     .and_then(|h| h.get("transaction_id"));
                 if got != Some(want) {
-                    return Err(Error::Unexpected(
-                        sid.to_string(),
-                        "hidden transaction_id does not match".into(),
-                    ));
+                    return Err(Error::Unexpected {
+                        challenge: sid.clone(),
+                        reason: "hidden transaction_id does not match".into(),
+                    });
                 }
             }
             _ => {}
         }
         match ch.status {
             ChallengeStatus::Pending => {}
-            ChallengeStatus::Expired => return Err(Error::ExpiredChallenge(sid.to_string())),
+            ChallengeStatus::Expired => {
+                return Err(Error::ExpiredChallenge {
+                    challenge: sid.clone(),
+                    api: None,
+                })
+            }
             other => {
-                return Err(Error::AlreadyResponded(
-                    sid.to_string(),
-                    other.as_str().to_owned(),
-                ))
+                return Err(Error::AlreadyResponded {
+                    challenge: sid.clone(),
+                    status: Some(other),
+                    api: None,
+                })
             }
         }
         if ch.expires_at.timestamp() <= self.inner.clock.now() {
-            return Err(Error::ExpiredChallenge(sid.to_string()));
+            return Err(Error::ExpiredChallenge {
+                challenge: sid.clone(),
+                api: None,
+            });
         }
         let fields = fetched.signature_fields.as_deref().ok_or_else(|| {
             Error::Input(
@@ -736,20 +749,14 @@ impl VerifyPush {
             .device_call(&rec, Method::Post, url, &[("AuthPayload", jws)])
             .await?;
         if !resp.is_success() {
-            let e = resp.api_error();
-            if let Some(api) = e.api_error() {
-                if api.code == Some(60323) {
-                    return Err(Error::ExpiredChallenge(sid.to_string()));
-                }
-            }
-            return Err(e);
+            return Err(answer_error(sid, resp.api_error()));
         }
         let after = self.fetch(&rec, sid).await?.challenge;
         if after.status != status {
-            return Err(Error::NotUpdated(
-                sid.to_string(),
-                after.status.as_str().to_owned(),
-            ));
+            return Err(Error::NotUpdated {
+                challenge: sid.clone(),
+                status: after.status,
+            });
         }
         tracing::info!(factor = %factor, challenge = %sid, status = %status, "challenge answered");
         Ok(after)
@@ -763,7 +770,9 @@ impl VerifyPush {
             .load()?
             .get(sid)
             .cloned()
-            .ok_or_else(|| Error::FactorNotFound(sid.to_string()))
+            .ok_or_else(|| Error::FactorNotFound {
+                factor: sid.clone(),
+            })
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<KeyPair>>> {
@@ -790,7 +799,7 @@ impl VerifyPush {
         let alias = rec.key_alias.clone();
         let secret = blocking(move || ks.get(&alias)).await?;
         let secret = secret.ok_or_else(|| Error::KeyMissing {
-            factor: rec.factor.sid.to_string(),
+            factor: rec.factor.sid.clone(),
         })?;
         let key = Arc::new(KeyPair::from_secret(&secret)?);
         drop(secret);
@@ -838,6 +847,29 @@ impl VerifyPush {
             }
             return Ok((resp, retried));
         }
+    }
+}
+
+/// Twilio's codes for a refused answer get their own error codes: the race with another
+/// device (60322), expiry by the server's clock (60323), a signature or claims the server
+/// does not accept (60324). The server's body stays attached.
+fn answer_error(sid: &ChallengeSid, e: Error) -> Error {
+    let Error::Api(api) = e else { return e };
+    match api.code {
+        Some(60322) => Error::AlreadyResponded {
+            challenge: sid.clone(),
+            status: None,
+            api: Some(api),
+        },
+        Some(60323) => Error::ExpiredChallenge {
+            challenge: sid.clone(),
+            api: Some(api),
+        },
+        Some(60324) => Error::SignatureRejected {
+            challenge: sid.clone(),
+            api,
+        },
+        _ => Error::Api(api),
     }
 }
 

@@ -13,7 +13,9 @@ pub fn check_base_url(u: &url::Url) -> Result<(), Error> {
     match u.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(u) => Ok(()),
-        "http" => Err(Error::InsecureUrl(u.as_str().to_owned())),
+        "http" => Err(Error::InsecureUrl {
+            url: u.as_str().to_owned(),
+        }),
         other => Err(Error::Input(format!("unsupported URL scheme {other:?}"))),
     }
 }
@@ -184,13 +186,16 @@ fn network_error(e: reqwest::Error) -> Error {
     } else {
         "request failed"
     };
-    let mut msg = format!("{kind}: {e}");
+    let mut message = format!("{kind}: {e}");
     let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
+        message.push_str(&format!(": {s}"));
         src = s.source();
     }
-    Error::Network(msg)
+    Error::Network {
+        message,
+        source: Box::new(e),
+    }
 }
 
 #[cfg(test)]

@@ -586,3 +586,55 @@ async fn list_drops_challenges_of_another_factor() {
     });
     assert_eq!(client.newest_pending(&f.sid).await.unwrap(), None);
 }
+
+/// Twilio's answer-race refusals (403 on the update) come back as their own codes with the
+/// server's body attached: 60322 answered elsewhere, 60323 expired, 60324 signature or claims
+/// refused. Another 403 code stays a plain server error.
+#[tokio::test]
+async fn answer_refusals_get_their_own_codes() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let cases = [
+        (
+            60322,
+            "Challenge already responded",
+            ErrorCode::AlreadyResponded,
+        ),
+        (60323, "Challenge expired", ErrorCode::ExpiredChallenge),
+        (60324, "Invalid AuthPayload", ErrorCode::SignatureRejected),
+        (60318, "Factor is unverified", ErrorCode::Server),
+    ];
+    for (code, message, want) in cases {
+        stub.set(move |req, _| {
+            if req.method == "POST" {
+                json(
+                    403,
+                    serde_json::json!({"code": code, "message": message, "status": 403,
+                        "more_info": format!("https://www.twilio.com/docs/errors/{code}")}),
+                )
+            } else {
+                challenge_resp(YF, "pending", true)
+            }
+        });
+        let e = client.approve(&f.sid, &yc()).await.unwrap_err();
+        assert_eq!(e.code(), want, "{code}: {e}");
+        let api = e
+            .api_error()
+            .unwrap_or_else(|| panic!("{code}: body lost: {e:?}"));
+        assert_eq!((api.code, api.status), (Some(code), 403));
+        assert_eq!(api.message, message);
+        assert_eq!(
+            api.more_info.as_deref(),
+            Some(format!("https://www.twilio.com/docs/errors/{code}").as_str())
+        );
+        // Nothing retried, nothing re-fetched after a refusal.
+        assert_eq!(
+            stub.requests()
+                .iter()
+                .map(|r| r.method.as_str())
+                .collect::<Vec<_>>(),
+            ["GET", "POST"],
+            "{code}"
+        );
+    }
+}
