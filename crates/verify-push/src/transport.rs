@@ -95,26 +95,35 @@ pub fn parse_api_error(status: u16, body: &[u8]) -> ApiError {
     }
 }
 
-/// One shared reqwest client (keeps connections alive between calls).
+/// Shared reqwest clients (they keep connections alive between calls).
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
+    /// For remote servers: honours the system / environment proxy settings.
     client: reqwest::Client,
+    /// For loopback servers: never through a proxy. Plain `http://` is allowed only there,
+    /// and a proxy would receive the device JWTs in clear text.
+    direct: reqwest::Client,
     max_body: usize,
 }
 
 impl Transport {
     pub fn new(user_agent: &str, timeout: Duration) -> Result<Self, Error> {
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(90))
-            // A redirect could leave https; the API never redirects.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Initialization(format!("building the HTTP client: {e}")))?;
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(user_agent)
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                .pool_idle_timeout(Duration::from_secs(90))
+                // A redirect could leave https; the API never redirects.
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let build = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| Error::Initialization(format!("building the HTTP client: {e}")))
+        };
         Ok(Self {
-            client,
+            client: build(builder())?,
+            direct: build(builder().no_proxy())?,
             max_body: MAX_RESPONSE_BYTES,
         })
     }
@@ -128,10 +137,15 @@ impl Transport {
         form: &[(&str, String)],
     ) -> Result<RawResponse, Error> {
         check_base_url(&url)?;
+        let client = if is_loopback(&url) {
+            &self.direct
+        } else {
+            &self.client
+        };
         let rb = match method {
-            Method::Get => self.client.get(url),
-            Method::Post => self.client.post(url),
-            Method::Delete => self.client.delete(url),
+            Method::Get => client.get(url),
+            Method::Post => client.post(url),
+            Method::Delete => client.delete(url),
         };
         let mut rb = rb
             .basic_auth("token", Some(password))
