@@ -11,7 +11,7 @@ use crate::ids::FactorSid;
 use crate::jwt::{challenge_claims, challenge_jws, device_jwt};
 use crate::keystore::{new_alias, KeyStore, OsKeyStore, DEFAULT_SERVICE};
 use crate::store::{FactorStore, StoredFactor};
-use crate::time::{local_unix_now, Clock};
+use crate::time::{local_unix_now, server_key, Clock, ClockObservation, ClockStatus};
 use crate::transport::{Method, RawResponse, Transport};
 use crate::wire;
 use crate::ChallengeSid;
@@ -98,7 +98,7 @@ impl VerifyPushBuilder {
                 })?,
         };
         let store = FactorStore::open(dir)?;
-        let correction = store.load()?.time_correction_secs;
+        let corrections = store.load()?.clock_corrections;
         let app_id = self.app_id.unwrap_or_else(|| DEFAULT_APP_ID.to_owned());
         if app_id.is_empty() || app_id.len() > 100 {
             return Err(Error::Initialization(
@@ -115,7 +115,7 @@ impl VerifyPushBuilder {
                 transport,
                 store,
                 keys,
-                clock: Clock::new(correction),
+                clock: Clock::new(corrections),
                 app_id,
                 key_cache: Mutex::new(HashMap::new()),
             }),
@@ -177,9 +177,10 @@ impl VerifyPush {
         VerifyPushBuilder::default()
     }
 
-    /// Server-minus-local clock correction in seconds currently applied to JWTs.
-    pub fn time_correction_secs(&self) -> i64 {
-        self.inner.clock.correction()
+    /// The clock correction applied to JWTs for the server at `base_url` (a factor's
+    /// `base_url`), and the last implausible offset it showed, if one was refused.
+    pub fn clock_status(&self, base_url: &url::Url) -> ClockStatus {
+        self.inner.clock.status(&server_key(base_url))
     }
 
     // ---------------------------------------------------------------- factors
@@ -269,6 +270,7 @@ impl VerifyPush {
                 .transport
                 .send(Method::Post, url, p.token.expose(), &form)
                 .await?;
+            self.observe_clock(&p.base_url, &resp);
             if !resp.is_success() {
                 return Err(resp.api_error());
             }
@@ -497,13 +499,13 @@ impl VerifyPush {
         // Same order as `forget_factor`: records first, so a crash leaves only spare keys.
         self.inner.store.update(|f| {
             f.factors.clear();
-            f.time_correction_secs = 0;
+            f.clock_corrections.clear();
         })?;
         for a in &aliases {
             self.evict_key(a);
             self.inner.keys.delete(a)?;
         }
-        self.inner.clock.set_correction(0);
+        self.inner.clock.clear();
         Ok(())
     }
 
@@ -663,7 +665,8 @@ impl VerifyPush {
                 page_token: None,
             })
             .await?;
-        let now = self.inner.clock.now();
+        let rec_base = self.record(factor)?.factor.base_url;
+        let now = self.inner.clock.now(&server_key(&rec_base));
         // The server's newest-first order breaks ties within a second; keep it.
         Ok(page
             .challenges
@@ -723,7 +726,7 @@ impl VerifyPush {
                 })
             }
         }
-        if ch.expires_at.timestamp() <= self.inner.clock.now() {
+        if ch.expires_at.timestamp() <= self.inner.clock.now(&server_key(&rec.factor.base_url)) {
             return Err(Error::ExpiredChallenge {
                 challenge: sid.clone(),
                 api: None,
@@ -807,8 +810,39 @@ impl VerifyPush {
         Ok(key)
     }
 
-    /// Sends a device-JWT request; on 401 with a `Date` header, learns the clock offset,
-    /// persists it and retries once. Returns the response and whether it was a retry.
+    /// Learns the server's clock from a response's `Date` header and persists a change.
+    fn observe_clock(&self, base_url: &url::Url, resp: &RawResponse) -> ClockObservation {
+        let Some(date) = resp.date.as_deref() else {
+            return ClockObservation::NoDate;
+        };
+        let server = server_key(base_url);
+        let seen = self.inner.clock.observe(&server, date, local_unix_now());
+        match seen {
+            ClockObservation::Learned(c) => {
+                tracing::info!(server = %server, correction_secs = c, "learnt the server clock from its Date");
+                // In memory the correction already applies; a store that cannot be written
+                // now fails the next operation that needs it, not this request.
+                if let Err(e) = self.inner.store.update(|f| {
+                    f.clock_corrections.insert(server.clone(), c);
+                }) {
+                    tracing::warn!(server = %server, error = %e, "could not save the clock correction");
+                }
+            }
+            ClockObservation::Refused(offset) => {
+                tracing::warn!(
+                    server = %server,
+                    offset_secs = offset,
+                    "refusing a server clock more than a day off; keeping the correction"
+                );
+            }
+            ClockObservation::NoDate | ClockObservation::Unchanged(_) => {}
+        }
+        seen
+    }
+
+    /// Sends a device-JWT request and learns the server clock from the response. On a 401
+    /// with a plausible `Date` it retries once (the JWT may have been outside the server's
+    /// window). Returns the response and whether it was a retry.
     async fn device_call(
         &self,
         rec: &StoredFactor,
@@ -817,30 +851,27 @@ impl VerifyPush {
         form: &[(&str, String)],
     ) -> Result<(RawResponse, bool), Error> {
         let key = self.key_for(rec).await?;
+        let server = server_key(&rec.factor.base_url);
         let mut retried = false;
         loop {
             let jwt = device_jwt(
                 &key,
                 &rec.factor.credential_sid,
                 &rec.factor.account_sid,
-                self.inner.clock.now(),
+                self.inner.clock.now(&server),
             );
             let resp = self
                 .inner
                 .transport
                 .send(method, url.clone(), jwt.expose(), form)
                 .await?;
+            let seen = self.observe_clock(&rec.factor.base_url, &resp);
             if resp.status == 401 && !retried {
-                if let Some(c) = resp
-                    .date
-                    .as_deref()
-                    .and_then(|d| self.inner.clock.sync_from_header(d, local_unix_now()))
-                {
+                if let ClockObservation::Learned(c) | ClockObservation::Unchanged(c) = seen {
                     tracing::info!(
                         correction_secs = c,
-                        "401: synced clock from the server Date, retrying once"
+                        "401: retrying once with the server clock"
                     );
-                    self.inner.store.update(|f| f.time_correction_secs = c)?;
                     retried = true;
                     continue;
                 }

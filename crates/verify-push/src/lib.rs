@@ -72,3 +72,4 @@ pub use factor::{Factor, FactorStatus, FactorType};
 pub use ids::{AccountSid, ChallengeSid, FactorSid, Identity, ServiceSid};
 pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, KEYCHAIN_TIMEOUT};
 pub use secret::{AccessToken, DeviceJwt, SecretKeyBytes};
+pub use time::ClockStatus;

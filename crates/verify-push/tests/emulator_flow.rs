@@ -229,7 +229,7 @@ async fn clock_offset_plus_and_minus_two_hours_is_recovered() {
         let backend = Backend::start().await;
         let dev = device();
         let f = enrolled(&backend, &dev).await;
-        assert_eq!(dev.client.time_correction_secs(), 0);
+        assert_eq!(dev.client.clock_status(&f.base_url).correction_secs, 0);
         backend.emu.set_faults(Faults {
             clock_offset_secs: offset,
             ..Faults::default()
@@ -238,7 +238,7 @@ async fn clock_offset_plus_and_minus_two_hours_is_recovered() {
         let yc = backend.challenge(&f, "Skewed?", None).await;
         let done = dev.client.approve(&f.sid, &sid(&yc)).await.unwrap();
         assert_eq!(done.status, ChallengeStatus::Approved);
-        let c = dev.client.time_correction_secs();
+        let c = dev.client.clock_status(&f.base_url).correction_secs;
         assert!(
             (c - offset).abs() <= 5,
             "correction {c} for offset {offset}"
@@ -249,7 +249,7 @@ async fn clock_offset_plus_and_minus_two_hours_is_recovered() {
             .key_store(dev.keys.clone())
             .build()
             .unwrap();
-        assert_eq!(again.time_correction_secs(), c);
+        assert_eq!(again.clock_status(&f.base_url).correction_secs, c);
         let ch = again.get_challenge(&f.sid, &sid(&yc)).await.unwrap();
         assert_eq!(ch.status, ChallengeStatus::Approved);
     }
@@ -495,4 +495,44 @@ async fn locked_keychain_loses_nothing() {
     assert!(verify_push::KeyStore::aliases(&*dev.keys)
         .unwrap()
         .is_empty());
+}
+
+/// One device enrolled with two servers whose clocks differ: each keeps its own correction,
+/// learnt from its responses (the one behind by a 401 retry, the one ahead from plain answers),
+/// and approving works on both.
+#[tokio::test]
+async fn clock_corrections_are_kept_per_server() {
+    let dev = device();
+    let ahead = Backend::start().await;
+    let behind = Backend::start().await;
+    let fa = enrolled(&ahead, &dev).await;
+    let fb = enrolled(&behind, &dev).await;
+    assert_ne!(fa.base_url, fb.base_url);
+    for (b, offset) in [(&ahead, 90i64), (&behind, -400)] {
+        b.emu.set_faults(Faults {
+            clock_offset_secs: offset,
+            ..Faults::default()
+        });
+    }
+    for (b, f) in [(&ahead, &fa), (&behind, &fb)] {
+        let yc = b.challenge(f, "Which clock?", None).await;
+        let done = dev.client.approve(&f.sid, &sid(&yc)).await.unwrap();
+        assert_eq!(done.status, ChallengeStatus::Approved);
+    }
+    let ca = dev.client.clock_status(&fa.base_url);
+    let cb = dev.client.clock_status(&fb.base_url);
+    assert!((ca.correction_secs - 90).abs() <= 2, "{ca:?}");
+    assert!((cb.correction_secs + 400).abs() <= 2, "{cb:?}");
+    assert_eq!(
+        (ca.refused_offset_secs, cb.refused_offset_secs),
+        (None, None)
+    );
+    // Both survive a restart, still apart.
+    let again = verify_push::VerifyPush::builder()
+        .data_dir(dev.dir.path())
+        .key_store(dev.keys.clone())
+        .build()
+        .unwrap();
+    assert_eq!(again.clock_status(&fa.base_url), ca);
+    assert_eq!(again.clock_status(&fb.base_url), cb);
 }

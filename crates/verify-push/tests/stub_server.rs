@@ -333,16 +333,17 @@ async fn unauthorized_retry_rules() {
     let server_time = std::time::SystemTime::now() + std::time::Duration::from_secs(7200);
     let date = httpdate::fmt_http_date(server_time);
     stub.set(move |_, n| {
-        if n == 1 {
-            let mut r = json(
+        // The server's clock shows in every answer's Date, not only in the 401.
+        let mut r = if n == 1 {
+            json(
                 401,
                 serde_json::json!({"code": 20003, "message": "Authenticate", "status": 401}),
-            );
-            r.headers_mut().insert("date", date.parse().unwrap());
-            r
+            )
         } else {
             challenge_resp(YF, "pending", true)
-        }
+        };
+        r.headers_mut().insert("date", date.parse().unwrap());
+        r
     });
     client.get_challenge(&f.sid, &yc()).await.unwrap();
     let reqs = stub.requests();
@@ -354,7 +355,7 @@ async fn unauthorized_retry_rules() {
     };
     let jump = nbf(&reqs[1]) - nbf(&reqs[0]);
     assert!((7190..=7210).contains(&jump), "nbf moved by {jump}");
-    assert!((client.time_correction_secs() - 7200).abs() <= 5);
+    assert!((client.clock_status(&base).correction_secs - 7200).abs() <= 5);
 
     // Delete: 401 twice (with Date) counts as deleted, like the SDKs.
     let date2 = httpdate::fmt_http_date(server_time);
@@ -637,4 +638,88 @@ async fn answer_refusals_get_their_own_codes() {
             "{code}"
         );
     }
+}
+
+fn with_date(mut r: Response, server_time: std::time::SystemTime) -> Response {
+    let date = httpdate::fmt_http_date(server_time);
+    r.headers_mut().insert("date", date.parse().unwrap());
+    r
+}
+
+/// A hostile server answers 401 with a `Date` 11 years ahead (and then keeps showing it): the
+/// clock must not follow, nothing is retried with a JWT dated in 2037, and the app can see why.
+#[tokio::test]
+async fn hostile_date_far_off_does_not_move_the_clock() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let eleven_years = std::time::Duration::from_secs(11 * 365 * 86_400);
+    let ahead = std::time::SystemTime::now() + eleven_years;
+    stub.set(move |_, n| {
+        let r = if n == 1 {
+            json(
+                401,
+                serde_json::json!({"code": 20003, "message": "Authenticate", "status": 401}),
+            )
+        } else {
+            challenge_resp(YF, "pending", true)
+        };
+        with_date(r, ahead)
+    });
+    let e = client.get_challenge(&f.sid, &yc()).await.unwrap_err();
+    assert_eq!(e.api_error().map(|a| a.status), Some(401), "{e:?}");
+    assert_eq!(stub.requests().len(), 1, "no retry with a far-off clock");
+    let status = client.clock_status(&base);
+    assert_eq!(status.correction_secs, 0);
+    let refused = status.refused_offset_secs.expect("refusal is reported");
+    assert!(
+        (refused - eleven_years.as_secs() as i64).abs() <= 5,
+        "{refused}"
+    );
+    // A success with the same Date is refused too, and the next JWT is still local time.
+    client.get_challenge(&f.sid, &yc()).await.unwrap();
+    let reqs = stub.requests();
+    let nbf = decode_jws(&basic_password(&reqs[1].headers))
+        .unwrap()
+        .claims["nbf"]
+        .as_i64()
+        .unwrap();
+    assert!((nbf - chrono::Utc::now().timestamp()).abs() <= 5, "{nbf}");
+    assert_eq!(client.clock_status(&base).correction_secs, 0);
+    // Nothing of it was persisted.
+    let reopened = VerifyPush::builder()
+        .data_dir(_dir.path())
+        .key_store(Arc::new(MemoryKeyStore::new()))
+        .build()
+        .unwrap();
+    assert_eq!(
+        reopened.clock_status(&base),
+        verify_push::ClockStatus::default()
+    );
+}
+
+/// An ordinary 200 whose `Date` is 90 s ahead teaches the correction (no 401 needed), and the
+/// next JWT uses it.
+#[tokio::test]
+async fn plausible_date_on_a_normal_response_is_learnt() {
+    let (stub, base) = start().await;
+    let (client, f, dir) = enrolled(&stub, &base).await;
+    let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(90);
+    stub.set(move |_, _| with_date(challenge_resp(YF, "pending", true), ahead));
+    client.get_challenge(&f.sid, &yc()).await.unwrap();
+    let c = client.clock_status(&base).correction_secs;
+    assert!((88..=92).contains(&c), "correction {c}");
+    client.get_challenge(&f.sid, &yc()).await.unwrap();
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 2, "no 401, no retry");
+    let nbf = |r: &Seen| {
+        decode_jws(&basic_password(&r.headers)).unwrap().claims["nbf"]
+            .as_i64()
+            .unwrap()
+    };
+    let jump = nbf(&reqs[1]) - nbf(&reqs[0]);
+    assert!((85..=95).contains(&jump), "nbf moved by {jump}");
+    let store = std::fs::read_to_string(dir.path().join("factors.json")).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&store).unwrap();
+    let key = base.origin().ascii_serialization();
+    assert_eq!(file["clockCorrections"][&key], c, "{store}");
 }
