@@ -27,6 +27,10 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Default `Config.AppId`.
 pub const DEFAULT_APP_ID: &str = "dev.assent.Assent";
 const MAX_FRIENDLY_NAME: usize = 64;
+/// Page size [`VerifyPush::pending_challenges`] asks for (Twilio's default).
+pub const PENDING_PAGE_SIZE: u32 = 50;
+/// Most pages [`VerifyPush::pending_challenges`] reads.
+pub const MAX_PENDING_PAGES: u32 = 20;
 const MAX_METADATA_JSON: usize = 1024;
 
 /// Local consistency between factors and keys.
@@ -548,12 +552,21 @@ impl VerifyPush {
         })
     }
 
-    /// D6: one page of a factor's challenges.
+    /// D6: one page of a factor's challenges. Items of another factor are dropped; a page URL
+    /// on another server is refused ([`Error::ForeignPageUrl`]).
     pub async fn list_challenges(&self, q: ChallengeListQuery) -> Result<ChallengePage, Error> {
         if q.page_size == 0 || q.page_size > 1000 {
             return Err(Error::Input("page size must be 1-1000".into()));
         }
         let rec = self.record(&q.factor)?;
+        self.list_page(&rec, &q).await
+    }
+
+    async fn list_page(
+        &self,
+        rec: &StoredFactor,
+        q: &ChallengeListQuery,
+    ) -> Result<ChallengePage, Error> {
         let mut url = join(
             &rec.factor.base_url,
             &format!(
@@ -573,11 +586,11 @@ impl VerifyPush {
                 qp.append_pair("PageToken", t);
             }
         }
-        let (resp, _) = self.device_call(&rec, Method::Get, url, &[]).await?;
+        let (resp, _) = self.device_call(rec, Method::Get, url, &[]).await?;
         if !resp.is_success() {
             return Err(resp.api_error());
         }
-        let mut page = wire::challenge_page(&resp.body)?;
+        let mut page = wire::challenge_page(&resp.body, &rec.factor.base_url)?;
         // Same rule as `fetch`: a server may list a challenge of a factor it does not own
         // (learnt from another server the user is enrolled with) under its own text.
         page.challenges.retain(|c| {
@@ -654,24 +667,48 @@ impl VerifyPush {
         }
     }
 
-    /// The newest unexpired pending challenge of a factor, if any (one list request).
+    /// Every unexpired pending challenge of a factor, newest first, read across all pages
+    /// (at most [`MAX_PENDING_PAGES`] of [`PENDING_PAGE_SIZE`]; more is
+    /// [`Error::TooManyPages`], so a flood cannot hide a genuine challenge behind the first
+    /// page, nor keep the client paging forever).
+    pub async fn pending_challenges(&self, factor: &FactorSid) -> Result<Vec<Challenge>, Error> {
+        let rec = self.record(factor)?;
+        let mut q = ChallengeListQuery {
+            factor: factor.clone(),
+            status: Some(ChallengeStatus::Pending),
+            order: Order::Desc,
+            page_size: PENDING_PAGE_SIZE,
+            page_token: None,
+        };
+        let mut all: Vec<Challenge> = Vec::new();
+        for _ in 0..MAX_PENDING_PAGES {
+            let page = self.list_page(&rec, &q).await?;
+            for c in page.challenges {
+                // Pages may shift while new challenges arrive; keep the first copy.
+                if !all.iter().any(|seen| seen.sid == c.sid) {
+                    all.push(c);
+                }
+            }
+            match page.next_page_token {
+                Some(t) => q.page_token = Some(t),
+                None => {
+                    let now = self.inner.clock.now(&server_key(&rec.factor.base_url));
+                    // The server's newest-first order breaks ties within a second; keep it.
+                    all.retain(|c| c.expires_at.timestamp() > now);
+                    return Ok(all);
+                }
+            }
+        }
+        tracing::warn!(factor = %factor, pages = MAX_PENDING_PAGES, "pending challenges span too many pages");
+        Err(Error::TooManyPages {
+            limit: MAX_PENDING_PAGES,
+        })
+    }
+
+    /// The newest unexpired pending challenge of a factor, if any (see
+    /// [`VerifyPush::pending_challenges`]).
     pub async fn newest_pending(&self, factor: &FactorSid) -> Result<Option<Challenge>, Error> {
-        let page = self
-            .list_challenges(ChallengeListQuery {
-                factor: factor.clone(),
-                status: Some(ChallengeStatus::Pending),
-                order: Order::Desc,
-                page_size: 20,
-                page_token: None,
-            })
-            .await?;
-        let rec_base = self.record(factor)?.factor.base_url;
-        let now = self.inner.clock.now(&server_key(&rec_base));
-        // The server's newest-first order breaks ties within a second; keep it.
-        Ok(page
-            .challenges
-            .into_iter()
-            .find(|c| c.expires_at.timestamp() > now))
+        Ok(self.pending_challenges(factor).await?.into_iter().next())
     }
 
     async fn respond(

@@ -137,6 +137,18 @@ pub enum Error {
         /// The raw body, for diagnostics.
         body: String,
     },
+    /// A list page pointed its next or previous page at another server.
+    #[error("refusing a page URL on another server: {url}")]
+    ForeignPageUrl {
+        /// The refused URL (clipped).
+        url: String,
+    },
+    /// A listing had more pages than the client reads.
+    #[error("the server listed more than {limit} pages")]
+    TooManyPages {
+        /// The most pages read.
+        limit: u32,
+    },
     /// Local store I/O or format failure.
     #[error("local storage error: {0}")]
     Storage(String),
@@ -244,7 +256,9 @@ impl Error {
         match self {
             Error::Network { .. } | Error::ResponseTooLarge { .. } => ErrorCode::Network,
             Error::Api(_) => ErrorCode::Server,
-            Error::Mapping { .. } => ErrorCode::Mapping,
+            Error::Mapping { .. } | Error::ForeignPageUrl { .. } | Error::TooManyPages { .. } => {
+                ErrorCode::Mapping
+            }
             Error::Storage(_) => ErrorCode::Storage,
             Error::Input(_) | Error::Unexpected { .. } => ErrorCode::Input,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,

@@ -64,7 +64,8 @@ pub use challenge::{
     Field, Order,
 };
 pub use client::{
-    metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, DEFAULT_APP_ID, SDK_VERSION,
+    metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, DEFAULT_APP_ID, MAX_PENDING_PAGES,
+    PENDING_PAGE_SIZE, SDK_VERSION,
 };
 pub use enrollment::{parse_base_url, EnrollRequest, EnrollmentPayload, TWILIO_BASE_URL};
 pub use error::{ApiError, Error, ErrorCode};

@@ -536,3 +536,32 @@ async fn clock_corrections_are_kept_per_server() {
     assert_eq!(again.clock_status(&fa.base_url), ca);
     assert_eq!(again.clock_status(&fb.base_url), cb);
 }
+
+/// A flood of 60 pending challenges (more than one page) does not hide the genuine one that
+/// arrives last, nor the oldest: every page is read.
+#[tokio::test]
+async fn pending_challenges_reads_every_page() {
+    let backend = Backend::start().await;
+    let dev = device();
+    let f = enrolled(&backend, &dev).await;
+    let mut created = Vec::new();
+    for i in 0..60 {
+        created.push(backend.challenge(&f, &format!("Flood {i}"), None).await);
+    }
+    let genuine = backend.challenge(&f, "Log in to Example?", None).await;
+    created.push(genuine.clone());
+    assert!(created.len() > 50, "needs more than one page");
+    let pending = dev.client.pending_challenges(&f.sid).await.unwrap();
+    let mut got: Vec<String> = pending.iter().map(|c| c.sid.to_string()).collect();
+    assert_eq!(got.len(), created.len(), "duplicates or gaps");
+    got.sort();
+    created.sort();
+    assert_eq!(got, created);
+    assert!(pending
+        .iter()
+        .any(|c| c.sid.as_str() == genuine && c.details.message == "Log in to Example?"));
+    // Newest first: the genuine one leads.
+    assert_eq!(pending[0].sid.as_str(), genuine);
+    let newest = dev.client.newest_pending(&f.sid).await.unwrap().unwrap();
+    assert_eq!(newest.sid.as_str(), genuine);
+}

@@ -484,10 +484,17 @@ async fn connection_refused_is_a_network_error_and_keys_are_cleaned() {
 async fn list_query_parameters() {
     let (stub, base) = start().await;
     let (client, f, _dir) = enrolled(&stub, &base).await;
-    stub.set(|_, _| {
-        json(200, serde_json::json!({"challenges": [challenge_json(YF, "pending")],
+    let prev = base
+        .join("Challenges?PageSize=7&Page=2&PageToken=PB_2")
+        .unwrap()
+        .to_string();
+    stub.set(move |_, _| {
+        json(
+            200,
+            serde_json::json!({"challenges": [challenge_json(YF, "pending")],
             "meta": {"page": 3, "page_size": 7, "next_page_url": null,
-                     "previous_page_url": "http://x/v2/Challenges?PageSize=7&Page=2&PageToken=PB_2"}}))
+                     "previous_page_url": prev}}),
+        )
     });
     let page = client
         .list_challenges(verify_push::ChallengeListQuery {
@@ -722,4 +729,99 @@ async fn plausible_date_on_a_normal_response_is_learnt() {
     let file: serde_json::Value = serde_json::from_str(&store).unwrap();
     let key = base.origin().ascii_serialization();
     assert_eq!(file["clockCorrections"][&key], c, "{store}");
+}
+
+fn page_json(items: Vec<serde_json::Value>, next: Option<String>) -> Response {
+    json(
+        200,
+        serde_json::json!({"challenges": items,
+            "meta": {"page": 0, "page_size": 50, "next_page_url": next, "previous_page_url": null}}),
+    )
+}
+
+/// A next page on another host is refused (the client would otherwise keep paging against
+/// whatever the first answer names), in a single page and in the full pending listing.
+#[tokio::test]
+async fn page_urls_on_another_host_are_refused() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    for elsewhere in [
+        "https://evil.example/v2/Challenges?PageToken=PT_1",
+        // Same host, other port: another server.
+        "http://127.0.0.1:1/v2/Challenges?PageToken=PT_1",
+    ] {
+        stub.set(move |_, _| {
+            page_json(
+                vec![challenge_json(YF, "pending")],
+                Some(elsewhere.to_owned()),
+            )
+        });
+        let e = client
+            .list_challenges(verify_push::ChallengeListQuery::new(f.sid.clone()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, verify_push::Error::ForeignPageUrl { url } if url.starts_with(&elsewhere[..20])),
+            "{e:?}"
+        );
+        assert_eq!(e.code(), ErrorCode::Mapping);
+        let e = client.pending_challenges(&f.sid).await.unwrap_err();
+        assert!(
+            matches!(e, verify_push::Error::ForeignPageUrl { .. }),
+            "{e:?}"
+        );
+        assert!(
+            stub.requests().iter().all(|r| !r.query.contains("PT_1")),
+            "followed the foreign page"
+        );
+    }
+    // A relative next page on the same server is fine.
+    stub.set(|req, _| {
+        if req.query.contains("PageToken=PT_2") {
+            page_json(vec![], None)
+        } else {
+            page_json(
+                vec![challenge_json(YF, "pending")],
+                Some("Challenges?PageToken=PT_2".into()),
+            )
+        }
+    });
+    assert_eq!(client.pending_challenges(&f.sid).await.unwrap().len(), 1);
+    assert_eq!(stub.requests().len(), 2);
+}
+
+/// A server that always names a next page cannot keep the client paging: it stops after
+/// `MAX_PENDING_PAGES` requests with a typed error.
+#[tokio::test]
+async fn endless_paging_is_bounded() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let b = base.clone();
+    stub.set(move |_, n| {
+        let next = b.join(&format!("Challenges?PageToken=PT_{n}")).unwrap();
+        page_json(vec![challenge_json(YF, "pending")], Some(next.to_string()))
+    });
+    let e = client.pending_challenges(&f.sid).await.unwrap_err();
+    assert!(
+        matches!(e, verify_push::Error::TooManyPages { limit: 20 }),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), ErrorCode::Mapping);
+    assert_eq!(
+        stub.requests().len(),
+        verify_push::MAX_PENDING_PAGES as usize
+    );
+    let q = form(&stub.requests()[1].query);
+    assert!(
+        q.contains(&("PageToken".to_owned(), "PT_1".to_owned())),
+        "{q:?}"
+    );
+    assert!(
+        q.contains(&("PageSize".to_owned(), "50".to_owned())),
+        "{q:?}"
+    );
+    assert!(
+        q.contains(&("Status".to_owned(), "pending".to_owned())),
+        "{q:?}"
+    );
 }
