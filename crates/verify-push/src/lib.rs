@@ -16,7 +16,12 @@
 //! use verify_push::{EnrollRequest, EnrollmentPayload, VerifyPush};
 //!
 //! # async fn demo() -> Result<(), verify_push::Error> {
-//! let client = VerifyPush::builder().data_dir("/tmp/assent-demo").build()?;
+//! let client = VerifyPush::builder()
+//!     .data_dir("/tmp/example-authenticator")
+//!     .app_id("com.example.Authenticator")
+//!     .keychain_service("com.example.Authenticator")
+//!     .app("ExampleAuthenticator", "1.0.0")
+//!     .build()?;
 //!
 //! // What the relying party showed (a link or its JSON form).
 //! let payload: EnrollmentPayload = "assent://enroll?token=eyJ...&serviceSid=VA0123456789abcdef0123456789abcdef\
@@ -64,8 +69,8 @@ pub use challenge::{
     Field, Order,
 };
 pub use client::{
-    metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, DEFAULT_APP_ID, MAX_PENDING_PAGES,
-    PENDING_PAGE_SIZE, SDK_VERSION,
+    metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, MAX_PENDING_PAGES, PENDING_PAGE_SIZE,
+    SDK_VERSION,
 };
 pub use enrollment::{parse_base_url, EnrollRequest, EnrollmentPayload, TWILIO_BASE_URL};
 pub use error::{ApiError, Error, ErrorCode};

@@ -244,7 +244,7 @@ async fn clock_offset_plus_and_minus_two_hours_is_recovered() {
             "correction {c} for offset {offset}"
         );
         // Persisted: a new client over the same dir starts with it.
-        let again = verify_push::VerifyPush::builder()
+        let again = support::builder()
             .data_dir(dev.dir.path())
             .key_store(dev.keys.clone())
             .build()
@@ -450,7 +450,7 @@ async fn missing_key_is_reported_and_local_removal_works() {
     for a in verify_push::KeyStore::aliases(&*dev.keys).unwrap() {
         verify_push::KeyStore::delete(&*dev.keys, &a).unwrap();
     }
-    let fresh = verify_push::VerifyPush::builder()
+    let fresh = support::builder()
         .data_dir(dev.dir.path())
         .key_store(dev.keys.clone())
         .build()
@@ -528,7 +528,7 @@ async fn clock_corrections_are_kept_per_server() {
         (None, None)
     );
     // Both survive a restart, still apart.
-    let again = verify_push::VerifyPush::builder()
+    let again = support::builder()
         .data_dir(dev.dir.path())
         .key_store(dev.keys.clone())
         .build()

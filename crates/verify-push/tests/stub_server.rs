@@ -64,6 +64,13 @@ async fn handle(State(stub): State<Stub>, req: Request) -> Response {
     script(&seen, n)
 }
 
+/// A client builder with the test application's identity.
+fn builder() -> verify_push::VerifyPushBuilder {
+    VerifyPush::builder()
+        .app_id("dev.verify-push.Tests")
+        .app("VerifyPushTests", "0.0.0")
+}
+
 fn json(status: u16, v: serde_json::Value) -> Response {
     Response::builder()
         .status(status)
@@ -148,7 +155,7 @@ async fn enrolled(stub: &Stub, base: &url::Url) -> (VerifyPush, Factor, tempfile
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let client = VerifyPush::builder()
+    let client = builder()
         .data_dir(dir.path())
         .key_store(Arc::new(MemoryKeyStore::new()))
         .app_id("dev.assent.Tests")
@@ -180,7 +187,9 @@ async fn enrolled(stub: &Stub, base: &url::Url) -> (VerifyPush, Factor, tempfile
     );
     let ua = create.headers.get("user-agent").unwrap().to_str().unwrap();
     assert!(
-        ua.starts_with("Assent; ") && ua.contains("; VerifyPushRust; "),
+        ua.starts_with("VerifyPushTests; ")
+            && ua.contains("; 0.0.0; 1; ")
+            && ua.contains("; VerifyPushRust; "),
         "{ua}"
     );
     let fields = form(&create.body);
@@ -440,7 +449,7 @@ async fn oversized_bodies_are_cut_off() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let client2 = VerifyPush::builder()
+    let client2 = builder()
         .data_dir(dir.path())
         .key_store(Arc::new(MemoryKeyStore::new()))
         .build()
@@ -465,7 +474,7 @@ async fn connection_refused_is_a_network_error_and_keys_are_cleaned() {
     drop(listener);
     let keys = Arc::new(MemoryKeyStore::new());
     let dir = tempfile::tempdir().unwrap();
-    let client = VerifyPush::builder()
+    let client = builder()
         .data_dir(dir.path())
         .key_store(keys.clone())
         .build()
@@ -693,7 +702,7 @@ async fn hostile_date_far_off_does_not_move_the_clock() {
     assert!((nbf - chrono::Utc::now().timestamp()).abs() <= 5, "{nbf}");
     assert_eq!(client.clock_status(&base).correction_secs, 0);
     // Nothing of it was persisted.
-    let reopened = VerifyPush::builder()
+    let reopened = builder()
         .data_dir(_dir.path())
         .key_store(Arc::new(MemoryKeyStore::new()))
         .build()
