@@ -1,13 +1,13 @@
 //! [`VerifyPush`]: the client the app, the CLI and the tests go through.
 
 use crate::challenge::{
-    Challenge, ChallengeListQuery, ChallengePage, ChallengeStatus, Expectation, Order,
+    Challenge, ChallengeListQuery, ChallengePage, ChallengeStatus, Decision, Expectation, Order,
 };
 use crate::crypto::KeyPair;
 use crate::enrollment::EnrollRequest;
 use crate::error::Error;
 use crate::factor::{Factor, FactorStatus};
-use crate::ids::FactorSid;
+use crate::ids::{FactorSid, FriendlyName};
 use crate::jwt::{challenge_claims, challenge_jws, device_jwt};
 use crate::keystore::{new_alias, KeyStore, OsKeyStore};
 use crate::store::{FactorStore, StoredFactor};
@@ -24,7 +24,6 @@ use std::time::Duration;
 
 /// `Config.SdkVersion` we report.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
-const MAX_FRIENDLY_NAME: usize = 64;
 /// Page size [`VerifyPush::pending_challenges`] asks for (Twilio's default).
 pub const PENDING_PAGE_SIZE: u32 = 50;
 /// Most pages [`VerifyPush::pending_challenges`] reads.
@@ -282,12 +281,7 @@ impl VerifyPush {
     /// D1: generates a key, stores it in the key store, creates the (unverified) factor with
     /// the access token and saves it locally. The key is deleted again if this fails.
     pub async fn create_factor(&self, req: EnrollRequest) -> Result<Factor, Error> {
-        let name = req.friendly_name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > MAX_FRIENDLY_NAME {
-            return Err(Error::Input(format!(
-                "friendly name must be 1-{MAX_FRIENDLY_NAME} characters"
-            )));
-        }
+        let name = req.friendly_name.as_str().to_owned();
         let metadata_json = match &req.metadata {
             Some(m) => {
                 let j =
@@ -430,19 +424,11 @@ impl VerifyPush {
     pub async fn update_factor(
         &self,
         sid: &FactorSid,
-        friendly_name: Option<String>,
+        friendly_name: Option<FriendlyName>,
     ) -> Result<Factor, Error> {
         let rec = self.record(sid)?;
         let name = match friendly_name {
-            Some(n) => {
-                let n = n.trim().to_owned();
-                if n.is_empty() || n.chars().count() > MAX_FRIENDLY_NAME {
-                    return Err(Error::Input(format!(
-                        "friendly name must be 1-{MAX_FRIENDLY_NAME} characters"
-                    )));
-                }
-                n
-            }
+            Some(n) => String::from(n),
             None => rec.factor.friendly_name.clone(),
         };
         let form = [
@@ -673,24 +659,22 @@ impl VerifyPush {
         factor: &FactorSid,
         sid: &ChallengeSid,
     ) -> Result<Challenge, Error> {
-        self.respond(factor, sid, ChallengeStatus::Approved, None)
-            .await
+        self.respond(factor, sid, Decision::Approve, None).await
     }
 
     /// Denies a pending challenge.
     pub async fn deny(&self, factor: &FactorSid, sid: &ChallengeSid) -> Result<Challenge, Error> {
-        self.respond(factor, sid, ChallengeStatus::Denied, None)
-            .await
+        self.respond(factor, sid, Decision::Deny, None).await
     }
 
-    /// Answers a challenge with `Approved` or `Denied`.
+    /// Answers a challenge.
     pub async fn update_challenge(
         &self,
         factor: &FactorSid,
         sid: &ChallengeSid,
-        s: ChallengeStatus,
+        decision: Decision,
     ) -> Result<Challenge, Error> {
-        self.respond(factor, sid, s, None).await
+        self.respond(factor, sid, decision, None).await
     }
 
     /// Silent approval: approves only if the challenge's SID equals the expected one or its
@@ -701,7 +685,7 @@ impl VerifyPush {
         sid: &ChallengeSid,
         expect: Expectation,
     ) -> Result<Challenge, Error> {
-        self.respond(factor, sid, ChallengeStatus::Approved, Some(&expect))
+        self.respond(factor, sid, Decision::Approve, Some(&expect))
             .await
     }
 
@@ -774,14 +758,10 @@ impl VerifyPush {
         &self,
         factor: &FactorSid,
         sid: &ChallengeSid,
-        status: ChallengeStatus,
+        decision: Decision,
         expect: Option<&Expectation>,
     ) -> Result<Challenge, Error> {
-        if !matches!(status, ChallengeStatus::Approved | ChallengeStatus::Denied) {
-            return Err(Error::Input(format!(
-                "a challenge can only be approved or denied, not {status}"
-            )));
-        }
+        let status = decision.status();
         let rec = self.record(factor)?;
         let fetched = self.fetch(&rec, sid).await?;
         let ch = &fetched.challenge;

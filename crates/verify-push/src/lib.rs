@@ -27,7 +27,9 @@
 //! let payload: EnrollmentPayload = "assent://enroll?token=eyJ...&serviceSid=VA0123456789abcdef0123456789abcdef\
 //!     &identity=user-1&factorType=push&baseUrl=https%3A%2F%2Fverify.twilio.com%2Fv2%2F"
 //!     .parse()?;
-//! let factor = client.enroll(EnrollRequest::new(payload, "My laptop")).await?;
+//! let factor = client
+//!     .enroll(EnrollRequest::new(payload, "My laptop".parse()?))
+//!     .await?;
 //!
 //! // Later: poll for a pending challenge and approve it.
 //! if let Some(ch) = client
@@ -65,8 +67,8 @@ pub mod transport;
 mod wire;
 
 pub use challenge::{
-    Challenge, ChallengeDetails, ChallengeListQuery, ChallengePage, ChallengeStatus, Expectation,
-    Field, Order,
+    Challenge, ChallengeDetails, ChallengeListQuery, ChallengePage, ChallengeStatus, Decision,
+    Expectation, Field, Order,
 };
 pub use client::{
     metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, MAX_PENDING_PAGES, PENDING_PAGE_SIZE,
@@ -75,7 +77,7 @@ pub use client::{
 pub use enrollment::{parse_base_url, EnrollRequest, EnrollmentPayload, TWILIO_BASE_URL};
 pub use error::{ApiError, Error, ErrorCode};
 pub use factor::{Factor, FactorStatus, FactorType};
-pub use ids::{AccountSid, ChallengeSid, FactorSid, Identity, ServiceSid};
+pub use ids::{AccountSid, ChallengeSid, FactorSid, FriendlyName, Identity, ServiceSid};
 pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, KEYCHAIN_TIMEOUT};
 pub use secret::{AccessToken, DeviceJwt, SecretKeyBytes};
 pub use time::ClockStatus;

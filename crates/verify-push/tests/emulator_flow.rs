@@ -83,7 +83,7 @@ async fn wrong_factor_is_refused() {
         .client
         .enroll(EnrollRequest::new(
             backend.payload(&service, &identity).await,
-            "A",
+            "A".parse().unwrap(),
         ))
         .await
         .unwrap();
@@ -91,7 +91,7 @@ async fn wrong_factor_is_refused() {
         .client
         .enroll(EnrollRequest::new(
             backend.payload(&service, &identity).await,
-            "B",
+            "B".parse().unwrap(),
         ))
         .await
         .unwrap();
@@ -188,7 +188,7 @@ async fn delete_factor_everywhere_and_update_name() {
     let f = enrolled(&backend, &dev).await;
     let renamed = dev
         .client
-        .update_factor(&f.sid, Some("Renamed".into()))
+        .update_factor(&f.sid, Some("Renamed".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(renamed.friendly_name, "Renamed");
@@ -325,7 +325,7 @@ async fn failed_enrolments_leave_nothing_behind() {
     });
     let e = dev
         .client
-        .enroll(EnrollRequest::new(payload, "Broken"))
+        .enroll(EnrollRequest::new(payload, "Broken".parse().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Server);
@@ -340,7 +340,7 @@ async fn failed_enrolments_leave_nothing_behind() {
     let payload = backend.payload(&service, &identity).await;
     let e = dev
         .client
-        .enroll(EnrollRequest::new(payload, "Locked"))
+        .enroll(EnrollRequest::new(payload, "Locked".parse().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::KeychainLocked);
@@ -355,11 +355,14 @@ async fn failed_enrolments_leave_nothing_behind() {
             .unwrap()
     };
     dev.client
-        .enroll(EnrollRequest::new(p(), "First"))
+        .enroll(EnrollRequest::new(p(), "First".parse().unwrap()))
         .await
         .unwrap();
     let before = dev.client.factors().unwrap().len();
-    let e = dev.client.enroll(EnrollRequest::new(p(), "Reuse")).await;
+    let e = dev
+        .client
+        .enroll(EnrollRequest::new(p(), "Reuse".parse().unwrap()))
+        .await;
     if let Err(e) = e {
         assert_eq!(e.code(), ErrorCode::Server);
         assert_eq!(dev.client.factors().unwrap().len(), before);

@@ -61,7 +61,10 @@ async fn keys_live_in_the_secret_service_and_go_away_on_delete() {
     let identity = unique("user");
     let payload = backend.payload(&svc, &identity).await;
     let f = client
-        .enroll(EnrollRequest::new(payload, "Keyring laptop"))
+        .enroll(EnrollRequest::new(
+            payload,
+            "Keyring laptop".parse().unwrap(),
+        ))
         .await
         .unwrap();
 

@@ -57,7 +57,7 @@ async fn loopback_requests_bypass_environment_proxies() {
     let dev = device();
     let f = dev
         .client
-        .enroll(EnrollRequest::new(payload, "Proxy test"))
+        .enroll(EnrollRequest::new(payload, "Proxy test".parse().unwrap()))
         .await
         .expect("enrolment reaches the loopback emulator directly");
     backend.challenge(&f, "Through a proxy?", None).await;
@@ -84,7 +84,7 @@ async fn loopback_requests_bypass_environment_proxies() {
     .unwrap();
     let e = dev
         .client
-        .enroll(EnrollRequest::new(remote, "Remote"))
+        .enroll(EnrollRequest::new(remote, "Remote".parse().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Network, "{e}");

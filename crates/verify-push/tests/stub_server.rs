@@ -166,7 +166,7 @@ async fn enrolled(stub: &Stub, base: &url::Url) -> (VerifyPush, Factor, tempfile
     let f = client
         .enroll(EnrollRequest {
             payload,
-            friendly_name: "Stub".into(),
+            friendly_name: "Stub".parse().unwrap(),
             metadata: Some(verify_push::metadata([("os", "linux")])),
         })
         .await
@@ -315,12 +315,6 @@ async fn wrong_factor_missing_header_and_unchanged_status() {
     });
     let e = client.approve(&f.sid, &yc()).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ExpiredChallenge);
-
-    let e = client
-        .update_challenge(&f.sid, &yc(), verify_push::ChallengeStatus::Pending)
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), ErrorCode::Input);
 }
 
 #[tokio::test]
@@ -457,7 +451,7 @@ async fn oversized_bodies_are_cut_off() {
     let payload =
         EnrollmentPayload::new("t", VA, "user-1", Some(&format!("http://{addr}/v2/"))).unwrap();
     let e = client2
-        .create_factor(EnrollRequest::new(payload, "Big"))
+        .create_factor(EnrollRequest::new(payload, "Big".parse().unwrap()))
         .await
         .unwrap_err();
     assert!(
@@ -482,7 +476,7 @@ async fn connection_refused_is_a_network_error_and_keys_are_cleaned() {
     let payload =
         EnrollmentPayload::new("t", VA, "user-1", Some(&format!("http://{addr}/v2/"))).unwrap();
     let e = client
-        .enroll(EnrollRequest::new(payload, "Offline"))
+        .enroll(EnrollRequest::new(payload, "Offline".parse().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Network);

@@ -221,7 +221,7 @@ pub async fn enrolled(backend: &Backend, dev: &Device) -> Factor {
     let identity = unique("user");
     let payload = backend.payload(&service, &identity).await;
     dev.client
-        .enroll(EnrollRequest::new(payload, "Test laptop"))
+        .enroll(EnrollRequest::new(payload, "Test laptop".parse().unwrap()))
         .await
         .expect("enrol")
 }
