@@ -52,6 +52,15 @@ impl RawResponse {
         (200..300).contains(&self.status)
     }
 
+    /// The response itself when it is a success, else its server error.
+    pub fn success(self) -> Result<Self, Error> {
+        if self.is_success() {
+            Ok(self)
+        } else {
+            Err(self.api_error())
+        }
+    }
+
     /// The server error for a non-2xx response.
     pub fn api_error(&self) -> Error {
         let mut e = parse_api_error(self.status, &self.body);
