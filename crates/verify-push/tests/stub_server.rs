@@ -828,3 +828,32 @@ async fn endless_paging_is_bounded() {
         "{q:?}"
     );
 }
+
+/// Pages that shift while challenges arrive repeat items: each challenge is returned once, in
+/// the server's order, and the walk ends when the server names no next page.
+#[tokio::test]
+async fn pending_pages_that_repeat_items_give_each_challenge_once() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let b = base.clone();
+    let second = "YC00000000000000000000000000000002";
+    stub.set(move |req, _| {
+        let mut other = challenge_json(YF, "pending");
+        other["sid"] = second.into();
+        if req.query.contains("PageToken=PT_2") {
+            page_json(vec![challenge_json(YF, "pending"), other], None)
+        } else {
+            let next = b.join("Challenges?PageToken=PT_2").unwrap();
+            page_json(vec![challenge_json(YF, "pending")], Some(next.to_string()))
+        }
+    });
+    let got: Vec<String> = client
+        .pending_challenges(&f.sid)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.sid.to_string())
+        .collect();
+    assert_eq!(got, [YC, second]);
+    assert_eq!(stub.requests().len(), 2);
+}

@@ -11,6 +11,7 @@ use crate::store::StoredFactor;
 use crate::time::server_key;
 use crate::transport::Method;
 use crate::wire;
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// A D5 response with what signing needs.
@@ -169,11 +170,13 @@ impl VerifyPush {
             page_token: None,
         };
         let mut all: Vec<Challenge> = Vec::new();
+        // A set, not a scan: a page may hold far more items than asked for (up to the size cap).
+        let mut seen: HashSet<ChallengeSid> = HashSet::new();
         for _ in 0..MAX_PENDING_PAGES {
             let page = self.list_page(&rec, &q).await?;
             for c in page.challenges {
                 // Pages may shift while new challenges arrive; keep the first copy.
-                if !all.iter().any(|seen| seen.sid == c.sid) {
+                if seen.insert(c.sid.clone()) {
                     all.push(c);
                 }
             }
