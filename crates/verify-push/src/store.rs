@@ -294,6 +294,22 @@ mod tests {
         assert!(store.load().unwrap().factors.is_empty());
     }
 
+    /// Files from before per-server clocks carry one `timeCorrectionSecs`; they still load
+    /// (that value is dropped: it is relearnt from the first response of each server).
+    #[test]
+    fn files_with_the_old_single_correction_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FactorStore::open(dir.path()).unwrap();
+        std::fs::write(
+            store.path(),
+            br#"{"version":1,"timeCorrectionSecs":7200,"factors":[]}"#,
+        )
+        .unwrap();
+        let file = store.load().unwrap();
+        assert!(file.clock_corrections.is_empty());
+        assert!(file.factors.is_empty());
+    }
+
     #[test]
     fn corrupt_or_future_files_are_storage_errors_and_temp_files_are_cleaned() {
         let dir = tempfile::tempdir().unwrap();
