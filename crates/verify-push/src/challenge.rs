@@ -47,6 +47,32 @@ impl std::fmt::Display for ChallengeStatus {
     }
 }
 
+/// An answer to a challenge: the only two statuses a device may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Approve (status `approved`).
+    Approve,
+    /// Deny (status `denied`).
+    Deny,
+}
+
+impl Decision {
+    /// The status the challenge has once answered this way.
+    pub fn status(self) -> ChallengeStatus {
+        match self {
+            Decision::Approve => ChallengeStatus::Approved,
+            Decision::Deny => ChallengeStatus::Denied,
+        }
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.status().as_str())
+    }
+}
+
 /// One label/value line shown with a challenge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {

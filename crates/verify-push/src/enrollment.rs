@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::factor::FactorType;
-use crate::ids::{Identity, ServiceSid};
+use crate::ids::{FriendlyName, Identity, ServiceSid};
 use crate::secret::AccessToken;
 use crate::transport::check_base_url;
 use std::collections::BTreeMap;
@@ -34,18 +34,18 @@ pub struct EnrollmentPayload {
 pub struct EnrollRequest {
     /// The payload.
     pub payload: EnrollmentPayload,
-    /// Name for the factor (≤ 64 chars).
-    pub friendly_name: String,
+    /// Name for the factor.
+    pub friendly_name: FriendlyName,
     /// Optional metadata sent to the server (string values).
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
 impl EnrollRequest {
     /// A request with no metadata.
-    pub fn new(payload: EnrollmentPayload, friendly_name: impl Into<String>) -> Self {
+    pub fn new(payload: EnrollmentPayload, friendly_name: FriendlyName) -> Self {
         Self {
             payload,
-            friendly_name: friendly_name.into(),
+            friendly_name,
             metadata: None,
         }
     }

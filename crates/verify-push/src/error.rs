@@ -3,6 +3,8 @@
 //! Categories mirror the Twilio SDKs' `TwilioVerifyError` codes (60401–60407, see the protocol
 //! reference §9.2) and add finer codes for the cases a desktop app shows differently.
 
+use crate::challenge::ChallengeStatus;
+use crate::ids::{ChallengeSid, FactorSid};
 use serde::Serialize;
 
 /// The error body Twilio's REST API sends (`{code, message, more_info, status}`, reference §4),
@@ -45,6 +47,8 @@ pub enum ErrorCode {
     Storage,
     /// Bad input from the caller or a payload (SDK 60404).
     Input,
+    /// A required argument (e.g. of the builder) is missing or invalid (SDK 60404).
+    InvalidArgument,
     /// The key store failed in a way not covered by the keychain codes (SDK 60405).
     KeyStorage,
     /// The client could not be set up (SDK 60406).
@@ -55,6 +59,8 @@ pub enum ErrorCode {
     ExpiredChallenge,
     /// The challenge was already approved or denied.
     AlreadyResponded,
+    /// The server refused the signed answer (bad signature or claims, Twilio 60324).
+    SignatureRejected,
     /// The challenge belongs to another factor.
     WrongFactor,
     /// The server accepted the update but the challenge status did not change.
@@ -78,11 +84,13 @@ impl ErrorCode {
             ErrorCode::Mapping => "mapping",
             ErrorCode::Storage => "storage",
             ErrorCode::Input => "input",
+            ErrorCode::InvalidArgument => "invalid_argument",
             ErrorCode::KeyStorage => "key_storage",
             ErrorCode::Initialization => "initialization",
             ErrorCode::AuthenticationToken => "authentication_token",
             ErrorCode::ExpiredChallenge => "expired_challenge",
             ErrorCode::AlreadyResponded => "already_responded",
+            ErrorCode::SignatureRejected => "signature_rejected",
             ErrorCode::WrongFactor => "wrong_factor",
             ErrorCode::NotUpdated => "not_updated",
             ErrorCode::FactorNotFound => "factor_not_found",
@@ -104,8 +112,14 @@ impl std::fmt::Display for ErrorCode {
 #[non_exhaustive]
 pub enum Error {
     /// Transport failure (connect, TLS, timeout, reading the body).
-    #[error("network error: {0}")]
-    Network(String),
+    #[error("network error: {message}")]
+    Network {
+        /// What failed, with the cause chain spelled out (for display).
+        message: String,
+        /// The underlying transport error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The response body was larger than the client accepts.
     #[error("network error: response larger than {limit} bytes")]
     ResponseTooLarge {
@@ -123,12 +137,32 @@ pub enum Error {
         /// The raw body, for diagnostics.
         body: String,
     },
+    /// A list page pointed its next or previous page at another server.
+    #[error("refusing a page URL on another server: {url}")]
+    ForeignPageUrl {
+        /// The refused URL (clipped).
+        url: String,
+    },
+    /// A listing had more pages than the client reads.
+    #[error("the server listed more than {limit} pages")]
+    TooManyPages {
+        /// The most pages read.
+        limit: u32,
+    },
     /// Local store I/O or format failure.
     #[error("local storage error: {0}")]
     Storage(String),
     /// Invalid caller input or payload.
     #[error("invalid input: {0}")]
     Input(String),
+    /// A required builder or call argument is missing or out of range.
+    #[error("invalid argument `{argument}`: {reason}")]
+    InvalidArgument {
+        /// The argument's name (e.g. `app_id`).
+        argument: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Key store failure not covered by the keychain variants.
     #[error("key storage error: {0}")]
     KeyStorage(String),
@@ -142,7 +176,7 @@ pub enum Error {
     #[error("the key for factor {factor} is missing from the key store; remove the account or enrol again")]
     KeyMissing {
         /// The factor whose key is gone.
-        factor: String,
+        factor: FactorSid,
     },
     /// Client setup failed.
     #[error("initialization error: {0}")]
@@ -150,63 +184,106 @@ pub enum Error {
     /// JWT / JWS building or signing failed.
     #[error("authentication token error: {0}")]
     AuthenticationToken(String),
-    /// The challenge has expired.
-    #[error("challenge {0} has expired")]
-    ExpiredChallenge(String),
-    /// The challenge was already answered.
-    #[error("challenge {0} was already answered ({1})")]
-    AlreadyResponded(String, String),
+    /// The challenge has expired (by its status, its expiry date, or the server's 60323).
+    #[error("challenge {challenge} has expired")]
+    ExpiredChallenge {
+        /// The challenge.
+        challenge: ChallengeSid,
+        /// The server's error, when the server said so (60323).
+        api: Option<ApiError>,
+    },
+    /// The challenge was already answered (seen in its status, or the server's 60322).
+    #[error("challenge {challenge} was already answered{}", .status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    AlreadyResponded {
+        /// The challenge.
+        challenge: ChallengeSid,
+        /// Its status, when known (the server's 60322 does not say).
+        status: Option<ChallengeStatus>,
+        /// The server's error, when the server said so (60322).
+        api: Option<ApiError>,
+    },
+    /// The server refused the answer's signature or its claims (60324).
+    #[error("the server rejected the signed answer to challenge {challenge}: {api}")]
+    SignatureRejected {
+        /// The challenge.
+        challenge: ChallengeSid,
+        /// The server's error.
+        api: ApiError,
+    },
     /// The challenge belongs to another factor.
     #[error("challenge {challenge} belongs to factor {actual}, not {expected}")]
     WrongFactor {
         /// The challenge SID.
-        challenge: String,
+        challenge: ChallengeSid,
         /// The factor we asked for.
-        expected: String,
+        expected: FactorSid,
         /// The factor the server says it belongs to.
-        actual: String,
+        actual: FactorSid,
     },
     /// The update was accepted but the status did not change.
-    #[error("challenge {0} was not updated (status is still {1})")]
-    NotUpdated(String, String),
+    #[error("challenge {challenge} was not updated (status is still {status})")]
+    NotUpdated {
+        /// The challenge.
+        challenge: ChallengeSid,
+        /// Its status after the update.
+        status: ChallengeStatus,
+    },
     /// The challenge did not match the expected SID or transaction id.
-    #[error("challenge {0} does not match the expectation: {1}")]
-    Unexpected(String, String),
+    #[error("challenge {challenge} does not match the expectation: {reason}")]
+    Unexpected {
+        /// The challenge.
+        challenge: ChallengeSid,
+        /// What did not match.
+        reason: String,
+    },
     /// No local factor with this SID.
-    #[error("no local factor {0}")]
-    FactorNotFound(String),
+    #[error("no local factor {factor}")]
+    FactorNotFound {
+        /// The factor asked for.
+        factor: FactorSid,
+    },
     /// `http://` URL that is not loopback.
-    #[error("refusing insecure URL {0}: only https, or http to loopback, is allowed")]
-    InsecureUrl(String),
+    #[error("refusing insecure URL {url}: only https, or http to loopback, is allowed")]
+    InsecureUrl {
+        /// The refused URL.
+        url: String,
+    },
 }
 
 impl Error {
     /// The stable code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Network(_) | Error::ResponseTooLarge { .. } => ErrorCode::Network,
+            Error::Network { .. } | Error::ResponseTooLarge { .. } => ErrorCode::Network,
             Error::Api(_) => ErrorCode::Server,
-            Error::Mapping { .. } => ErrorCode::Mapping,
+            Error::Mapping { .. } | Error::ForeignPageUrl { .. } | Error::TooManyPages { .. } => {
+                ErrorCode::Mapping
+            }
             Error::Storage(_) => ErrorCode::Storage,
-            Error::Input(_) | Error::Unexpected(..) => ErrorCode::Input,
+            Error::Input(_) | Error::Unexpected { .. } => ErrorCode::Input,
+            Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::KeyStorage(_) | Error::KeyMissing { .. } => ErrorCode::KeyStorage,
             Error::KeychainUnavailable(_) => ErrorCode::KeychainUnavailable,
             Error::KeychainLocked(_) => ErrorCode::KeychainLocked,
             Error::Initialization(_) => ErrorCode::Initialization,
             Error::AuthenticationToken(_) => ErrorCode::AuthenticationToken,
-            Error::ExpiredChallenge(_) => ErrorCode::ExpiredChallenge,
-            Error::AlreadyResponded(..) => ErrorCode::AlreadyResponded,
+            Error::ExpiredChallenge { .. } => ErrorCode::ExpiredChallenge,
+            Error::AlreadyResponded { .. } => ErrorCode::AlreadyResponded,
+            Error::SignatureRejected { .. } => ErrorCode::SignatureRejected,
             Error::WrongFactor { .. } => ErrorCode::WrongFactor,
-            Error::NotUpdated(..) => ErrorCode::NotUpdated,
-            Error::FactorNotFound(_) => ErrorCode::FactorNotFound,
-            Error::InsecureUrl(_) => ErrorCode::InsecureUrl,
+            Error::NotUpdated { .. } => ErrorCode::NotUpdated,
+            Error::FactorNotFound { .. } => ErrorCode::FactorNotFound,
+            Error::InsecureUrl { .. } => ErrorCode::InsecureUrl,
         }
     }
 
     /// The server's error body, if this error came from one.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
-            Error::Api(e) => Some(e),
+            Error::Api(e) | Error::SignatureRejected { api: e, .. } => Some(e),
+            Error::ExpiredChallenge { api, .. } | Error::AlreadyResponded { api, .. } => {
+                api.as_ref()
+            }
             _ => None,
         }
     }

@@ -14,9 +14,12 @@ pub fn decode_challenge(body: &[u8]) -> Result<Challenge, Error> {
     crate::wire::challenge(body).map(|(c, _)| c)
 }
 
-/// Decodes a challenge-list response page.
+/// Decodes a challenge-list response page as served by Twilio's base URL (page URLs on
+/// another origin are refused).
 pub fn decode_challenge_page(body: &[u8]) -> Result<ChallengePage, Error> {
-    crate::wire::challenge_page(body)
+    let base = url::Url::parse(crate::TWILIO_BASE_URL)
+        .map_err(|e| Error::Initialization(format!("Twilio base URL: {e}")))?;
+    crate::wire::challenge_page(body, &base)
 }
 
 /// Extracts a page token from a `next_page_url` / `previous_page_url` value.

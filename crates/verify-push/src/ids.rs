@@ -142,9 +142,94 @@ impl<'de> Deserialize<'de> for Identity {
     }
 }
 
+/// A factor's friendly name: trimmed, 1–64 characters (Twilio's limit), no control
+/// characters (it is shown on one line and sent as a form field).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct FriendlyName(String);
+
+impl FriendlyName {
+    /// Most characters (Unicode scalar values) a friendly name may have.
+    pub const MAX_CHARS: usize = 64;
+
+    /// Trims `s` and checks it.
+    pub fn new(s: &str) -> Result<Self, Error> {
+        let t = s.trim();
+        let n = t.chars().count();
+        if n == 0 || n > Self::MAX_CHARS {
+            return Err(Error::Input(format!(
+                "friendly name must be 1-{} characters, got {n}",
+                Self::MAX_CHARS
+            )));
+        }
+        if t.chars().any(char::is_control) {
+            return Err(Error::Input(
+                "friendly name must not contain control characters".into(),
+            ));
+        }
+        Ok(Self(t.to_owned()))
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for FriendlyName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::new(s)
+    }
+}
+
+impl fmt::Display for FriendlyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for FriendlyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl<'de> Deserialize<'de> for FriendlyName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<FriendlyName> for String {
+    fn from(n: FriendlyName) -> String {
+        n.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn friendly_names_are_trimmed_and_bounded() {
+        assert_eq!(
+            FriendlyName::new("  My laptop \t").unwrap().as_str(),
+            "My laptop"
+        );
+        // 64 characters, not bytes.
+        let wide = "é".repeat(64);
+        assert_eq!(FriendlyName::new(&wide).unwrap().as_str(), wide);
+        for bad in ["", "   ", "Line\nbreak", "bell\u{7}"] {
+            let e = FriendlyName::new(bad).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::Input, "{bad:?}");
+        }
+        assert!(FriendlyName::new(&"x".repeat(65)).is_err());
+        assert!(serde_json::from_str::<FriendlyName>("\"\"").is_err());
+        let n: FriendlyName = serde_json::from_str("\"Work\"").unwrap();
+        assert_eq!(serde_json::to_string(&n).unwrap(), "\"Work\"");
+    }
 
     #[test]
     fn sids_are_validated() {

@@ -16,13 +16,20 @@
 //! use verify_push::{EnrollRequest, EnrollmentPayload, VerifyPush};
 //!
 //! # async fn demo() -> Result<(), verify_push::Error> {
-//! let client = VerifyPush::builder().data_dir("/tmp/assent-demo").build()?;
+//! let client = VerifyPush::builder()
+//!     .data_dir("/tmp/example-authenticator")
+//!     .app_id("com.example.Authenticator")
+//!     .keychain_service("com.example.Authenticator")
+//!     .app("ExampleAuthenticator", "1.0.0")
+//!     .build()?;
 //!
 //! // What the relying party showed (a link or its JSON form).
 //! let payload: EnrollmentPayload = "assent://enroll?token=eyJ...&serviceSid=VA0123456789abcdef0123456789abcdef\
 //!     &identity=user-1&factorType=push&baseUrl=https%3A%2F%2Fverify.twilio.com%2Fv2%2F"
 //!     .parse()?;
-//! let factor = client.enroll(EnrollRequest::new(payload, "My laptop")).await?;
+//! let factor = client
+//!     .enroll(EnrollRequest::new(payload, "My laptop".parse()?))
+//!     .await?;
 //!
 //! // Later: poll for a pending challenge and approve it.
 //! if let Some(ch) = client
@@ -60,15 +67,17 @@ pub mod transport;
 mod wire;
 
 pub use challenge::{
-    Challenge, ChallengeDetails, ChallengeListQuery, ChallengePage, ChallengeStatus, Expectation,
-    Field, Order,
+    Challenge, ChallengeDetails, ChallengeListQuery, ChallengePage, ChallengeStatus, Decision,
+    Expectation, Field, Order,
 };
 pub use client::{
-    metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, DEFAULT_APP_ID, SDK_VERSION,
+    metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, MAX_PENDING_PAGES, PENDING_PAGE_SIZE,
+    SDK_VERSION,
 };
 pub use enrollment::{parse_base_url, EnrollRequest, EnrollmentPayload, TWILIO_BASE_URL};
 pub use error::{ApiError, Error, ErrorCode};
 pub use factor::{Factor, FactorStatus, FactorType};
-pub use ids::{AccountSid, ChallengeSid, FactorSid, Identity, ServiceSid};
+pub use ids::{AccountSid, ChallengeSid, FactorSid, FriendlyName, Identity, ServiceSid};
 pub use keystore::{KeyStore, MemoryKeyStore, OsKeyStore, KEYCHAIN_TIMEOUT};
 pub use secret::{AccessToken, DeviceJwt, SecretKeyBytes};
+pub use time::ClockStatus;

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::factor::Factor;
 use crate::ids::FactorSid;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -35,9 +36,10 @@ pub struct StoredFactor {
 pub struct StoreFile {
     /// Format version ([`STORE_VERSION`]).
     pub version: u32,
-    /// Server minus local clock, seconds (reference §6.4).
+    /// Server minus local clock in seconds (reference §6.4), by server key
+    /// ([`crate::time::server_key`], the base URL's origin).
     #[serde(default)]
-    pub time_correction_secs: i64,
+    pub clock_corrections: BTreeMap<String, i64>,
     /// Factors.
     #[serde(default)]
     pub factors: Vec<StoredFactor>,
@@ -47,7 +49,7 @@ impl Default for StoreFile {
     fn default() -> Self {
         Self {
             version: STORE_VERSION,
-            time_correction_secs: 0,
+            clock_corrections: BTreeMap::new(),
             factors: Vec::new(),
         }
     }
@@ -272,7 +274,8 @@ mod tests {
         assert_eq!(store.load().unwrap(), StoreFile::default());
         store
             .update(|f| {
-                f.time_correction_secs = -42;
+                f.clock_corrections
+                    .insert("http://127.0.0.1:8790".into(), -42);
                 f.upsert(StoredFactor {
                     factor: sample_factor(1),
                     key_alias: "k1".into(),
@@ -280,7 +283,7 @@ mod tests {
             })
             .unwrap();
         let loaded = FactorStore::open(dir.path()).unwrap().load().unwrap();
-        assert_eq!(loaded.time_correction_secs, -42);
+        assert_eq!(loaded.clock_corrections["http://127.0.0.1:8790"], -42);
         assert_eq!(loaded.factors.len(), 1);
         assert_eq!(loaded.factors[0].key_alias, "k1");
         let text = std::fs::read_to_string(store.path()).unwrap();
@@ -289,6 +292,22 @@ mod tests {
         let sid = sample_factor(1).sid;
         assert!(store.update(|f| f.remove(&sid)).unwrap().is_some());
         assert!(store.load().unwrap().factors.is_empty());
+    }
+
+    /// Files from before per-server clocks carry one `timeCorrectionSecs`; they still load
+    /// (that value is dropped: it is relearnt from the first response of each server).
+    #[test]
+    fn files_with_the_old_single_correction_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FactorStore::open(dir.path()).unwrap();
+        std::fs::write(
+            store.path(),
+            br#"{"version":1,"timeCorrectionSecs":7200,"factors":[]}"#,
+        )
+        .unwrap();
+        let file = store.load().unwrap();
+        assert!(file.clock_corrections.is_empty());
+        assert!(file.factors.is_empty());
     }
 
     #[test]

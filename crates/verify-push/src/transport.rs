@@ -13,7 +13,9 @@ pub fn check_base_url(u: &url::Url) -> Result<(), Error> {
     match u.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(u) => Ok(()),
-        "http" => Err(Error::InsecureUrl(u.as_str().to_owned())),
+        "http" => Err(Error::InsecureUrl {
+            url: u.as_str().to_owned(),
+        }),
         other => Err(Error::Input(format!("unsupported URL scheme {other:?}"))),
     }
 }
@@ -48,6 +50,15 @@ pub(crate) struct RawResponse {
 impl RawResponse {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// The response itself when it is a success, else its server error.
+    pub fn success(self) -> Result<Self, Error> {
+        if self.is_success() {
+            Ok(self)
+        } else {
+            Err(self.api_error())
+        }
     }
 
     /// The server error for a non-2xx response.
@@ -93,26 +104,35 @@ pub fn parse_api_error(status: u16, body: &[u8]) -> ApiError {
     }
 }
 
-/// One shared reqwest client (keeps connections alive between calls).
+/// Shared reqwest clients (they keep connections alive between calls).
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
+    /// For remote servers: honours the system / environment proxy settings.
     client: reqwest::Client,
+    /// For loopback servers: never through a proxy. Plain `http://` is allowed only there,
+    /// and a proxy would receive the device JWTs in clear text.
+    direct: reqwest::Client,
     max_body: usize,
 }
 
 impl Transport {
     pub fn new(user_agent: &str, timeout: Duration) -> Result<Self, Error> {
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(90))
-            // A redirect could leave https; the API never redirects.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Initialization(format!("building the HTTP client: {e}")))?;
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(user_agent)
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(10)))
+                .pool_idle_timeout(Duration::from_secs(90))
+                // A redirect could leave https; the API never redirects.
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let build = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| Error::Initialization(format!("building the HTTP client: {e}")))
+        };
         Ok(Self {
-            client,
+            client: build(builder())?,
+            direct: build(builder().no_proxy())?,
             max_body: MAX_RESPONSE_BYTES,
         })
     }
@@ -126,10 +146,15 @@ impl Transport {
         form: &[(&str, String)],
     ) -> Result<RawResponse, Error> {
         check_base_url(&url)?;
+        let client = if is_loopback(&url) {
+            &self.direct
+        } else {
+            &self.client
+        };
         let rb = match method {
-            Method::Get => self.client.get(url),
-            Method::Post => self.client.post(url),
-            Method::Delete => self.client.delete(url),
+            Method::Get => client.get(url),
+            Method::Post => client.post(url),
+            Method::Delete => client.delete(url),
         };
         let mut rb = rb
             .basic_auth("token", Some(password))
@@ -184,13 +209,16 @@ fn network_error(e: reqwest::Error) -> Error {
     } else {
         "request failed"
     };
-    let mut msg = format!("{kind}: {e}");
+    let mut message = format!("{kind}: {e}");
     let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
+        message.push_str(&format!(": {s}"));
         src = s.source();
     }
-    Error::Network(msg)
+    Error::Network {
+        message,
+        source: Box::new(e),
+    }
 }
 
 #[cfg(test)]

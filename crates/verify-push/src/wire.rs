@@ -206,8 +206,33 @@ pub(crate) fn page_token(url: Option<&str>) -> Option<String> {
     tok.filter(|t| !t.is_empty())
 }
 
-/// Decodes a D6 body.
-pub(crate) fn challenge_page(body: &[u8]) -> Result<ChallengePage, Error> {
+/// The page token of a `next_page_url` / `previous_page_url` as served by the server at
+/// `base`. Relative URLs resolve against `base`; one on another origin is refused, as the
+/// client only ever talks to the factor's own server.
+fn page_token_on(
+    base: &url::Url,
+    value: Option<&Value>,
+    body: &[u8],
+) -> Result<Option<String>, Error> {
+    let s = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s.is_empty() => return Ok(None),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(Error::mapping("a page URL is not a string", body)),
+    };
+    let u = base
+        .join(s)
+        .map_err(|e| Error::mapping(format!("page URL {:?}: {e}", crate::ids::clip(s)), body))?;
+    if u.origin() != base.origin() {
+        return Err(Error::ForeignPageUrl {
+            url: crate::ids::clip(u.as_str()),
+        });
+    }
+    Ok(page_token(Some(u.as_str())))
+}
+
+/// Decodes a D6 body from the server at `base`.
+pub(crate) fn challenge_page(body: &[u8], base: &url::Url) -> Result<ChallengePage, Error> {
     let obj = object(body)?;
     let list = obj
         .get("challenges")
@@ -234,8 +259,8 @@ pub(crate) fn challenge_page(body: &[u8]) -> Result<ChallengePage, Error> {
         challenges,
         page: num("page"),
         page_size: num("page_size"),
-        next_page_token: page_token(meta.get("next_page_url").and_then(Value::as_str)),
-        previous_page_token: page_token(meta.get("previous_page_url").and_then(Value::as_str)),
+        next_page_token: page_token_on(base, meta.get("next_page_url"), body)?,
+        previous_page_token: page_token_on(base, meta.get("previous_page_url"), body)?,
     })
 }
 
@@ -254,6 +279,10 @@ mod tests {
     use crate::ErrorCode;
 
     const YC: &str = "YC0328e2a0f84f1ec1624f81590ef8e102";
+
+    fn twilio() -> url::Url {
+        url::Url::parse(crate::TWILIO_BASE_URL).unwrap()
+    }
     const YF: &str = "YF036e2693e19b27cade3df4d79b75820b";
 
     fn pending_as_strings() -> String {
@@ -312,7 +341,7 @@ mod tests {
 
     #[test]
     fn sdk_list_fixture() {
-        let page = challenge_page(list_fixture().as_bytes()).unwrap();
+        let page = challenge_page(list_fixture().as_bytes(), &twilio()).unwrap();
         assert_eq!(page.challenges.len(), 2);
         assert_eq!(page.page, 0);
         assert_eq!(page.page_size, 2);
@@ -337,7 +366,7 @@ mod tests {
         assert_eq!(page_token(Some("https://x/y?Page=1")), None);
         assert_eq!(page_token(None), None);
         let body = br#"{"challenges":[],"meta":{"page":0,"page_size":50,"next_page_url":null,"previous_page_url":null}}"#;
-        let p = challenge_page(body).unwrap();
+        let p = challenge_page(body, &twilio()).unwrap();
         assert_eq!((p.next_page_token, p.previous_page_token), (None, None));
     }
 

@@ -83,7 +83,7 @@ async fn wrong_factor_is_refused() {
         .client
         .enroll(EnrollRequest::new(
             backend.payload(&service, &identity).await,
-            "A",
+            "A".parse().unwrap(),
         ))
         .await
         .unwrap();
@@ -91,7 +91,7 @@ async fn wrong_factor_is_refused() {
         .client
         .enroll(EnrollRequest::new(
             backend.payload(&service, &identity).await,
-            "B",
+            "B".parse().unwrap(),
         ))
         .await
         .unwrap();
@@ -188,7 +188,7 @@ async fn delete_factor_everywhere_and_update_name() {
     let f = enrolled(&backend, &dev).await;
     let renamed = dev
         .client
-        .update_factor(&f.sid, Some("Renamed".into()))
+        .update_factor(&f.sid, Some("Renamed".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(renamed.friendly_name, "Renamed");
@@ -229,7 +229,7 @@ async fn clock_offset_plus_and_minus_two_hours_is_recovered() {
         let backend = Backend::start().await;
         let dev = device();
         let f = enrolled(&backend, &dev).await;
-        assert_eq!(dev.client.time_correction_secs(), 0);
+        assert_eq!(dev.client.clock_status(&f.base_url).correction_secs, 0);
         backend.emu.set_faults(Faults {
             clock_offset_secs: offset,
             ..Faults::default()
@@ -238,18 +238,18 @@ async fn clock_offset_plus_and_minus_two_hours_is_recovered() {
         let yc = backend.challenge(&f, "Skewed?", None).await;
         let done = dev.client.approve(&f.sid, &sid(&yc)).await.unwrap();
         assert_eq!(done.status, ChallengeStatus::Approved);
-        let c = dev.client.time_correction_secs();
+        let c = dev.client.clock_status(&f.base_url).correction_secs;
         assert!(
             (c - offset).abs() <= 5,
             "correction {c} for offset {offset}"
         );
         // Persisted: a new client over the same dir starts with it.
-        let again = verify_push::VerifyPush::builder()
+        let again = support::builder()
             .data_dir(dev.dir.path())
             .key_store(dev.keys.clone())
             .build()
             .unwrap();
-        assert_eq!(again.time_correction_secs(), c);
+        assert_eq!(again.clock_status(&f.base_url).correction_secs, c);
         let ch = again.get_challenge(&f.sid, &sid(&yc)).await.unwrap();
         assert_eq!(ch.status, ChallengeStatus::Approved);
     }
@@ -325,7 +325,7 @@ async fn failed_enrolments_leave_nothing_behind() {
     });
     let e = dev
         .client
-        .enroll(EnrollRequest::new(payload, "Broken"))
+        .enroll(EnrollRequest::new(payload, "Broken".parse().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Server);
@@ -340,7 +340,7 @@ async fn failed_enrolments_leave_nothing_behind() {
     let payload = backend.payload(&service, &identity).await;
     let e = dev
         .client
-        .enroll(EnrollRequest::new(payload, "Locked"))
+        .enroll(EnrollRequest::new(payload, "Locked".parse().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::KeychainLocked);
@@ -355,11 +355,14 @@ async fn failed_enrolments_leave_nothing_behind() {
             .unwrap()
     };
     dev.client
-        .enroll(EnrollRequest::new(p(), "First"))
+        .enroll(EnrollRequest::new(p(), "First".parse().unwrap()))
         .await
         .unwrap();
     let before = dev.client.factors().unwrap().len();
-    let e = dev.client.enroll(EnrollRequest::new(p(), "Reuse")).await;
+    let e = dev
+        .client
+        .enroll(EnrollRequest::new(p(), "Reuse".parse().unwrap()))
+        .await;
     if let Err(e) = e {
         assert_eq!(e.code(), ErrorCode::Server);
         assert_eq!(dev.client.factors().unwrap().len(), before);
@@ -450,7 +453,7 @@ async fn missing_key_is_reported_and_local_removal_works() {
     for a in verify_push::KeyStore::aliases(&*dev.keys).unwrap() {
         verify_push::KeyStore::delete(&*dev.keys, &a).unwrap();
     }
-    let fresh = verify_push::VerifyPush::builder()
+    let fresh = support::builder()
         .data_dir(dev.dir.path())
         .key_store(dev.keys.clone())
         .build()
@@ -495,4 +498,73 @@ async fn locked_keychain_loses_nothing() {
     assert!(verify_push::KeyStore::aliases(&*dev.keys)
         .unwrap()
         .is_empty());
+}
+
+/// One device enrolled with two servers whose clocks differ: each keeps its own correction,
+/// learnt from its responses (the one behind by a 401 retry, the one ahead from plain answers),
+/// and approving works on both.
+#[tokio::test]
+async fn clock_corrections_are_kept_per_server() {
+    let dev = device();
+    let ahead = Backend::start().await;
+    let behind = Backend::start().await;
+    let fa = enrolled(&ahead, &dev).await;
+    let fb = enrolled(&behind, &dev).await;
+    assert_ne!(fa.base_url, fb.base_url);
+    for (b, offset) in [(&ahead, 90i64), (&behind, -400)] {
+        b.emu.set_faults(Faults {
+            clock_offset_secs: offset,
+            ..Faults::default()
+        });
+    }
+    for (b, f) in [(&ahead, &fa), (&behind, &fb)] {
+        let yc = b.challenge(f, "Which clock?", None).await;
+        let done = dev.client.approve(&f.sid, &sid(&yc)).await.unwrap();
+        assert_eq!(done.status, ChallengeStatus::Approved);
+    }
+    let ca = dev.client.clock_status(&fa.base_url);
+    let cb = dev.client.clock_status(&fb.base_url);
+    assert!((ca.correction_secs - 90).abs() <= 2, "{ca:?}");
+    assert!((cb.correction_secs + 400).abs() <= 2, "{cb:?}");
+    assert_eq!(
+        (ca.refused_offset_secs, cb.refused_offset_secs),
+        (None, None)
+    );
+    // Both survive a restart, still apart.
+    let again = support::builder()
+        .data_dir(dev.dir.path())
+        .key_store(dev.keys.clone())
+        .build()
+        .unwrap();
+    assert_eq!(again.clock_status(&fa.base_url), ca);
+    assert_eq!(again.clock_status(&fb.base_url), cb);
+}
+
+/// A flood of 60 pending challenges (more than one page) does not hide the genuine one that
+/// arrives last, nor the oldest: every page is read.
+#[tokio::test]
+async fn pending_challenges_reads_every_page() {
+    let backend = Backend::start().await;
+    let dev = device();
+    let f = enrolled(&backend, &dev).await;
+    let mut created = Vec::new();
+    for i in 0..60 {
+        created.push(backend.challenge(&f, &format!("Flood {i}"), None).await);
+    }
+    let genuine = backend.challenge(&f, "Log in to Example?", None).await;
+    created.push(genuine.clone());
+    assert!(created.len() > 50, "needs more than one page");
+    let pending = dev.client.pending_challenges(&f.sid).await.unwrap();
+    let mut got: Vec<String> = pending.iter().map(|c| c.sid.to_string()).collect();
+    assert_eq!(got.len(), created.len(), "duplicates or gaps");
+    got.sort();
+    created.sort();
+    assert_eq!(got, created);
+    assert!(pending
+        .iter()
+        .any(|c| c.sid.as_str() == genuine && c.details.message == "Log in to Example?"));
+    // Newest first: the genuine one leads.
+    assert_eq!(pending[0].sid.as_str(), genuine);
+    let newest = dev.client.newest_pending(&f.sid).await.unwrap().unwrap();
+    assert_eq!(newest.sid.as_str(), genuine);
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 use support::{unique, Backend};
 use verify_push::keystore::INDEX_USER;
-use verify_push::{ChallengeSid, EnrollRequest, ErrorCode, KeyStore, OsKeyStore, VerifyPush};
+use verify_push::{ChallengeSid, EnrollRequest, ErrorCode, KeyStore, OsKeyStore};
 
 fn enabled() -> bool {
     std::env::var("ASSENT_TEST_KEYRING").as_deref() == Ok("1")
@@ -52,7 +52,7 @@ async fn keys_live_in_the_secret_service_and_go_away_on_delete() {
 
     let backend = Backend::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let client = VerifyPush::builder()
+    let client = support::builder()
         .data_dir(dir.path())
         .key_store(ks.clone())
         .build()
@@ -61,7 +61,10 @@ async fn keys_live_in_the_secret_service_and_go_away_on_delete() {
     let identity = unique("user");
     let payload = backend.payload(&svc, &identity).await;
     let f = client
-        .enroll(EnrollRequest::new(payload, "Keyring laptop"))
+        .enroll(EnrollRequest::new(
+            payload,
+            "Keyring laptop".parse().unwrap(),
+        ))
         .await
         .unwrap();
 
@@ -84,7 +87,7 @@ async fn keys_live_in_the_secret_service_and_go_away_on_delete() {
     drop(secret);
 
     // A fresh client (no cached key) signs with the key read back from the keychain.
-    let fresh = VerifyPush::builder()
+    let fresh = support::builder()
         .data_dir(dir.path())
         .key_store(ks.clone())
         .build()

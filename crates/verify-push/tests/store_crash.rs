@@ -25,12 +25,12 @@ fn factor(n: usize) -> Factor {
     }
 }
 
-/// Every version written satisfies `time_correction_secs == factors.len()`, so a torn or
+/// Every version written satisfies `clock_corrections["n"] == factors.len()`, so a torn or
 /// mixed file would be detected.
 fn version(i: usize) -> StoreFile {
     let count = i % 40 + 1;
     StoreFile {
-        time_correction_secs: count as i64,
+        clock_corrections: [("n".to_owned(), count as i64)].into(),
         factors: (0..count)
             .map(|n| StoredFactor {
                 factor: factor(n),
@@ -82,7 +82,7 @@ fn killed_writer_never_corrupts_the_store() {
 
         let store = FactorStore::open(dir.path()).unwrap();
         let file = store.load().expect("store loads after a kill");
-        assert_eq!(file.time_correction_secs as usize, file.factors.len());
+        assert_eq!(file.clock_corrections["n"] as usize, file.factors.len());
         assert!(!file.factors.is_empty());
         seen.insert(file.factors.len());
         // Leftover temp files were cleaned by `open`.

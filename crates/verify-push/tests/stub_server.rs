@@ -64,6 +64,13 @@ async fn handle(State(stub): State<Stub>, req: Request) -> Response {
     script(&seen, n)
 }
 
+/// A client builder with the test application's identity.
+fn builder() -> verify_push::VerifyPushBuilder {
+    VerifyPush::builder()
+        .app_id("dev.verify-push.Tests")
+        .app("VerifyPushTests", "0.0.0")
+}
+
 fn json(status: u16, v: serde_json::Value) -> Response {
     Response::builder()
         .status(status)
@@ -148,7 +155,7 @@ async fn enrolled(stub: &Stub, base: &url::Url) -> (VerifyPush, Factor, tempfile
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let client = VerifyPush::builder()
+    let client = builder()
         .data_dir(dir.path())
         .key_store(Arc::new(MemoryKeyStore::new()))
         .app_id("dev.assent.Tests")
@@ -159,7 +166,7 @@ async fn enrolled(stub: &Stub, base: &url::Url) -> (VerifyPush, Factor, tempfile
     let f = client
         .enroll(EnrollRequest {
             payload,
-            friendly_name: "Stub".into(),
+            friendly_name: "Stub".parse().unwrap(),
             metadata: Some(verify_push::metadata([("os", "linux")])),
         })
         .await
@@ -180,7 +187,9 @@ async fn enrolled(stub: &Stub, base: &url::Url) -> (VerifyPush, Factor, tempfile
     );
     let ua = create.headers.get("user-agent").unwrap().to_str().unwrap();
     assert!(
-        ua.starts_with("Assent; ") && ua.contains("; VerifyPushRust; "),
+        ua.starts_with("VerifyPushTests; ")
+            && ua.contains("; 0.0.0; 1; ")
+            && ua.contains("; VerifyPushRust; "),
         "{ua}"
     );
     let fields = form(&create.body);
@@ -306,12 +315,6 @@ async fn wrong_factor_missing_header_and_unchanged_status() {
     });
     let e = client.approve(&f.sid, &yc()).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ExpiredChallenge);
-
-    let e = client
-        .update_challenge(&f.sid, &yc(), verify_push::ChallengeStatus::Pending)
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), ErrorCode::Input);
 }
 
 #[tokio::test]
@@ -333,16 +336,17 @@ async fn unauthorized_retry_rules() {
     let server_time = std::time::SystemTime::now() + std::time::Duration::from_secs(7200);
     let date = httpdate::fmt_http_date(server_time);
     stub.set(move |_, n| {
-        if n == 1 {
-            let mut r = json(
+        // The server's clock shows in every answer's Date, not only in the 401.
+        let mut r = if n == 1 {
+            json(
                 401,
                 serde_json::json!({"code": 20003, "message": "Authenticate", "status": 401}),
-            );
-            r.headers_mut().insert("date", date.parse().unwrap());
-            r
+            )
         } else {
             challenge_resp(YF, "pending", true)
-        }
+        };
+        r.headers_mut().insert("date", date.parse().unwrap());
+        r
     });
     client.get_challenge(&f.sid, &yc()).await.unwrap();
     let reqs = stub.requests();
@@ -354,7 +358,7 @@ async fn unauthorized_retry_rules() {
     };
     let jump = nbf(&reqs[1]) - nbf(&reqs[0]);
     assert!((7190..=7210).contains(&jump), "nbf moved by {jump}");
-    assert!((client.time_correction_secs() - 7200).abs() <= 5);
+    assert!((client.clock_status(&base).correction_secs - 7200).abs() <= 5);
 
     // Delete: 401 twice (with Date) counts as deleted, like the SDKs.
     let date2 = httpdate::fmt_http_date(server_time);
@@ -439,7 +443,7 @@ async fn oversized_bodies_are_cut_off() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let client2 = VerifyPush::builder()
+    let client2 = builder()
         .data_dir(dir.path())
         .key_store(Arc::new(MemoryKeyStore::new()))
         .build()
@@ -447,7 +451,7 @@ async fn oversized_bodies_are_cut_off() {
     let payload =
         EnrollmentPayload::new("t", VA, "user-1", Some(&format!("http://{addr}/v2/"))).unwrap();
     let e = client2
-        .create_factor(EnrollRequest::new(payload, "Big"))
+        .create_factor(EnrollRequest::new(payload, "Big".parse().unwrap()))
         .await
         .unwrap_err();
     assert!(
@@ -464,7 +468,7 @@ async fn connection_refused_is_a_network_error_and_keys_are_cleaned() {
     drop(listener);
     let keys = Arc::new(MemoryKeyStore::new());
     let dir = tempfile::tempdir().unwrap();
-    let client = VerifyPush::builder()
+    let client = builder()
         .data_dir(dir.path())
         .key_store(keys.clone())
         .build()
@@ -472,7 +476,7 @@ async fn connection_refused_is_a_network_error_and_keys_are_cleaned() {
     let payload =
         EnrollmentPayload::new("t", VA, "user-1", Some(&format!("http://{addr}/v2/"))).unwrap();
     let e = client
-        .enroll(EnrollRequest::new(payload, "Offline"))
+        .enroll(EnrollRequest::new(payload, "Offline".parse().unwrap()))
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Network);
@@ -483,10 +487,17 @@ async fn connection_refused_is_a_network_error_and_keys_are_cleaned() {
 async fn list_query_parameters() {
     let (stub, base) = start().await;
     let (client, f, _dir) = enrolled(&stub, &base).await;
-    stub.set(|_, _| {
-        json(200, serde_json::json!({"challenges": [challenge_json(YF, "pending")],
+    let prev = base
+        .join("Challenges?PageSize=7&Page=2&PageToken=PB_2")
+        .unwrap()
+        .to_string();
+    stub.set(move |_, _| {
+        json(
+            200,
+            serde_json::json!({"challenges": [challenge_json(YF, "pending")],
             "meta": {"page": 3, "page_size": 7, "next_page_url": null,
-                     "previous_page_url": "http://x/v2/Challenges?PageSize=7&Page=2&PageToken=PB_2"}}))
+                     "previous_page_url": prev}}),
+        )
     });
     let page = client
         .list_challenges(verify_push::ChallengeListQuery {
@@ -547,4 +558,302 @@ async fn raw_401_server() -> (url::Url, Arc<std::sync::atomic::AtomicUsize>) {
         url::Url::parse(&format!("http://{addr}/v2/")).unwrap(),
         count,
     )
+}
+
+/// A server the user is also enrolled with lists another factor's challenge (one it learnt of
+/// elsewhere) under its own page: the client must not hand it out as this factor's, neither in
+/// the page nor as the pending challenge to show.
+#[tokio::test]
+async fn list_drops_challenges_of_another_factor() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let own_sid = "YC00000000000000000000000000000001";
+    stub.set(move |_, _| {
+        let mut own = challenge_json(YF, "pending");
+        own["sid"] = own_sid.into();
+        json(
+            200,
+            serde_json::json!({"challenges": [challenge_json(YF_OTHER, "pending"), own],
+                "meta": {"page": 0, "page_size": 20, "next_page_url": null,
+                         "previous_page_url": null}}),
+        )
+    });
+    let page = client
+        .list_challenges(verify_push::ChallengeListQuery::new(f.sid.clone()))
+        .await
+        .unwrap();
+    let sids: Vec<String> = page.challenges.iter().map(|c| c.sid.to_string()).collect();
+    assert_eq!(sids, [own_sid]);
+    assert!(page.challenges.iter().all(|c| c.factor_sid == f.sid));
+
+    // Only the foreign one: nothing is pending for this factor.
+    stub.set(|_, _| {
+        json(
+            200,
+            serde_json::json!({"challenges": [challenge_json(YF_OTHER, "pending")],
+                "meta": {"page": 0, "page_size": 20, "next_page_url": null,
+                         "previous_page_url": null}}),
+        )
+    });
+    assert_eq!(client.newest_pending(&f.sid).await.unwrap(), None);
+}
+
+/// Twilio's answer-race refusals (403 on the update) come back as their own codes with the
+/// server's body attached: 60322 answered elsewhere, 60323 expired, 60324 signature or claims
+/// refused. Another 403 code stays a plain server error.
+#[tokio::test]
+async fn answer_refusals_get_their_own_codes() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let cases = [
+        (
+            60322,
+            "Challenge already responded",
+            ErrorCode::AlreadyResponded,
+        ),
+        (60323, "Challenge expired", ErrorCode::ExpiredChallenge),
+        (60324, "Invalid AuthPayload", ErrorCode::SignatureRejected),
+        (60318, "Factor is unverified", ErrorCode::Server),
+    ];
+    for (code, message, want) in cases {
+        stub.set(move |req, _| {
+            if req.method == "POST" {
+                json(
+                    403,
+                    serde_json::json!({"code": code, "message": message, "status": 403,
+                        "more_info": format!("https://www.twilio.com/docs/errors/{code}")}),
+                )
+            } else {
+                challenge_resp(YF, "pending", true)
+            }
+        });
+        let e = client.approve(&f.sid, &yc()).await.unwrap_err();
+        assert_eq!(e.code(), want, "{code}: {e}");
+        let api = e
+            .api_error()
+            .unwrap_or_else(|| panic!("{code}: body lost: {e:?}"));
+        assert_eq!((api.code, api.status), (Some(code), 403));
+        assert_eq!(api.message, message);
+        assert_eq!(
+            api.more_info.as_deref(),
+            Some(format!("https://www.twilio.com/docs/errors/{code}").as_str())
+        );
+        // Nothing retried, nothing re-fetched after a refusal.
+        assert_eq!(
+            stub.requests()
+                .iter()
+                .map(|r| r.method.as_str())
+                .collect::<Vec<_>>(),
+            ["GET", "POST"],
+            "{code}"
+        );
+    }
+}
+
+fn with_date(mut r: Response, server_time: std::time::SystemTime) -> Response {
+    let date = httpdate::fmt_http_date(server_time);
+    r.headers_mut().insert("date", date.parse().unwrap());
+    r
+}
+
+/// A hostile server answers 401 with a `Date` 11 years ahead (and then keeps showing it): the
+/// clock must not follow, nothing is retried with a JWT dated in 2037, and the app can see why.
+#[tokio::test]
+async fn hostile_date_far_off_does_not_move_the_clock() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let eleven_years = std::time::Duration::from_secs(11 * 365 * 86_400);
+    let ahead = std::time::SystemTime::now() + eleven_years;
+    stub.set(move |_, n| {
+        let r = if n == 1 {
+            json(
+                401,
+                serde_json::json!({"code": 20003, "message": "Authenticate", "status": 401}),
+            )
+        } else {
+            challenge_resp(YF, "pending", true)
+        };
+        with_date(r, ahead)
+    });
+    let e = client.get_challenge(&f.sid, &yc()).await.unwrap_err();
+    assert_eq!(e.api_error().map(|a| a.status), Some(401), "{e:?}");
+    assert_eq!(stub.requests().len(), 1, "no retry with a far-off clock");
+    let status = client.clock_status(&base);
+    assert_eq!(status.correction_secs, 0);
+    let refused = status.refused_offset_secs.expect("refusal is reported");
+    assert!(
+        (refused - eleven_years.as_secs() as i64).abs() <= 5,
+        "{refused}"
+    );
+    // A success with the same Date is refused too, and the next JWT is still local time.
+    client.get_challenge(&f.sid, &yc()).await.unwrap();
+    let reqs = stub.requests();
+    let nbf = decode_jws(&basic_password(&reqs[1].headers))
+        .unwrap()
+        .claims["nbf"]
+        .as_i64()
+        .unwrap();
+    assert!((nbf - chrono::Utc::now().timestamp()).abs() <= 5, "{nbf}");
+    assert_eq!(client.clock_status(&base).correction_secs, 0);
+    // Nothing of it was persisted.
+    let reopened = builder()
+        .data_dir(_dir.path())
+        .key_store(Arc::new(MemoryKeyStore::new()))
+        .build()
+        .unwrap();
+    assert_eq!(
+        reopened.clock_status(&base),
+        verify_push::ClockStatus::default()
+    );
+}
+
+/// An ordinary 200 whose `Date` is 90 s ahead teaches the correction (no 401 needed), and the
+/// next JWT uses it.
+#[tokio::test]
+async fn plausible_date_on_a_normal_response_is_learnt() {
+    let (stub, base) = start().await;
+    let (client, f, dir) = enrolled(&stub, &base).await;
+    let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(90);
+    stub.set(move |_, _| with_date(challenge_resp(YF, "pending", true), ahead));
+    client.get_challenge(&f.sid, &yc()).await.unwrap();
+    let c = client.clock_status(&base).correction_secs;
+    assert!((88..=92).contains(&c), "correction {c}");
+    client.get_challenge(&f.sid, &yc()).await.unwrap();
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 2, "no 401, no retry");
+    let nbf = |r: &Seen| {
+        decode_jws(&basic_password(&r.headers)).unwrap().claims["nbf"]
+            .as_i64()
+            .unwrap()
+    };
+    let jump = nbf(&reqs[1]) - nbf(&reqs[0]);
+    assert!((85..=95).contains(&jump), "nbf moved by {jump}");
+    let store = std::fs::read_to_string(dir.path().join("factors.json")).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&store).unwrap();
+    let key = base.origin().ascii_serialization();
+    assert_eq!(file["clockCorrections"][&key], c, "{store}");
+}
+
+fn page_json(items: Vec<serde_json::Value>, next: Option<String>) -> Response {
+    json(
+        200,
+        serde_json::json!({"challenges": items,
+            "meta": {"page": 0, "page_size": 50, "next_page_url": next, "previous_page_url": null}}),
+    )
+}
+
+/// A next page on another host is refused (the client would otherwise keep paging against
+/// whatever the first answer names), in a single page and in the full pending listing.
+#[tokio::test]
+async fn page_urls_on_another_host_are_refused() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    for elsewhere in [
+        "https://evil.example/v2/Challenges?PageToken=PT_1",
+        // Same host, other port: another server.
+        "http://127.0.0.1:1/v2/Challenges?PageToken=PT_1",
+    ] {
+        stub.set(move |_, _| {
+            page_json(
+                vec![challenge_json(YF, "pending")],
+                Some(elsewhere.to_owned()),
+            )
+        });
+        let e = client
+            .list_challenges(verify_push::ChallengeListQuery::new(f.sid.clone()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, verify_push::Error::ForeignPageUrl { url } if url.starts_with(&elsewhere[..20])),
+            "{e:?}"
+        );
+        assert_eq!(e.code(), ErrorCode::Mapping);
+        let e = client.pending_challenges(&f.sid).await.unwrap_err();
+        assert!(
+            matches!(e, verify_push::Error::ForeignPageUrl { .. }),
+            "{e:?}"
+        );
+        assert!(
+            stub.requests().iter().all(|r| !r.query.contains("PT_1")),
+            "followed the foreign page"
+        );
+    }
+    // A relative next page on the same server is fine.
+    stub.set(|req, _| {
+        if req.query.contains("PageToken=PT_2") {
+            page_json(vec![], None)
+        } else {
+            page_json(
+                vec![challenge_json(YF, "pending")],
+                Some("Challenges?PageToken=PT_2".into()),
+            )
+        }
+    });
+    assert_eq!(client.pending_challenges(&f.sid).await.unwrap().len(), 1);
+    assert_eq!(stub.requests().len(), 2);
+}
+
+/// A server that always names a next page cannot keep the client paging: it stops after
+/// `MAX_PENDING_PAGES` requests with a typed error.
+#[tokio::test]
+async fn endless_paging_is_bounded() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let b = base.clone();
+    stub.set(move |_, n| {
+        let next = b.join(&format!("Challenges?PageToken=PT_{n}")).unwrap();
+        page_json(vec![challenge_json(YF, "pending")], Some(next.to_string()))
+    });
+    let e = client.pending_challenges(&f.sid).await.unwrap_err();
+    assert!(
+        matches!(e, verify_push::Error::TooManyPages { limit: 20 }),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), ErrorCode::Mapping);
+    assert_eq!(
+        stub.requests().len(),
+        verify_push::MAX_PENDING_PAGES as usize
+    );
+    let q = form(&stub.requests()[1].query);
+    assert!(
+        q.contains(&("PageToken".to_owned(), "PT_1".to_owned())),
+        "{q:?}"
+    );
+    assert!(
+        q.contains(&("PageSize".to_owned(), "50".to_owned())),
+        "{q:?}"
+    );
+    assert!(
+        q.contains(&("Status".to_owned(), "pending".to_owned())),
+        "{q:?}"
+    );
+}
+
+/// Pages that shift while challenges arrive repeat items: each challenge is returned once, in
+/// the server's order, and the walk ends when the server names no next page.
+#[tokio::test]
+async fn pending_pages_that_repeat_items_give_each_challenge_once() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let b = base.clone();
+    let second = "YC00000000000000000000000000000002";
+    stub.set(move |req, _| {
+        let mut other = challenge_json(YF, "pending");
+        other["sid"] = second.into();
+        if req.query.contains("PageToken=PT_2") {
+            page_json(vec![challenge_json(YF, "pending"), other], None)
+        } else {
+            let next = b.join("Challenges?PageToken=PT_2").unwrap();
+            page_json(vec![challenge_json(YF, "pending")], Some(next.to_string()))
+        }
+    });
+    let got: Vec<String> = client
+        .pending_challenges(&f.sid)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.sid.to_string())
+        .collect();
+    assert_eq!(got, [YC, second]);
+    assert_eq!(stub.requests().len(), 2);
 }

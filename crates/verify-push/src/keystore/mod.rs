@@ -12,9 +12,6 @@ pub use os::{OsKeyStore, INDEX_USER};
 use crate::error::Error;
 use crate::secret::SecretKeyBytes;
 
-/// Default keychain service name (one entry per factor, user = key alias).
-pub const DEFAULT_SERVICE: &str = "dev.assent.Assent";
-
 /// A place to keep private keys by alias. Implementations may block (D-Bus); the async client
 /// calls them inside `spawn_blocking`.
 pub trait KeyStore: Send + Sync + std::fmt::Debug {

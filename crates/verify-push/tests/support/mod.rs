@@ -190,6 +190,13 @@ impl Backend {
     }
 }
 
+/// A client builder with the test application's identity; callers add the directory and keys.
+pub fn builder() -> verify_push::VerifyPushBuilder {
+    verify_push::VerifyPush::builder()
+        .app_id("dev.verify-push.Tests")
+        .app("VerifyPushTests", "0.0.0")
+}
+
 /// A client with an in-memory key store over a temp data dir.
 pub struct Device {
     pub client: VerifyPush,
@@ -200,7 +207,7 @@ pub struct Device {
 pub fn device() -> Device {
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(MemoryKeyStore::new());
-    let client = VerifyPush::builder()
+    let client = builder()
         .data_dir(dir.path())
         .key_store(keys.clone())
         .build()
@@ -214,7 +221,7 @@ pub async fn enrolled(backend: &Backend, dev: &Device) -> Factor {
     let identity = unique("user");
     let payload = backend.payload(&service, &identity).await;
     dev.client
-        .enroll(EnrollRequest::new(payload, "Test laptop"))
+        .enroll(EnrollRequest::new(payload, "Test laptop".parse().unwrap()))
         .await
         .expect("enrol")
 }
@@ -233,7 +240,7 @@ pub fn twin(dev: &Device) -> Device {
     for a in dev.keys.aliases().unwrap() {
         keys.put(&a, &dev.keys.get(&a).unwrap().unwrap()).unwrap();
     }
-    let client = VerifyPush::builder()
+    let client = builder()
         .data_dir(dir.path())
         .key_store(keys.clone())
         .build()
