@@ -11,6 +11,7 @@
 //! | 404  | 20404 | resource or route not found                                       | confirmed |
 //! | 405  | 20004 | method not allowed on a known route                               | chosen    |
 //! | 409  | 20001 | entity already exists                                             | chosen    |
+//! | 403  | 20403 | `Host` header missing or not allowed (DNS rebinding protection)   | chosen    |
 //! | 429  | 20429 | injected rate limit (with `Retry-After`)                          | confirmed |
 //! | 500  | 20500 | injected or internal server error                                 | confirmed |
 //! | 400  | 60362 | `FactorSid` invalid or not provided                               | confirmed |
@@ -61,6 +62,9 @@ pub enum ApiError {
     /// Resource already exists (409, 20001).
     #[error("{0}")]
     Conflict(String),
+    /// The request is refused before routing, e.g. a foreign `Host` header (403, 20403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The factor must be verified first (403, 60318).
     #[error("Factor is not verified")]
     FactorNotVerified,
@@ -110,6 +114,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => 20004,
             ApiError::BadRequest { code, .. } => *code,
             ApiError::Conflict(_) => 20001,
+            ApiError::Forbidden(_) => 20403,
             ApiError::FactorNotVerified => 60318,
             ApiError::ChallengeExpired => 60323,
             ApiError::RateLimited { .. } => 20429,
@@ -125,7 +130,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::FactorNotVerified | ApiError::ChallengeExpired => StatusCode::FORBIDDEN,
+            ApiError::FactorNotVerified | ApiError::ChallengeExpired | ApiError::Forbidden(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
