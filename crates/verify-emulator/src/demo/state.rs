@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
 use super::api::{ApiClient, Service};
+use super::csrf::CsrfKey;
 use super::error::DemoError;
 use super::DemoConfig;
 
@@ -23,6 +24,7 @@ struct Inner {
     /// identity → username; the API only knows the hash, so names live here (lost on restart;
     /// unknown entities are then shown by identity).
     names: Mutex<BTreeMap<String, String>>,
+    csrf: CsrfKey,
 }
 
 impl DemoState {
@@ -37,7 +39,13 @@ impl DemoState {
             api,
             service: OnceCell::new(),
             names: Mutex::new(BTreeMap::new()),
+            csrf: CsrfKey::generate(),
         })))
+    }
+
+    /// The key CSRF tokens are derived from.
+    pub fn csrf_key(&self) -> &CsrfKey {
+        &self.0.csrf
     }
 
     /// The API client.
