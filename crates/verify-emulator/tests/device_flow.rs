@@ -358,7 +358,7 @@ async fn challenge_update_rejections() {
     let r = ctx
         .post(&path, Auth::Device(&jwt), &[("AuthPayload", &jws)])
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60324);
     assert!(r.body["message"].as_str().unwrap().contains("details"));
 
     // Tampered bytes after signing (signature no longer matches).
@@ -372,14 +372,14 @@ async fn challenge_update_rejections() {
             &[("AuthPayload", &parts.join("."))],
         )
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60324);
 
     // Another factor's key.
     let jws = other.key.challenge_jws(&c, fields, "approved");
     let r = ctx
         .post(&path, Auth::Device(&jwt), &[("AuthPayload", &jws)])
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60324);
 
     // Another challenge's payload (same key, other challenge).
     let c2 = ctx.challenge(&va, &dev, "Other?").await;
@@ -387,16 +387,16 @@ async fn challenge_update_rejections() {
     let r = ctx
         .post(&path, Auth::Device(&jwt), &[("AuthPayload", &jws_c2)])
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60324);
 
     // Status must be approved or denied; AuthPayload is required.
     let jws = dev.key.challenge_jws(&c, fields, "pending");
     ctx.post(&path, Auth::Device(&jwt), &[("AuthPayload", &jws)])
         .await
-        .assert_error(400, 20001);
+        .assert_error(403, 60324);
     ctx.post(&path, Auth::Device(&jwt), &[])
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
 
     // The other device's JWT may not touch this factor's challenge.
     let other_jwt = ctx.jwt(&other);
@@ -411,10 +411,13 @@ async fn challenge_update_rejections() {
     let r = ctx
         .post(&path, Auth::Device(&jwt), &[("AuthPayload", &good)])
         .await;
-    r.assert_error(400, 20001);
-    assert!(r.body["message"].as_str().unwrap().contains("not pending"));
+    r.assert_error(403, 60322);
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("already responded (status approved)"));
     let r = ctx.answer(&va, &dev, &yc, "denied").await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60322);
 
     // Expired: move the server clock past expiration_date (lazy expiry shows `expired`).
     let c3 = ctx.challenge(&va, &dev, "Expire me").await;
@@ -461,7 +464,7 @@ async fn challenge_update_rejections() {
             &[("AuthPayload", &bad)],
         )
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60311);
     let r = ctx
         .get(&ctx.factor_path(&va, &unverified), Auth::Account)
         .await;

@@ -67,20 +67,25 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
-    let identity = required_identity(&p)?;
-    match p.get("FactorType") {
-        None => return Err(ApiError::missing("FactorType")),
-        Some("push") => {}
-        Some(_) => return Err(ApiError::invalid("FactorType must be push")),
-    }
-    let friendly = p.get("FactorFriendlyName").map(str::to_string);
-    if let Some(f) = &friendly {
-        max_chars("FactorFriendlyName", f, 64)?;
-    }
-    let ttl = match p.get("Ttl") {
-        None => TTL_DEFAULT,
-        Some(v) => int_between("Ttl", v, TTL_MIN, TTL_MAX)?,
-    };
+    // Every parameter problem of this request is Twilio's 60305.
+    let (identity, friendly, ttl) = (|| {
+        let identity = required_identity(&p)?;
+        match p.get("FactorType") {
+            None => return Err(ApiError::missing("FactorType")),
+            Some("push") => {}
+            Some(_) => return Err(ApiError::invalid("FactorType must be push")),
+        }
+        let friendly = p.get("FactorFriendlyName").map(str::to_string);
+        if let Some(f) = &friendly {
+            max_chars("FactorFriendlyName", f, 64)?;
+        }
+        let ttl = match p.get("Ttl") {
+            None => TTL_DEFAULT,
+            Some(v) => int_between("Ttl", v, TTL_MIN, TTL_MAX)?,
+        };
+        Ok((identity, friendly, ttl))
+    })()
+    .map_err(ApiError::access_token)?;
     with_db(&app, move |a, conn| {
         require_service(conn, &service_sid)?;
         let now = a.now();

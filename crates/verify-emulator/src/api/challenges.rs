@@ -322,7 +322,7 @@ fn check_payload(
     let key = crypto::parse_spki_b64(&f.public_key)
         .map_err(|_| ApiError::Internal("stored public key unreadable".into()))?;
     let jws = crypto::verify_jws(payload, &key)
-        .map_err(|e| ApiError::invalid(format!("Invalid AuthPayload: {e}")))?;
+        .map_err(|e| ApiError::ChallengeVerificationFailed(e.to_string()))?;
     let status = jws
         .claims
         .get("status")
@@ -330,16 +330,16 @@ fn check_payload(
         .unwrap_or_default()
         .to_string();
     if !matches!(status.as_str(), "approved" | "denied") {
-        return Err(ApiError::invalid(
-            "Invalid AuthPayload: status must be approved or denied",
+        return Err(ApiError::ChallengeVerificationFailed(
+            "status must be approved or denied".into(),
         ));
     }
     let expected = render(app, c);
     for field in SIGNATURE_FIELDS.split(',').filter(|f| *f != "status") {
         let got = jws.claims.get(field).unwrap_or(&Value::Null);
         if got != expected.get(field).unwrap_or(&Value::Null) {
-            return Err(ApiError::invalid(format!(
-                "Invalid AuthPayload: signed {field} does not match the challenge"
+            return Err(ApiError::ChallengeVerificationFailed(format!(
+                "signed {field} does not match the challenge"
             )));
         }
     }
@@ -376,16 +376,15 @@ pub async fn update(
         match c.status.as_str() {
             "pending" => {}
             "expired" => return Err(ApiError::ChallengeExpired),
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "Challenge is not pending (status {other})"
-                )))
-            }
+            other => return Err(ApiError::ChallengeAlreadyResponded(other.to_string())),
         }
         let status = check_payload(&a, &f, &c, &payload)?;
         // Check-and-set: exactly one concurrent answer can move it off `pending`.
         if !challenges::answer(&tx, &c.sid, &status, a.now())? {
-            return Err(ApiError::invalid("Challenge is not pending"));
+            let now = challenges::get(&tx, &c.sid)?.map(|c| c.status);
+            return Err(ApiError::ChallengeAlreadyResponded(
+                now.unwrap_or_else(|| "unknown".into()),
+            ));
         }
         let c = challenges::get(&tx, &c.sid)?
             .ok_or_else(|| ApiError::Internal("challenge vanished".into()))?;
