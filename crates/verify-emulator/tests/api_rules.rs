@@ -1283,3 +1283,125 @@ async fn factor_update_ignores_config_app_id() {
     let r = ctx.get(&ctx.factor_path(&va, &dev), Auth::Account).await;
     assert_eq!(r.body["config"]["app_id"], "dev.assent.Assent");
 }
+
+fn signature_fields(r: &common::Resp) -> String {
+    r.headers
+        .get("Twilio-Verify-Signature-Fields")
+        .and_then(|v| v.to_str().ok())
+        .expect("Twilio-Verify-Signature-Fields header")
+        .to_string()
+}
+
+/// With another signature-field list (same set in another order, or another set), a device
+/// that signs what the header lists, in its order, is accepted; one that signs the default
+/// list it remembered is refused with 60324 and the challenge stays pending. Challenges made
+/// before the change keep their list.
+#[tokio::test]
+async fn signature_field_list_is_per_challenge_and_must_be_followed() {
+    use verify_emulator::api::challenges::SIGNATURE_FIELDS as HARD_CODED;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let before = ctx.challenge(&va, &dev, "Made before").await;
+    let before_sid = before["sid"].as_str().unwrap().to_string();
+
+    for list in [
+        "status,date_created,sid,details,factor_sid,hidden_details,expiration_date",
+        "sid,expiration_date,identity",
+        "factor_type,hidden_details,sid,entity_sid,service_sid,account_sid,responded_reason",
+    ] {
+        ctx.emu.set_faults(Faults {
+            signature_fields: Some(list.into()),
+            ..Faults::default()
+        });
+        let c = ctx.challenge(&va, &dev, "Which fields?").await;
+        let yc = c["sid"].as_str().unwrap().to_string();
+        let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+        assert_eq!(signature_fields(&fetched), list);
+        let hard_coded = dev.key.challenge_jws(&fetched.body, HARD_CODED, "approved");
+        let r = ctx
+            .post(
+                &ctx.challenge_path(&va, &dev, &yc),
+                Auth::Device(&ctx.jwt(&dev)),
+                &[("AuthPayload", &hard_coded)],
+            )
+            .await;
+        r.assert_error(403, 60324);
+        assert!(
+            r.body["message"].as_str().unwrap().contains(list),
+            "{}",
+            r.text
+        );
+        let r = ctx
+            .get(&ctx.challenge_path(&va, &dev, &yc), Auth::Account)
+            .await;
+        assert_eq!(r.body["status"], "pending");
+        let r = ctx.answer(&va, &dev, &yc, "approved").await;
+        assert_eq!(r.status, 200, "{list}: {}", r.text);
+    }
+
+    // The challenge made before keeps the default list (and the lenient check).
+    let fetched = ctx.fetch_challenge(&va, &dev, &before_sid).await;
+    assert_eq!(signature_fields(&fetched), HARD_CODED);
+    let r = ctx.answer(&va, &dev, &before_sid, "denied").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// `VarySignatureFields`: every new challenge has its own list; following the header always
+/// works, the lists differ, and the hard-coded list fails whenever it is not the one sent.
+#[tokio::test]
+async fn varied_signature_fields_over_http() {
+    use verify_emulator::api::challenges::SIGNATURE_FIELDS as HARD_CODED;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    for bad in ["sid,nope", "identity,status", "sid,sid", "sid,url"] {
+        ctx.post(
+            "_emulator/faults",
+            Auth::Account,
+            &[("SignatureFields", bad)],
+        )
+        .await
+        .assert_error(400, 60200);
+    }
+    let r = ctx
+        .post(
+            "_emulator/faults",
+            Auth::Account,
+            &[("VarySignatureFields", "true")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["vary_signature_fields"], true);
+    let mut lists = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        let c = ctx.challenge(&va, &dev, "Random fields").await;
+        let yc = c["sid"].as_str().unwrap().to_string();
+        let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+        let list = signature_fields(&fetched);
+        assert!(list.split(',').any(|f| f == "sid"), "{list}");
+        if list != HARD_CODED {
+            let jws = dev.key.challenge_jws(&fetched.body, HARD_CODED, "denied");
+            ctx.post(
+                &ctx.challenge_path(&va, &dev, &yc),
+                Auth::Device(&ctx.jwt(&dev)),
+                &[("AuthPayload", &jws)],
+            )
+            .await
+            .assert_error(403, 60324);
+        }
+        let r = ctx.answer(&va, &dev, &yc, "approved").await;
+        assert_eq!(r.status, 200, "{list}: {}", r.text);
+        lists.insert(list);
+    }
+    assert!(lists.len() > 1, "the list never changed: {lists:?}");
+    let r = ctx
+        .post(
+            "_emulator/faults",
+            Auth::Account,
+            &[("VarySignatureFields", "false"), ("SignatureFields", "")],
+        )
+        .await;
+    assert_eq!(r.body["vary_signature_fields"], false);
+    assert_eq!(r.body["signature_fields"], Value::Null);
+}

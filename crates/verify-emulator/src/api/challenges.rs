@@ -21,10 +21,77 @@ use crate::webhook_delivery::challenge_params;
 
 /// Name of the response header listing the fields the device must sign.
 pub const SIGNATURE_FIELDS_HEADER: &str = "Twilio-Verify-Signature-Fields";
-/// The (stable) list sent on every fetch. `status` is listed because the SDKs overwrite it
-/// with the new status; it is therefore not compared against the stored value.
+/// The default list sent on fetch. `status` is listed because the SDKs overwrite it with the
+/// new status; it is therefore not compared against the stored value.
 pub const SIGNATURE_FIELDS: &str =
     "sid,factor_sid,details,hidden_details,expiration_date,date_created,status";
+/// Top-level challenge fields that may be listed: those that do not change while the
+/// challenge is pending.
+pub const SIGNABLE_FIELDS: &[&str] = &[
+    "sid",
+    "account_sid",
+    "service_sid",
+    "entity_sid",
+    "identity",
+    "factor_sid",
+    "date_created",
+    "date_updated",
+    "expiration_date",
+    "status",
+    "responded_reason",
+    "details",
+    "hidden_details",
+    "factor_type",
+];
+
+/// Validates a configured signature-field list: known signable names, no repeats, `sid`
+/// included (it binds the signature to this challenge). Returns it without blanks.
+pub fn check_signature_fields(list: &str) -> Result<String, ApiError> {
+    let names: Vec<&str> = list.split(',').map(str::trim).collect();
+    for (i, n) in names.iter().enumerate() {
+        if !SIGNABLE_FIELDS.contains(n) {
+            return Err(ApiError::invalid(format!(
+                "SignatureFields: {n:?} is not one of {}",
+                SIGNABLE_FIELDS.join(",")
+            )));
+        }
+        if names[..i].contains(n) {
+            return Err(ApiError::invalid(format!(
+                "SignatureFields: {n:?} is listed twice"
+            )));
+        }
+    }
+    if !names.contains(&"sid") {
+        return Err(ApiError::invalid("SignatureFields must include sid"));
+    }
+    Ok(names.join(","))
+}
+
+/// A random order and subset (at least three fields, always `sid`) of [`SIGNABLE_FIELDS`].
+fn random_signature_fields() -> String {
+    use rand::seq::SliceRandom;
+    let mut rng = rand::rng();
+    let mut names: Vec<&str> = SIGNABLE_FIELDS.to_vec();
+    names.shuffle(&mut rng);
+    let keep = rand::Rng::random_range(&mut rng, 3..=names.len());
+    names.truncate(keep);
+    if !names.contains(&"sid") {
+        let at = rand::Rng::random_range(&mut rng, 0..=names.len());
+        names.insert(at, "sid");
+    }
+    names.join(",")
+}
+
+/// The list (and strictness) a new challenge gets under the current faults.
+fn signature_fields_for_new(f: &crate::faults::Faults) -> (String, bool) {
+    if f.vary_signature_fields {
+        (random_signature_fields(), true)
+    } else if let Some(list) = &f.signature_fields {
+        (list.clone(), true)
+    } else {
+        (SIGNATURE_FIELDS.to_string(), false)
+    }
+}
 
 /// Default lifetime of a challenge (5 min) and the longest allowed (60 min).
 pub const EXPIRY_DEFAULT_SECS: i64 = 300;
@@ -154,6 +221,7 @@ pub async fn create(
         if f.status != "verified" {
             return Err(ApiError::FactorNotVerified);
         }
+        let (signature_fields, signature_order_strict) = signature_fields_for_new(&a.faults());
         let mut details = json!({"message": message, "fields": fields});
         // `details.date` only when the service asks for it (Push.IncludeDate).
         if service.settings["push"]["include_date"].as_bool() == Some(true) {
@@ -175,6 +243,8 @@ pub async fn create(
             details,
             hidden_details: hidden,
             metadata: None,
+            signature_fields,
+            signature_order_strict,
         };
         challenges::insert(conn, &c)?;
         Ok(json(StatusCode::CREATED, render(&a, &c)))
@@ -214,12 +284,11 @@ fn load(
     Ok(c)
 }
 
-fn with_signature_fields(mut r: Response) -> Response {
-    r.headers_mut().insert(
-        SIGNATURE_FIELDS_HEADER,
-        HeaderValue::from_static(SIGNATURE_FIELDS),
-    );
-    r
+fn with_signature_fields(mut r: Response, c: &ChallengeRow) -> Result<Response, ApiError> {
+    let v = HeaderValue::from_str(&c.signature_fields)
+        .map_err(|_| ApiError::Internal("stored signature fields are not a header value".into()))?;
+    r.headers_mut().insert(SIGNATURE_FIELDS_HEADER, v);
+    Ok(r)
 }
 
 /// `GET …/Challenges/{YC}`
@@ -232,7 +301,7 @@ pub async fn fetch(
     with_db(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;
         let c = load(&a, conn, &caller, &service_sid, &identity, &sid)?;
-        Ok(with_signature_fields(json(StatusCode::OK, render(&a, &c))))
+        with_signature_fields(json(StatusCode::OK, render(&a, &c)), &c)
     })
     .await
 }
@@ -311,8 +380,38 @@ pub async fn list(
     .await
 }
 
+/// The claim names of a JWS payload in the order they appear (duplicates kept).
+fn claim_order(payload: &str) -> Option<Vec<String>> {
+    use base64::Engine;
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut keys = Vec::new();
+            while let Some(k) = m.next_key::<String>()? {
+                m.next_value::<IgnoredAny>()?;
+                keys.push(k);
+            }
+            Ok(keys)
+        }
+    }
+    let part = payload.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .ok()?;
+    serde_json::Deserializer::from_slice(&bytes)
+        .deserialize_map(Keys)
+        .ok()
+}
+
 /// Checks the JWS `AuthPayload` for `c`: signed by `f`'s key, `status` approved|denied, and
-/// every signature field (except `status`) semantically equal to the stored JSON value.
+/// every signature field (except `status`) semantically equal to the stored JSON value. For
+/// a strict challenge the claims must also be exactly the listed fields in the listed order,
+/// `status` where listed or else last (how the SDKs build them).
 fn check_payload(
     app: &App,
     f: &FactorRow,
@@ -334,8 +433,22 @@ fn check_payload(
             "status must be approved or denied".into(),
         ));
     }
+    if c.signature_order_strict {
+        let mut want: Vec<&str> = c.signature_fields.split(',').collect();
+        if !want.contains(&"status") {
+            want.push("status");
+        }
+        let got = claim_order(payload).unwrap_or_default();
+        if got != want {
+            return Err(ApiError::ChallengeVerificationFailed(format!(
+                "signed claims {} are not the fields of {SIGNATURE_FIELDS_HEADER} ({}) in that order",
+                got.join(","),
+                c.signature_fields
+            )));
+        }
+    }
     let expected = render(app, c);
-    for field in SIGNATURE_FIELDS.split(',').filter(|f| *f != "status") {
+    for field in c.signature_fields.split(',').filter(|f| *f != "status") {
         let got = jws.claims.get(field).unwrap_or(&Value::Null);
         if got != expected.get(field).unwrap_or(&Value::Null) {
             return Err(ApiError::ChallengeVerificationFailed(format!(
@@ -380,7 +493,7 @@ pub async fn update(
         }
         let status = check_payload(&a, &f, &c, &payload)?;
         // Check-and-set: exactly one concurrent answer can move it off `pending`.
-        if !challenges::answer(&tx, &c.sid, &status, a.now())? {
+        if !challenges::answer(&tx, &c.sid, &status, None, a.now())? {
             let now = challenges::get(&tx, &c.sid)?.map(|c| c.status);
             return Err(ApiError::ChallengeAlreadyResponded(
                 now.unwrap_or_else(|| "unknown".into()),

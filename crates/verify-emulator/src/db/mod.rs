@@ -34,7 +34,8 @@ pub struct Db {
 }
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE services (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -125,7 +126,14 @@ CREATE TABLE webhooks (
     date_created INTEGER NOT NULL,
     date_updated INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Per-challenge Twilio-Verify-Signature-Fields (NULL: the default list) and whether the signed
+-- claims must be exactly those fields in that order (set by the signature-fields faults).
+ALTER TABLE challenges ADD COLUMN signature_fields TEXT;
+ALTER TABLE challenges ADD COLUMN signature_order_strict INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 /// The database holds the auth token and every factor's key binding: it and its WAL/SHM
 /// side files are owner-only, on every start (an older file may have been made with a looser
