@@ -459,7 +459,12 @@ fn check_payload(
     Ok(status)
 }
 
-/// `POST …/Challenges/{YC}` with `AuthPayload` (compact JWS ES256).
+/// Longest `Metadata` on a challenge answer (the spec's limit).
+const METADATA_MAX: usize = 1024;
+
+/// `POST …/Challenges/{YC}` with `AuthPayload` (compact JWS ES256) and optional `Metadata`
+/// (stringified JSON object of string values, kept on the challenge and sent with the
+/// `challenge.approved`/`challenge.denied` webhook).
 pub async fn update(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
@@ -479,6 +484,11 @@ pub async fn update(
                 "AuthPayload must be at most {AUTH_PAYLOAD_MAX} characters"
             )));
         }
+        // Checked before anything changes: a refused answer leaves the challenge pending.
+        let metadata = p
+            .get("Metadata")
+            .map(|m| string_map("Metadata", m, METADATA_MAX))
+            .transpose()?;
         let tx = conn.transaction()?;
         let c = load(&a, &tx, &caller, &service_sid, &identity, &sid)?;
         let f = factors::get(&tx, &c.factor_sid)?
@@ -493,7 +503,7 @@ pub async fn update(
         }
         let status = check_payload(&a, &f, &c, &payload)?;
         // Check-and-set: exactly one concurrent answer can move it off `pending`.
-        if !challenges::answer(&tx, &c.sid, &status, None, a.now())? {
+        if !challenges::answer(&tx, &c.sid, &status, metadata.as_ref(), a.now())? {
             let now = challenges::get(&tx, &c.sid)?.map(|c| c.status);
             return Err(ApiError::ChallengeAlreadyResponded(
                 now.unwrap_or_else(|| "unknown".into()),
