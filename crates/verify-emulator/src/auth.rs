@@ -1,6 +1,10 @@
 //! Request authentication: account Basic auth for backend calls; `token:<x>` Basic auth for
 //! device calls, where x is an access token (create factor) or an ES256 device JWT.
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use rusqlite::Connection;
 use serde_json::Value;
@@ -76,6 +80,30 @@ impl Credentials {
     fn device_token(&self) -> Option<&str> {
         (self.user.as_deref() == Some("token") && !self.pass.is_empty())
             .then_some(self.pass.as_str())
+    }
+}
+
+/// Extractor for the request's Basic credentials (never fails; absent = empty). Device
+/// routes resolve them to a [`Caller`] inside their database call, so the factor that
+/// authenticates is the one the handler then reads, with no gap between the two.
+impl<S: Send + Sync> FromRequestParts<S> for Credentials {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Credentials::from_headers(&parts.headers))
+    }
+}
+
+/// Extractor for backend-only routes: the account SID and auth token, else 401 before the
+/// body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountAuth;
+
+impl FromRequestParts<Arc<App>> for AccountAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        require_account(app, &Credentials::from_headers(&parts.headers)).map(|()| AccountAuth)
     }
 }
 

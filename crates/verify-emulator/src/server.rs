@@ -5,14 +5,14 @@ use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::oneshot;
 
-use crate::auth::{self, Credentials};
+use crate::auth::AccountAuth;
 use crate::db::{meta, Db, DbLocation};
 use crate::error::{ApiError, Error};
 use crate::faults::Faults;
@@ -372,17 +372,18 @@ async fn log_request(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn get_faults(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
+async fn get_faults(
+    State(app): State<Arc<App>>,
+    _account: AccountAuth,
+) -> Result<Response, ApiError> {
     Ok(axum::Json(app.faults()).into_response())
 }
 
 async fn post_faults(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let mut f = app.faults();
     f.apply_form(&Params::parse(&body))?;
     match app.faults.write() {

@@ -4,12 +4,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{entity_path, json, list_page, require_service, string_map, with_db, AppState};
-use crate::auth::{self, Caller, Credentials};
+use crate::auth::{self, AccountAuth, Caller, Credentials};
 use crate::crypto;
 use crate::db::challenges::{self, ChallengeRow};
 use crate::db::factors::{self, FactorRow};
@@ -171,10 +171,9 @@ fn parse_fields(raw: Vec<&str>) -> Result<Vec<Value>, ApiError> {
 pub async fn create(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
     let factor_sid = p.get("FactorSid").map(str::to_string).unwrap_or_default();
     if !crate::sid::is_sid(&factor_sid, "YF") {
@@ -295,9 +294,8 @@ fn with_signature_fields(mut r: Response, c: &ChallengeRow) -> Result<Response, 
 pub async fn fetch(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     with_db(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;
         let c = load(&a, conn, &caller, &service_sid, &identity, &sid)?;
@@ -310,10 +308,9 @@ pub async fn fetch(
 pub async fn list(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     let p = Params::parse(q.unwrap_or_default().as_bytes());
     let pq = PageQuery::parse(&p)?;
     let status = p.get("Status").map(str::to_string);
@@ -468,10 +465,9 @@ const METADATA_MAX: usize = 1024;
 pub async fn update(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
     with_db(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;

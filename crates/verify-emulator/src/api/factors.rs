@@ -3,15 +3,15 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{
-    account_call, entity_path, json, list_page, max_chars, no_content, require_service, string_map,
-    with_db, AppState,
+    entity_path, json, list_page, max_chars, no_content, require_service, string_map, with_db,
+    AppState,
 };
-use crate::auth::{self, Caller, Credentials};
+use crate::auth::{self, AccountAuth, Caller, Credentials};
 use crate::crypto;
 use crate::db::{access_tokens, entities, factors, factors::FactorRow};
 use crate::error::ApiError;
@@ -114,10 +114,9 @@ fn friendly_name(v: &str) -> Result<String, ApiError> {
 pub async fn create(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
     with_db(&app, move |a, conn| {
         let now = a.now();
@@ -253,9 +252,8 @@ pub(super) fn emit_event(
 pub async fn fetch(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     with_db(&app, move |a, conn| {
         let f = load(&a, conn, &creds, &service_sid, &identity, &sid)?;
         Ok(json(StatusCode::OK, render(&a, &f, false)))
@@ -268,10 +266,9 @@ pub async fn fetch(
 pub async fn update(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
     with_db(&app, move |a, conn| {
         let tx = conn.transaction()?;
@@ -306,9 +303,8 @@ pub async fn update(
 pub async fn delete(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     with_db(&app, move |a, conn| {
         let tx = conn.transaction()?;
         let f = load(&a, &tx, &creds, &service_sid, &identity, &sid)?;
@@ -324,10 +320,10 @@ pub async fn delete(
 pub async fn list(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
         require_service(conn, &service_sid)?;
         let rows = factors::list(conn, &service_sid, &identity)?;
