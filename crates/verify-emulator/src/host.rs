@@ -58,16 +58,18 @@ impl HostPolicy {
         extra: &[String],
     ) -> Result<Self, String> {
         let port = Some(addr.port());
-        let bound = match addr {
-            SocketAddr::V4(a) => a.ip().to_string(),
-            SocketAddr::V6(a) => format!("[{}]", a.ip()),
-        };
-        let mut allowed: Vec<Allowed> = ["localhost", "127.0.0.1", "[::1]", bound.as_str()]
-            .iter()
-            .map(|h| Allowed {
-                host: h.to_string(),
-                port,
-            })
+        let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "[::1]".into()];
+        // `0.0.0.0`/`[::]` is no name a client should use (some browsers map it to localhost,
+        // which would let any page reach us under it); LAN names come from --allow-host.
+        if !addr.ip().is_unspecified() {
+            names.push(match addr {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            });
+        }
+        let mut allowed: Vec<Allowed> = names
+            .into_iter()
+            .map(|host| Allowed { host, port })
             .collect();
         if let Some(u) = public {
             if let Some(h) = u.host_str() {
@@ -172,6 +174,16 @@ mod tests {
         assert!(p.allows("lan-box:8790") && p.allows("lan-box") && p.allows("lan-box:1"));
         assert!(p.allows("other.test:9000") && !p.allows("other.test:9001"));
         assert!(HostPolicy::new("127.0.0.1:1".parse().unwrap(), None, &["a:b".into()]).is_err());
+    }
+
+    #[test]
+    fn unspecified_listener_is_not_a_name() {
+        let p =
+            HostPolicy::new("0.0.0.0:4000".parse().unwrap(), None, &["lan-box".into()]).unwrap();
+        assert!(!p.allows("0.0.0.0:4000"));
+        assert!(p.allows("127.0.0.1:4000") && p.allows("lan-box:4000"));
+        let p = HostPolicy::new("192.168.1.5:4000".parse().unwrap(), None, &[]).unwrap();
+        assert!(p.allows("192.168.1.5:4000"));
     }
 
     #[test]

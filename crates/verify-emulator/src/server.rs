@@ -188,7 +188,8 @@ pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
         format!(
             "listening on {addr}, which is reachable from other machines: anyone who can reach it \
              can use the API with the printed credentials and drive the demo site; listen on \
-             127.0.0.1 unless that is what you want"
+             127.0.0.1 unless that is what you want (other machines also need --allow-host \
+             with the name they use)"
         )
     })
 }

@@ -93,8 +93,9 @@ fn seed_from(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Checks 1 and 2 of the module docs.
-fn check_browser_headers(headers: &HeaderMap) -> Result<(), DemoError> {
+/// Checks 1 and 2 of the module docs. `public_origin` is the configured public base URL's
+/// origin: behind a reverse proxy the browser's `Origin` names it while `Host` may not.
+fn check_browser_headers(headers: &HeaderMap, public_origin: &str) -> Result<(), DemoError> {
     if let Some(site) = headers.get("sec-fetch-site") {
         let site = site.to_str().unwrap_or("");
         if !matches!(site, "same-origin" | "none") {
@@ -112,8 +113,10 @@ fn check_browser_headers(headers: &HeaderMap) -> Result<(), DemoError> {
             .unwrap_or("")
             .to_ascii_lowercase();
         let origin_lc = origin.to_ascii_lowercase();
-        let same = !host.is_empty()
-            && (origin_lc == format!("http://{host}") || origin_lc == format!("https://{host}"));
+        let same = origin_lc == public_origin
+            || (!host.is_empty()
+                && (origin_lc == format!("http://{host}")
+                    || origin_lc == format!("https://{host}")));
         if !same {
             return Err(DemoError::Forbidden(format!(
                 "cross-site request refused (Origin {:?} is not this site)",
@@ -134,7 +137,7 @@ pub async fn middleware(State(state): State<DemoState>, req: Request, next: Next
     let req = if matches!(*req.method(), Method::GET | Method::HEAD) {
         req
     } else {
-        match check_unsafe(req, fresh, &token).await {
+        match check_unsafe(req, fresh, &token, state.public_origin()).await {
             Ok(req) => req,
             Err(e) => return e.into_response(),
         }
@@ -143,7 +146,14 @@ pub async fn middleware(State(state): State<DemoState>, req: Request, next: Next
     req.extensions_mut().insert(CsrfToken(token));
     let mut response = next.run(req).await;
     if fresh {
-        let cookie = format!("{COOKIE}={seed}; Path=/demo; HttpOnly; SameSite=Strict");
+        // `Secure` only when the site is served over https: on plain-http loopback a browser
+        // would drop a Secure cookie and every form would fail.
+        let secure = if state.public_origin().starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!("{COOKIE}={seed}; Path=/demo; HttpOnly; SameSite=Strict{secure}");
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -151,8 +161,13 @@ pub async fn middleware(State(state): State<DemoState>, req: Request, next: Next
     response
 }
 
-async fn check_unsafe(req: Request, fresh: bool, token: &str) -> Result<Request, DemoError> {
-    check_browser_headers(req.headers())?;
+async fn check_unsafe(
+    req: Request,
+    fresh: bool,
+    token: &str,
+    public_origin: &str,
+) -> Result<Request, DemoError> {
+    check_browser_headers(req.headers(), public_origin)?;
     if fresh {
         return Err(DemoError::Forbidden(
             "missing CSRF cookie: load the page again and resubmit the form".into(),
@@ -211,7 +226,7 @@ mod tests {
             for (k, v) in pairs {
                 h.insert(*k, HeaderValue::from_static(v));
             }
-            check_browser_headers(&h).is_ok()
+            check_browser_headers(&h, "https://verify.example.test").is_ok()
         };
         assert!(with(&[]));
         assert!(with(&[("sec-fetch-site", "same-origin")]));
@@ -222,5 +237,7 @@ mod tests {
         assert!(!with(&[("origin", "http://127.0.0.1:3000")]));
         assert!(!with(&[("origin", "http://evil.example")]));
         assert!(!with(&[("origin", "null")]));
+        assert!(with(&[("origin", "https://verify.example.test")]));
+        assert!(!with(&[("origin", "http://verify.example.test")]));
     }
 }
