@@ -31,12 +31,16 @@ pub struct Faults {
     pub garbage_rate: f64,
     /// `Twilio-Verify-Signature-Fields` for challenges created from now on (comma-separated,
     /// must name `sid`); `None` = the default list. Answers to such challenges must sign
-    /// exactly these fields in this order (plus `status`), so a client that hard-codes the list
-    /// or its order fails.
+    /// exactly these fields plus `status` (no others), so a client that hard-codes the list
+    /// fails.
     pub signature_fields: Option<String>,
     /// Each new challenge gets its own random order and subset of signable fields (always
-    /// with `sid`), checked as strictly as `signature_fields`. Wins over `signature_fields`.
+    /// with `sid`), checked like `signature_fields`. Wins over `signature_fields`.
     pub vary_signature_fields: bool,
+    /// New challenges also require the claims in the header's order (`status` in place or
+    /// last), as Android builds them. Off by default: iOS sends any order, so Twilio cannot
+    /// require one; this catches a client that claims Android parity but reorders.
+    pub strict_signature_order: bool,
 }
 
 impl Faults {
@@ -80,6 +84,9 @@ impl Faults {
         }
         if let Some(v) = p.get("VarySignatureFields") {
             self.vary_signature_fields = crate::api::parse_bool("VarySignatureFields", v)?;
+        }
+        if let Some(v) = p.get("StrictSignatureOrder") {
+            self.strict_signature_order = crate::api::parse_bool("StrictSignatureOrder", v)?;
         }
         Ok(())
     }

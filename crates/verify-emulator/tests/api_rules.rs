@@ -1292,10 +1292,33 @@ fn signature_fields(r: &common::Resp) -> String {
         .to_string()
 }
 
-/// With another signature-field list (same set in another order, or another set), a device
-/// that signs what the header lists, in its order, is accepted; one that signs the default
-/// list it remembered is refused with 60324 and the challenge stays pending. Challenges made
-/// before the change keep their list.
+/// Signs `list` in the reverse of its order (an iOS-like client: right fields, other order).
+fn reversed(list: &str) -> String {
+    list.split(',').rev().collect::<Vec<_>>().join(",")
+}
+
+/// Posts an answer signed over `fields` (in that order) of the fetched challenge.
+async fn answer_signing(
+    ctx: &Ctx,
+    va: &str,
+    dev: &common::Device,
+    yc: &str,
+    fetched: &Value,
+    fields: &str,
+) -> common::Resp {
+    let jws = dev.key.challenge_jws(fetched, fields, "approved");
+    ctx.post(
+        &ctx.challenge_path(va, dev, yc),
+        Auth::Device(&ctx.jwt(dev)),
+        &[("AuthPayload", &jws)],
+    )
+    .await
+}
+
+/// With another signature-field set, a device that signs what the header lists is accepted
+/// (in the header's order or another, as iOS may send), and one that signs the default list
+/// it remembered is refused with 60324, leaving the challenge pending. Challenges made before
+/// the change keep their list.
 #[tokio::test]
 async fn signature_field_list_is_per_challenge_and_must_be_followed() {
     use verify_emulator::api::challenges::SIGNATURE_FIELDS as HARD_CODED;
@@ -1306,38 +1329,38 @@ async fn signature_field_list_is_per_challenge_and_must_be_followed() {
     let before_sid = before["sid"].as_str().unwrap().to_string();
 
     for list in [
-        "status,date_created,sid,details,factor_sid,hidden_details,expiration_date",
         "sid,expiration_date,identity",
         "factor_type,hidden_details,sid,entity_sid,service_sid,account_sid,responded_reason",
+        // The default set minus one field: a hard-coded client signs one claim too many.
+        "sid,factor_sid,details,hidden_details,expiration_date,status",
     ] {
         ctx.emu.set_faults(Faults {
             signature_fields: Some(list.into()),
             ..Faults::default()
         });
-        let c = ctx.challenge(&va, &dev, "Which fields?").await;
-        let yc = c["sid"].as_str().unwrap().to_string();
-        let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
-        assert_eq!(signature_fields(&fetched), list);
-        let hard_coded = dev.key.challenge_jws(&fetched.body, HARD_CODED, "approved");
-        let r = ctx
-            .post(
-                &ctx.challenge_path(&va, &dev, &yc),
-                Auth::Device(&ctx.jwt(&dev)),
-                &[("AuthPayload", &hard_coded)],
-            )
-            .await;
-        r.assert_error(403, 60324);
-        assert!(
-            r.body["message"].as_str().unwrap().contains(list),
-            "{}",
-            r.text
-        );
-        let r = ctx
-            .get(&ctx.challenge_path(&va, &dev, &yc), Auth::Account)
-            .await;
-        assert_eq!(r.body["status"], "pending");
-        let r = ctx.answer(&va, &dev, &yc, "approved").await;
-        assert_eq!(r.status, 200, "{list}: {}", r.text);
+        for (signs, want) in [(HARD_CODED.to_string(), 403), (reversed(list), 200)] {
+            let c = ctx.challenge(&va, &dev, "Which fields?").await;
+            let yc = c["sid"].as_str().unwrap().to_string();
+            let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+            assert_eq!(signature_fields(&fetched), list);
+            let r = answer_signing(&ctx, &va, &dev, &yc, &fetched.body, &signs).await;
+            if want == 200 {
+                assert_eq!(r.status, 200, "{list} signed as {signs}: {}", r.text);
+                continue;
+            }
+            r.assert_error(403, 60324);
+            assert!(
+                r.body["message"].as_str().unwrap().contains(list),
+                "{}",
+                r.text
+            );
+            let r = ctx
+                .get(&ctx.challenge_path(&va, &dev, &yc), Auth::Account)
+                .await;
+            assert_eq!(r.body["status"], "pending");
+            let r = ctx.answer(&va, &dev, &yc, "approved").await;
+            assert_eq!(r.status, 200, "{list}: {}", r.text);
+        }
     }
 
     // The challenge made before keeps the default list (and the lenient check).
@@ -1347,8 +1370,53 @@ async fn signature_field_list_is_per_challenge_and_must_be_followed() {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
-/// `VarySignatureFields`: every new challenge has its own list; following the header always
-/// works, the lists differ, and the hard-coded list fails whenever it is not the one sent.
+/// `StrictSignatureOrder`: the claims must also follow the header's order. With the default
+/// set listed in another order, the hard-coded order and a reordered signature are refused,
+/// the header's order passes.
+#[tokio::test]
+async fn strict_signature_order_refuses_a_hard_coded_order() {
+    use verify_emulator::api::challenges::SIGNATURE_FIELDS as HARD_CODED;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let list = "status,date_created,sid,details,factor_sid,hidden_details,expiration_date";
+    ctx.emu.set_faults(Faults {
+        signature_fields: Some(list.into()),
+        strict_signature_order: true,
+        ..Faults::default()
+    });
+    let c = ctx.challenge(&va, &dev, "In order?").await;
+    let yc = c["sid"].as_str().unwrap().to_string();
+    let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+    assert_eq!(signature_fields(&fetched), list);
+    for signs in [HARD_CODED.to_string(), reversed(list)] {
+        let r = answer_signing(&ctx, &va, &dev, &yc, &fetched.body, &signs).await;
+        r.assert_error(403, 60324);
+        assert!(
+            r.body["message"].as_str().unwrap().contains("order"),
+            "{}",
+            r.text
+        );
+    }
+    let r = answer_signing(&ctx, &va, &dev, &yc, &fetched.body, list).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // The same set without StrictSignatureOrder: the hard-coded order is accepted, as Twilio
+    // must accept iOS's arbitrary key order.
+    ctx.emu.set_faults(Faults {
+        signature_fields: Some(list.into()),
+        ..Faults::default()
+    });
+    let c = ctx.challenge(&va, &dev, "Any order?").await;
+    let yc = c["sid"].as_str().unwrap().to_string();
+    let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+    let r = answer_signing(&ctx, &va, &dev, &yc, &fetched.body, HARD_CODED).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// `VarySignatureFields` (with `StrictSignatureOrder`): every new challenge has its own list;
+/// following the header always works, the lists differ, and the hard-coded list fails
+/// whenever it is not the one sent.
 #[tokio::test]
 async fn varied_signature_fields_over_http() {
     use verify_emulator::api::challenges::SIGNATURE_FIELDS as HARD_CODED;
@@ -1368,11 +1436,15 @@ async fn varied_signature_fields_over_http() {
         .post(
             "_emulator/faults",
             Auth::Account,
-            &[("VarySignatureFields", "true")],
+            &[
+                ("VarySignatureFields", "true"),
+                ("StrictSignatureOrder", "true"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["vary_signature_fields"], true);
+    assert_eq!(r.body["strict_signature_order"], true);
     let mut lists = std::collections::BTreeSet::new();
     for _ in 0..8 {
         let c = ctx.challenge(&va, &dev, "Random fields").await;
@@ -1399,9 +1471,14 @@ async fn varied_signature_fields_over_http() {
         .post(
             "_emulator/faults",
             Auth::Account,
-            &[("VarySignatureFields", "false"), ("SignatureFields", "")],
+            &[
+                ("VarySignatureFields", "false"),
+                ("StrictSignatureOrder", "false"),
+                ("SignatureFields", ""),
+            ],
         )
         .await;
     assert_eq!(r.body["vary_signature_fields"], false);
+    assert_eq!(r.body["strict_signature_order"], false);
     assert_eq!(r.body["signature_fields"], Value::Null);
 }

@@ -82,14 +82,25 @@ fn random_signature_fields() -> String {
     names.join(",")
 }
 
-/// The list (and strictness) a new challenge gets under the current faults.
-fn signature_fields_for_new(f: &crate::faults::Faults) -> (String, bool) {
-    if f.vary_signature_fields {
+/// How a new challenge's answer is checked, under the current faults.
+struct SignaturePolicy {
+    fields: String,
+    exact_set: bool,
+    strict_order: bool,
+}
+
+fn signature_policy_for_new(f: &crate::faults::Faults) -> SignaturePolicy {
+    let (fields, exact_set) = if f.vary_signature_fields {
         (random_signature_fields(), true)
     } else if let Some(list) = &f.signature_fields {
         (list.clone(), true)
     } else {
         (SIGNATURE_FIELDS.to_string(), false)
+    };
+    SignaturePolicy {
+        fields,
+        exact_set,
+        strict_order: f.strict_signature_order,
     }
 }
 
@@ -220,7 +231,7 @@ pub async fn create(
         if f.status != "verified" {
             return Err(ApiError::FactorNotVerified);
         }
-        let (signature_fields, signature_order_strict) = signature_fields_for_new(&a.faults());
+        let policy = signature_policy_for_new(&a.faults());
         let mut details = json!({"message": message, "fields": fields});
         // `details.date` only when the service asks for it (Push.IncludeDate).
         if service.settings["push"]["include_date"].as_bool() == Some(true) {
@@ -242,8 +253,9 @@ pub async fn create(
             details,
             hidden_details: hidden,
             metadata: None,
-            signature_fields,
-            signature_order_strict,
+            signature_fields: policy.fields,
+            signature_exact_set: policy.exact_set,
+            signature_order_strict: policy.strict_order,
         };
         challenges::insert(conn, &c)?;
         Ok(json(StatusCode::CREATED, render(&a, &c)))
@@ -406,9 +418,10 @@ fn claim_order(payload: &str) -> Option<Vec<String>> {
 }
 
 /// Checks the JWS `AuthPayload` for `c`: signed by `f`'s key, `status` approved|denied, and
-/// every signature field (except `status`) semantically equal to the stored JSON value. For
-/// a strict challenge the claims must also be exactly the listed fields in the listed order,
-/// `status` where listed or else last (how the SDKs build them).
+/// every signature field (except `status`) semantically equal to the stored JSON value. When
+/// the challenge asks for it, the claims must also be exactly the listed fields plus `status`
+/// (`signature_exact_set`) and in the listed order, `status` in place or else last, as the
+/// SDKs build them (`signature_order_strict`).
 fn check_payload(
     app: &App,
     f: &FactorRow,
@@ -430,19 +443,29 @@ fn check_payload(
             "status must be approved or denied".into(),
         ));
     }
-    if c.signature_order_strict {
-        let mut want: Vec<&str> = c.signature_fields.split(',').collect();
-        if !want.contains(&"status") {
-            want.push("status");
-        }
-        let got = claim_order(payload).unwrap_or_default();
-        if got != want {
+    let mut want: Vec<&str> = c.signature_fields.split(',').collect();
+    if !want.contains(&"status") {
+        want.push("status");
+    }
+    let got = claim_order(payload).unwrap_or_default();
+    if c.signature_exact_set {
+        let (mut w, mut g) = (want.clone(), got.clone());
+        w.sort_unstable();
+        g.sort_unstable();
+        if g != w {
             return Err(ApiError::ChallengeVerificationFailed(format!(
-                "signed claims {} are not the fields of {SIGNATURE_FIELDS_HEADER} ({}) in that order",
+                "signed claims {} are not the fields of {SIGNATURE_FIELDS_HEADER} ({}) plus status",
                 got.join(","),
                 c.signature_fields
             )));
         }
+    }
+    if c.signature_order_strict && got != want {
+        return Err(ApiError::ChallengeVerificationFailed(format!(
+            "signed claims {} are not in the order of {SIGNATURE_FIELDS_HEADER} ({})",
+            got.join(","),
+            c.signature_fields
+        )));
     }
     let expected = render(app, c);
     for field in c.signature_fields.split(',').filter(|f| *f != "status") {

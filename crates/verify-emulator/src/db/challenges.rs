@@ -42,11 +42,13 @@ pub struct ChallengeRow {
     pub metadata: Option<Value>,
     /// The `Twilio-Verify-Signature-Fields` list of this challenge (comma-separated).
     pub signature_fields: String,
-    /// Whether the answer's claims must be exactly the listed fields, in the listed order.
+    /// Whether the answer's claims must be exactly the listed fields plus `status`.
+    pub signature_exact_set: bool,
+    /// Whether the answer's claims must come in the listed order (`status` in place or last).
     pub signature_order_strict: bool,
 }
 
-const COLS: &str = "id, sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated, date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata, signature_fields, signature_order_strict";
+const COLS: &str = "id, sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated, date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata, signature_fields, signature_order_strict, signature_exact_set";
 
 type Raw = (
     ChallengeRow,
@@ -76,6 +78,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
             metadata: None,
             signature_fields: String::new(),
             signature_order_strict: r.get(16)?,
+            signature_exact_set: r.get(17)?,
         },
         r.get(12)?,
         r.get(13)?,
@@ -108,8 +111,8 @@ pub fn insert(conn: &Connection, c: &ChallengeRow) -> Result<(), ApiError> {
     conn.execute(
         "INSERT INTO challenges (sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated,
             date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata,
-            signature_fields, signature_order_strict)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            signature_fields, signature_order_strict, signature_exact_set)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             c.sid,
             c.service_sid,
@@ -126,7 +129,8 @@ pub fn insert(conn: &Connection, c: &ChallengeRow) -> Result<(), ApiError> {
             c.hidden_details.as_ref().map(Value::to_string),
             c.metadata.as_ref().map(Value::to_string),
             c.signature_fields,
-            c.signature_order_strict
+            c.signature_order_strict,
+            c.signature_exact_set
         ],
     )?;
     Ok(())

@@ -129,9 +129,13 @@ CREATE TABLE webhooks (
 "#,
     r#"
 -- Per-challenge Twilio-Verify-Signature-Fields (NULL: the default list) and whether the signed
--- claims must be exactly those fields in that order (set by the signature-fields faults).
+-- claims must come in that order (set by the signature-fields faults).
 ALTER TABLE challenges ADD COLUMN signature_fields TEXT;
 ALTER TABLE challenges ADD COLUMN signature_order_strict INTEGER NOT NULL DEFAULT 0;
+"#,
+    r#"
+-- Whether the signed claims must be exactly the listed fields (none extra, none missing).
+ALTER TABLE challenges ADD COLUMN signature_exact_set INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
