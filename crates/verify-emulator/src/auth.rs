@@ -1,6 +1,10 @@
 //! Request authentication: account Basic auth for backend calls; `token:<x>` Basic auth for
 //! device calls, where x is an access token (create factor) or an ES256 device JWT.
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use rusqlite::Connection;
 use serde_json::Value;
@@ -11,8 +15,16 @@ use crate::db::factors::{self, FactorRow};
 use crate::error::ApiError;
 use crate::server::App;
 
-/// Allowed clock skew for device JWT `nbf` / `exp`, in seconds.
+/// Allowed clock skew for device JWT `nbf` / `exp` against the server clock, in seconds. The
+/// SDKs correct their clock from the `Date` header after a 401 and retry once, so a large
+/// allowance is not needed; 60 s covers second rounding, request latency and the drift an
+/// uncorrected clock builds up between two corrections.
 pub const JWT_SKEW_SECS: i64 = 60;
+
+/// Longest device JWT lifetime (`exp - nbf`) accepted, in seconds: the SDKs mint exactly 600
+/// (protocol §6.2). No skew is added: both claims come from the same device clock, so the
+/// difference does not depend on how far that clock is off.
+pub const JWT_MAX_LIFETIME_SECS: i64 = 600;
 
 /// Basic credentials as received. `Debug` never shows the password.
 #[derive(Clone, Default)]
@@ -71,6 +83,30 @@ impl Credentials {
     }
 }
 
+/// Extractor for the request's Basic credentials (never fails; absent = empty). Device
+/// routes resolve them to a [`Caller`] inside their database call, so the factor that
+/// authenticates is the one the handler then reads, with no gap between the two.
+impl<S: Send + Sync> FromRequestParts<S> for Credentials {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Credentials::from_headers(&parts.headers))
+    }
+}
+
+/// Extractor for backend-only routes: the account SID and auth token, else 401 before the
+/// body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountAuth;
+
+impl FromRequestParts<Arc<App>> for AccountAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        require_account(app, &Credentials::from_headers(&parts.headers)).map(|()| AccountAuth)
+    }
+}
+
 /// Who is calling.
 #[derive(Debug)]
 pub enum Caller {
@@ -119,8 +155,9 @@ pub fn account_or_device(
 }
 
 /// Checks a device JWT: `kid` names a factor's credential SID, the ES256 signature verifies
-/// with that factor's key over the received bytes, `cty` is `twilio-pba;v=1`, `sub` is the
-/// account SID, and `nbf`/`exp` hold within [`JWT_SKEW_SECS`].
+/// with that factor's key over the received bytes, `typ` is `JWT`, `cty` is `twilio-pba;v=1`,
+/// `sub` is the account SID, `nbf`/`exp` hold within [`JWT_SKEW_SECS`], and the lifetime
+/// `exp - nbf` is at most [`JWT_MAX_LIFETIME_SECS`] (a stolen long-lived JWT is refused).
 pub fn verify_device_jwt(app: &App, conn: &Connection, jwt: &str) -> Result<FactorRow, ApiError> {
     let deny = |why: &str| {
         tracing::debug!(why, "device JWT refused");
@@ -136,6 +173,9 @@ pub fn verify_device_jwt(app: &App, conn: &Connection, jwt: &str) -> Result<Fact
     let key =
         crypto::parse_spki_b64(&factor.public_key).map_err(|_| deny("stored key unreadable"))?;
     let jws = crypto::verify_jws(jwt, &key).map_err(|_| deny("bad signature"))?;
+    if jws.header.get("typ").and_then(Value::as_str) != Some("JWT") {
+        return Err(deny("typ"));
+    }
     if jws.header.get("cty").and_then(Value::as_str) != Some("twilio-pba;v=1") {
         return Err(deny("cty"));
     }
@@ -155,6 +195,9 @@ pub fn verify_device_jwt(app: &App, conn: &Connection, jwt: &str) -> Result<Fact
         .ok_or_else(|| deny("no exp"))?;
     if nbf > now + JWT_SKEW_SECS || exp <= now - JWT_SKEW_SECS || exp < nbf {
         return Err(deny("outside nbf/exp"));
+    }
+    if exp - nbf > JWT_MAX_LIFETIME_SECS {
+        return Err(deny("lifetime over 10 minutes"));
     }
     Ok(factor)
 }

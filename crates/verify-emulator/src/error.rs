@@ -6,17 +6,27 @@
 //!
 //! | HTTP | code  | when                                                              | source    |
 //! |------|-------|-------------------------------------------------------------------|-----------|
-//! | 400  | 20001 | invalid or missing parameter, bad AuthPayload, challenge answered | chosen    |
-//! | 401  | 20003 | missing/wrong Basic auth, bad or expired device JWT/access token  | confirmed |
-//! | 404  | 20404 | resource or route not found                                       | confirmed |
-//! | 405  | 20004 | method not allowed on a known route                               | chosen    |
-//! | 409  | 20001 | entity already exists                                             | chosen    |
-//! | 429  | 20429 | injected rate limit (with `Retry-After`)                          | confirmed |
-//! | 500  | 20500 | injected or internal server error                                 | confirmed |
+//! | 400  | 60200 | invalid or missing parameter                                      | chosen (†) |
+//! | 400  | 60305 | invalid access-token parameters (`Identity`, `FactorType`, `Ttl`…) | confirmed |
+//! | 400  | 60315 | more than 20 push factors on one entity                           | confirmed |
 //! | 400  | 60362 | `FactorSid` invalid or not provided                               | confirmed |
 //! | 400  | 60368 | challenge details invalid (message/fields limits)                 | confirmed |
+//! | 401  | 20003 | missing/wrong Basic auth, bad or expired device JWT/access token  | confirmed |
+//! | 403  | 20403 | `Host` header missing or not allowed (DNS rebinding protection)   | chosen    |
+//! | 403  | 60311 | factor verification failed (bad verify `AuthPayload`)             | confirmed |
 //! | 403  | 60318 | factor is not verified                                            | confirmed |
+//! | 403  | 60322 | challenge already responded                                       | confirmed |
 //! | 403  | 60323 | challenge expired                                                 | confirmed |
+//! | 403  | 60324 | challenge `AuthPayload` invalid (signature, claims, status)       | confirmed |
+//! | 404  | 20404 | resource or route not found                                       | confirmed |
+//! | 405  | 20004 | method not allowed on a known route                               | chosen    |
+//! | 409  | 60301 | entity already exists                                             | confirmed |
+//! | 429  | 20429 | injected rate limit (with `Retry-After`)                          | confirmed |
+//! | 500  | 20500 | injected or internal server error                                 | confirmed |
+//!
+//! (†) 60200 ("Invalid parameter") and 60300 ("Invalid Param") both exist; which one Twilio uses
+//! for each Verify push parameter is not documented, so 60200 everywhere is a choice. 20001,
+//! used before, is a warning code ("Unknown parameters … ignored"), not an error.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -53,14 +63,26 @@ pub enum ApiError {
     /// Bad input with a Twilio code (400).
     #[error("{message}")]
     BadRequest {
-        /// Twilio error code (20001, 60362, 60368 …).
+        /// Twilio error code (60200, 60305, 60315, 60362, 60368 …).
         code: u32,
         /// Human readable reason.
         message: String,
     },
-    /// Resource already exists (409, 20001).
+    /// The entity already exists (409, 60301).
     #[error("{0}")]
     Conflict(String),
+    /// The factor's verify `AuthPayload` does not verify (403, 60311).
+    #[error("Factor verification failed: {0}")]
+    FactorVerificationFailed(String),
+    /// The challenge's `AuthPayload` is invalid: signature, claims or status (403, 60324).
+    #[error("Challenge verification failed, AuthPayload is invalid: {0}")]
+    ChallengeVerificationFailed(String),
+    /// The challenge was already approved or denied (403, 60322).
+    #[error("Challenge already responded (status {0})")]
+    ChallengeAlreadyResponded(String),
+    /// The request is refused before routing, e.g. a foreign `Host` header (403, 20403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The factor must be verified first (403, 60318).
     #[error("Factor is not verified")]
     FactorNotVerified,
@@ -79,15 +101,38 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// 400 / 20001 "Invalid parameter" with a reason.
+    /// 400 / 60200 "Invalid parameter" with a reason.
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::BadRequest {
-            code: 20001,
+            code: 60200,
             message: message.into(),
         }
     }
 
-    /// 400 / 20001 for a required parameter that is absent.
+    /// 400 / 60305: a parameter of an access-token request is invalid or missing. Turns a
+    /// 60200 from the shared validators into 60305; other errors pass unchanged.
+    pub fn access_token(e: ApiError) -> Self {
+        match e {
+            ApiError::BadRequest {
+                code: 60200,
+                message,
+            } => ApiError::BadRequest {
+                code: 60305,
+                message,
+            },
+            other => other,
+        }
+    }
+
+    /// 400 / 60315: the entity already has the most push factors allowed.
+    pub fn too_many_factors(max: usize) -> Self {
+        ApiError::BadRequest {
+            code: 60315,
+            message: format!("Maximum number of push factors ({max}) for this entity reached"),
+        }
+    }
+
+    /// 400 / 60200 for a required parameter that is absent.
     pub fn missing(param: &str) -> Self {
         Self::invalid(format!(
             "Missing required parameter {param} in the post body"
@@ -109,7 +154,11 @@ impl ApiError {
             ApiError::NotFound(_) => 20404,
             ApiError::MethodNotAllowed => 20004,
             ApiError::BadRequest { code, .. } => *code,
-            ApiError::Conflict(_) => 20001,
+            ApiError::Conflict(_) => 60301,
+            ApiError::FactorVerificationFailed(_) => 60311,
+            ApiError::ChallengeVerificationFailed(_) => 60324,
+            ApiError::ChallengeAlreadyResponded(_) => 60322,
+            ApiError::Forbidden(_) => 20403,
             ApiError::FactorNotVerified => 60318,
             ApiError::ChallengeExpired => 60323,
             ApiError::RateLimited { .. } => 20429,
@@ -125,7 +174,12 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::FactorNotVerified | ApiError::ChallengeExpired => StatusCode::FORBIDDEN,
+            ApiError::FactorNotVerified
+            | ApiError::ChallengeExpired
+            | ApiError::Forbidden(_)
+            | ApiError::FactorVerificationFailed(_)
+            | ApiError::ChallengeVerificationFailed(_)
+            | ApiError::ChallengeAlreadyResponded(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -1,5 +1,5 @@
 //! Fault injection for `/v2/` (off by default): clock offset, 500s, 429s, slow and garbage
-//! answers. Settable in [`crate::EmulatorConfig`], [`crate::RunningEmulator::set_faults`] and
+//! answers, and other `Twilio-Verify-Signature-Fields` lists for new challenges. Settable in [`crate::EmulatorConfig`], [`crate::RunningEmulator::set_faults`] and
 //! over HTTP at `GET|POST /_emulator/faults`.
 
 use axum::body::Body;
@@ -29,6 +29,18 @@ pub struct Faults {
     pub slow_ms: u64,
     /// Share answered 200 with a malformed JSON body (the request is not applied).
     pub garbage_rate: f64,
+    /// `Twilio-Verify-Signature-Fields` for challenges created from now on (comma-separated,
+    /// must name `sid`); `None` = the default list. Answers to such challenges must sign
+    /// exactly these fields plus `status` (no others), so a client that hard-codes the list
+    /// fails.
+    pub signature_fields: Option<String>,
+    /// Each new challenge gets its own random order and subset of signable fields (always
+    /// with `sid`), checked like `signature_fields`. Wins over `signature_fields`.
+    pub vary_signature_fields: bool,
+    /// New challenges also require the claims in the header's order (`status` in place or
+    /// last), as Android builds them. Off by default: iOS sends any order, so Twilio cannot
+    /// require one; this catches a client that claims Android parity but reorders.
+    pub strict_signature_order: bool,
 }
 
 impl Faults {
@@ -63,6 +75,19 @@ impl Faults {
         rate(p, "SlowRate", &mut self.slow_rate)?;
         int(p, "SlowMs", &mut self.slow_ms)?;
         rate(p, "GarbageRate", &mut self.garbage_rate)?;
+        if let Some(v) = p.get("SignatureFields") {
+            self.signature_fields = if v.trim().is_empty() {
+                None
+            } else {
+                Some(crate::api::challenges::check_signature_fields(v)?)
+            };
+        }
+        if let Some(v) = p.get("VarySignatureFields") {
+            self.vary_signature_fields = crate::api::parse_bool("VarySignatureFields", v)?;
+        }
+        if let Some(v) = p.get("StrictSignatureOrder") {
+            self.strict_signature_order = crate::api::parse_bool("StrictSignatureOrder", v)?;
+        }
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod faults;
 pub mod form;
+pub mod host;
 pub mod paging;
 pub mod server;
 pub mod sid;

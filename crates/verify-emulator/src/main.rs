@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API (under /v2/) and the demo site (under /demo/).
+    /// Serve the API (under /v2/) and, unless --no-demo, the demo site (under /demo/).
     Serve {
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:8790")]
@@ -35,9 +35,17 @@ enum Command {
         /// Auth token; generated and stored in the DB when absent.
         #[arg(long, env = "VERIFY_EMULATOR_AUTH_TOKEN", hide_env_values = true)]
         auth_token: Option<String>,
-        /// Public base URL used in `url` fields (default http://<bound address>/).
-        #[arg(long)]
+        /// Public base URL used in `url` fields (default http://<bound address>/); its host is
+        /// also accepted in the Host header.
+        #[arg(long, visible_alias = "public-url")]
         public_base_url: Option<url::Url>,
+        /// Also answer requests whose Host header is NAME (any port) or NAME:PORT; repeatable.
+        /// Other names are refused with 403 (DNS rebinding protection).
+        #[arg(long = "allow-host", value_name = "NAME[:PORT]")]
+        allow_hosts: Vec<String>,
+        /// Serve the API only: no demo relying party under /demo.
+        #[arg(long)]
+        no_demo: bool,
     },
 }
 
@@ -80,6 +88,8 @@ async fn main() -> ExitCode {
         account_sid,
         auth_token,
         public_base_url,
+        allow_hosts,
+        no_demo,
     } = Cli::parse().command;
     let db = if db == ":memory:" {
         DbLocation::Memory
@@ -92,6 +102,8 @@ async fn main() -> ExitCode {
         account_sid,
         auth_token,
         public_base_url,
+        allowed_hosts: allow_hosts,
+        demo: !no_demo,
         ..EmulatorConfig::default()
     };
     let emu = match spawn(config).await {
@@ -101,6 +113,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(w) = verify_emulator::server::exposure_warning(emu.local_addr()) {
+        // Also on plain stderr: the log filter may hide warnings, this one must be seen.
+        eprintln!("verify-emulator: WARNING: {w}");
+    }
     let signal = match shutdown_signal() {
         Ok(s) => s,
         Err(e) => {

@@ -5,14 +5,14 @@ use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::oneshot;
 
-use crate::auth::{self, Credentials};
+use crate::auth::AccountAuth;
 use crate::db::{meta, Db, DbLocation};
 use crate::error::{ApiError, Error};
 use crate::faults::Faults;
@@ -33,8 +33,14 @@ pub struct EmulatorConfig {
     pub auth_token: Option<String>,
     /// Fault injection (all off by default).
     pub faults: Faults,
-    /// What `url` fields and links use; default `http://<bound addr>/`.
+    /// What `url` fields and links use; default `http://<bound addr>/`. Its host is also
+    /// accepted in the `Host` header.
     pub public_base_url: Option<url::Url>,
+    /// Extra `Host` header values to answer (`name` for any port, `name:port`), besides the
+    /// loopback names with the bound port and the public base URL's host.
+    pub allowed_hosts: Vec<String>,
+    /// Serve the demo relying party under `/demo` (default `true`).
+    pub demo: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -46,6 +52,8 @@ impl Default for EmulatorConfig {
             auth_token: None,
             faults: Faults::default(),
             public_base_url: None,
+            allowed_hosts: Vec::new(),
+            demo: true,
         }
     }
 }
@@ -62,6 +70,8 @@ impl std::fmt::Debug for EmulatorConfig {
             )
             .field("faults", &self.faults)
             .field("public_base_url", &self.public_base_url)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("demo", &self.demo)
             .finish()
     }
 }
@@ -172,6 +182,18 @@ impl Drop for RunningEmulator {
     }
 }
 
+/// The warning to give when `addr` is reachable from other machines, else `None`.
+pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "listening on {addr}, which is reachable from other machines: anyone who can reach it \
+             can use the API with the printed credentials and drive the demo site; listen on \
+             127.0.0.1 unless that is what you want (other machines also need --allow-host \
+             with the name they use)"
+        )
+    })
+}
+
 fn valid_account_sid(s: &str) -> bool {
     crate::sid::is_sid(s, "AC")
 }
@@ -224,6 +246,13 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    if let Some(w) = exposure_warning(addr) {
+        tracing::warn!("{w}");
+    }
+    let hosts = Arc::new(
+        crate::host::HostPolicy::new(addr, config.public_base_url.as_ref(), &config.allowed_hosts)
+            .map_err(Error::Config)?,
+    );
     let base_url = match &config.public_base_url {
         Some(u) => {
             let mut u = u.clone();
@@ -246,17 +275,24 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
         faults: faults.clone(),
         hooks: webhook_delivery::start(),
     });
-    let demo = crate::demo::router(crate::demo::DemoConfig {
-        base_url: base_url.clone(),
-        account_sid: account_sid.clone(),
-        auth_token: auth_token.clone(),
-    });
-    // `nest` serves the demo's own `/` at `/demo` only; people (and our README) type `/demo/`.
-    let router = router(app).nest("/demo", demo).route(
-        "/demo/",
-        axum::routing::get(|| async { axum::response::Redirect::permanent("/demo") }),
-    );
+    let mut router = router(app);
+    if config.demo {
+        let demo = crate::demo::router(crate::demo::DemoConfig {
+            base_url: base_url.clone(),
+            account_sid: account_sid.clone(),
+            auth_token: auth_token.clone(),
+        });
+        // `nest` serves the demo's own `/` at `/demo` only; people (and our README) type `/demo/`.
+        router = router.nest("/demo", demo).route(
+            "/demo/",
+            axum::routing::get(|| async { axum::response::Redirect::permanent("/demo") }),
+        );
+    }
     let router = router
+        .layer(middleware::from_fn_with_state(
+            hosts,
+            crate::host::middleware,
+        ))
         .layer(middleware::from_fn_with_state(faults.clone(), date_header))
         .layer(middleware::from_fn(log_request));
 
@@ -337,17 +373,18 @@ async fn log_request(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn get_faults(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
+async fn get_faults(
+    State(app): State<Arc<App>>,
+    _account: AccountAuth,
+) -> Result<Response, ApiError> {
     Ok(axum::Json(app.faults()).into_response())
 }
 
 async fn post_faults(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let mut f = app.faults();
     f.apply_form(&Params::parse(&body))?;
     match app.faults.write() {
@@ -355,4 +392,22 @@ async fn post_faults(
         Err(p) => *p.into_inner() = f.clone(),
     }
     Ok(axum::Json(f).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn warns_only_off_loopback() {
+        for quiet in ["127.0.0.1:8790", "127.0.0.2:1", "[::1]:8790"] {
+            assert_eq!(
+                super::exposure_warning(quiet.parse().unwrap()),
+                None,
+                "{quiet}"
+            );
+        }
+        for loud in ["0.0.0.0:8790", "[::]:8790", "192.168.1.5:8790"] {
+            let w = super::exposure_warning(loud.parse().unwrap()).unwrap_or_default();
+            assert!(w.contains("reachable from other machines"), "{loud}: {w}");
+        }
+    }
 }

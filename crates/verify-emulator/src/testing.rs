@@ -8,7 +8,7 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::EncodePublicKey;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// A device key pair. `Debug` never prints the private key.
 #[derive(Clone)]
@@ -95,19 +95,32 @@ impl DeviceKey {
     }
 
     /// Challenge `AuthPayload` (§7): the listed fields copied from the fetched challenge JSON,
-    /// plus `status`. A field missing from the JSON is copied as null.
+    /// in the listed order (as Android builds them), then `status` (in place when listed,
+    /// else last). A field missing from the JSON is copied as null.
     pub fn challenge_jws(&self, challenge: &Value, signature_fields: &str, status: &str) -> String {
-        let mut claims = Map::new();
+        let mut order: Vec<&str> = Vec::new();
         for f in signature_fields.split(',') {
-            claims.insert(
-                f.to_string(),
-                challenge.get(f).cloned().unwrap_or(Value::Null),
-            );
+            if !order.contains(&f) {
+                order.push(f);
+            }
         }
-        claims.insert("status".into(), json!(status));
-        self.sign_jws(
-            &json!({"typ": "JWT", "alg": "ES256"}),
-            &Value::Object(claims),
+        if !order.contains(&"status") {
+            order.push("status");
+        }
+        let members: Vec<String> = order
+            .iter()
+            .map(|f| {
+                let v = if *f == "status" {
+                    json!(status)
+                } else {
+                    challenge.get(*f).cloned().unwrap_or(Value::Null)
+                };
+                format!("{}:{v}", Value::from(*f))
+            })
+            .collect();
+        self.sign_jws_raw(
+            r#"{"typ":"JWT","alg":"ES256"}"#,
+            &format!("{{{}}}", members.join(",")),
         )
     }
 }

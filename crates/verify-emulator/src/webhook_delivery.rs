@@ -18,8 +18,13 @@
 //!   `account_sid`, `factor_sid`, `type`, `uuid`, `challenge_sid`, and the handler fetched the
 //!   challenge to read its details and status. Relying parties must do the same here.
 //!
+//! * challenge events also carry `challenge_metadata`, the `Metadata` the device sent with its
+//!   answer (stringified JSON object), when it sent one. The name is our choice: no source
+//!   shows the field; it follows the `challenge_` prefix of `challenge_sid`, which keeps it
+//!   apart from the factor's own `metadata`.
+//!
 //! Not sent any more: `factor_friendly_name`, `challenge_details`, `challenge_hidden_details`,
-//! `challenge_metadata`, `challenge_status`, `challenge_responded_reason`. They were inferred
+//! `challenge_status`, `challenge_responded_reason`. They were inferred
 //! from memory; no source confirms them, and an emulator that sends fields Twilio may not send
 //! lets a relying party depend on them unnoticed. The logged delivery above has no
 //! `factor_type` (probably a v1 webhook); we send it for both versions, as the table says.
@@ -124,7 +129,8 @@ pub fn factor_params(account_sid: &str, f: &FactorRow) -> Vec<(String, String)> 
     ]
 }
 
-/// Fields of a challenge event: the factor's, plus the challenge SID to fetch it by.
+/// Fields of a challenge event: the factor's, the challenge SID to fetch it by, and the
+/// device's answer metadata when there is some.
 pub fn challenge_params(
     account_sid: &str,
     f: &FactorRow,
@@ -132,6 +138,9 @@ pub fn challenge_params(
 ) -> Vec<(String, String)> {
     let mut p = factor_params(account_sid, f);
     p.push(("challenge_sid".into(), c.sid.clone()));
+    if let Some(m) = &c.metadata {
+        p.push(("challenge_metadata".into(), m.to_string()));
+    }
     p
 }
 

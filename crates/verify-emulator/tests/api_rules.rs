@@ -113,13 +113,13 @@ async fn validation_limits() {
     let hidden_long = format!(r#"{{"k":"{}"}}"#, "x".repeat(1024 - 7));
     post(with(("HiddenDetails", hidden_long)))
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
     post(with(("HiddenDetails", r#"{"n":1}"#.into())))
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
     post(with(("HiddenDetails", "[]".into())))
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
 
     // Expiration: default +5 min (checked in device_flow), max +60 min, not in the past.
     let now = chrono::Utc::now().timestamp();
@@ -127,13 +127,13 @@ async fn validation_limits() {
     ok(&post(with(("ExpirationDate", at(3500)))).await);
     post(with(("ExpirationDate", at(3700))))
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
     post(with(("ExpirationDate", at(-10))))
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
     post(with(("ExpirationDate", "tomorrow".into())))
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
 
     // Identity rules on access tokens and entities.
     let tokens = format!("v2/Services/{va}/AccessTokens");
@@ -151,7 +151,7 @@ async fn validation_limits() {
             &[("Identity", bad), ("FactorType", "push")],
         )
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60305);
     }
     for good in [
         "abcd1234",
@@ -184,6 +184,9 @@ async fn validation_limits() {
             )
             .await;
         assert_eq!(r.status, status, "Ttl={ttl}: {}", r.text);
+        if status == 400 {
+            r.assert_error(400, 60305);
+        }
     }
     ctx.post(
         &tokens,
@@ -191,10 +194,21 @@ async fn validation_limits() {
         &[("Identity", IDENTITY), ("FactorType", "totp")],
     )
     .await
-    .assert_error(400, 20001);
+    .assert_error(400, 60305);
     ctx.post(&tokens, Auth::Account, &[("Identity", IDENTITY)])
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60305);
+    ctx.post(
+        &tokens,
+        Auth::Account,
+        &[
+            ("Identity", IDENTITY),
+            ("FactorType", "push"),
+            ("FactorFriendlyName", &"n".repeat(65)),
+        ],
+    )
+    .await
+    .assert_error(400, 60305);
 
     // Friendly names: service <= 32, factor <= 64.
     ctx.post(
@@ -203,10 +217,10 @@ async fn validation_limits() {
         &[("FriendlyName", &"n".repeat(33))],
     )
     .await
-    .assert_error(400, 20001);
+    .assert_error(400, 60200);
     ctx.post("v2/Services", Auth::Account, &[])
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
     let r = ctx
         .post(
             &ctx.factor_path(&va, &dev),
@@ -214,7 +228,7 @@ async fn validation_limits() {
             &[("FriendlyName", &"n".repeat(65))],
         )
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(400, 60200);
     let r = ctx
         .post(
             &ctx.factor_path(&va, &dev),
@@ -262,13 +276,13 @@ async fn validation_limits() {
         let f: Vec<(&str, &str)> = form.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         ctx.post(&fpath, Auth::Device(&token), &f)
             .await
-            .assert_error(400, 20001);
+            .assert_error(400, 60200);
     }
     let mut with_meta = good.clone();
     with_meta.push(("Metadata", r#"{"n":1}"#));
     ctx.post(&fpath, Auth::Device(&token), &with_meta)
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
     // iOS-style encoding: '=' and '/' unescaped inside values, '+' escaped.
     let raw = format!(
         "FriendlyName=Mac%20mini&FactorType=push&Binding.PublicKey={}&Binding.Alg=ES256&Config.SdkVersion=3.0.2&Config.AppId=dev.assent.Assent&Config.NotificationPlatform=none",
@@ -410,13 +424,13 @@ async fn paging_both_ways_with_both_token_spellings() {
     // Bad paging input.
     ctx.get(&format!("{base}&PageToken=bogus"), Auth::Account)
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
     ctx.get(
         &format!("v2/Services/{va}/Entities/{IDENTITY}/Challenges?PageSize=1001"),
         Auth::Account,
     )
     .await
-    .assert_error(400, 20001);
+    .assert_error(400, 60200);
 
     // Other lists share the envelope.
     for (path, key) in [
@@ -506,7 +520,7 @@ async fn concurrent_approvals_exactly_one_wins() {
             let r = t.await.unwrap();
             match r.status {
                 200 => winners.push(r.body["status"].as_str().unwrap().to_string()),
-                _ => r.assert_error(400, 20001),
+                _ => r.assert_error(403, 60322),
             }
         }
         assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
@@ -560,7 +574,7 @@ async fn fault_injection_knobs() {
     assert_eq!(ctx.emu.faults().retry_after_secs, 7);
     ctx.post("_emulator/faults", Auth::Account, &[("RateLimitRate", "2")])
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
 
     // 500 via set_faults.
     ctx.emu.set_faults(Faults {
@@ -706,7 +720,7 @@ async fn backend_resources_crud_and_field_names() {
             &[("FriendlyName", "Shop 2"), ("Push.IncludeDate", "maybe")],
         )
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(400, 60200);
     let r = ctx
         .post(
             &format!("v2/Services/{va}"),
@@ -742,7 +756,7 @@ async fn backend_resources_crud_and_field_names() {
     );
     ctx.post(&ents, Auth::Account, &[("Identity", IDENTITY)])
         .await
-        .assert_error(409, 20001);
+        .assert_error(409, 60301);
     let r = ctx.get(&format!("{ents}/{IDENTITY}"), Auth::Account).await;
     assert_eq!(r.status, 200);
 
@@ -833,7 +847,7 @@ async fn backend_resources_crud_and_field_names() {
     );
     ctx.post(&npath, Auth::Account, &[("Ttl", "301")])
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
     assert_eq!(
         ctx.post(&npath, Auth::Account, &[("Ttl", "0")])
             .await
@@ -843,7 +857,7 @@ async fn backend_resources_crud_and_field_names() {
     assert_eq!(ctx.answer(&va, &dev, &yc, "approved").await.status, 200);
     ctx.post(&npath, Auth::Account, &[])
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
 
     // Webhooks: fetch, update, list, delete; bad input.
     let hooks = format!("v2/Services/{va}/Webhooks");
@@ -918,7 +932,7 @@ async fn backend_resources_crud_and_field_names() {
     ] {
         ctx.post(&hooks, Auth::Account, &bad)
             .await
-            .assert_error(400, 20001);
+            .assert_error(400, 60200);
     }
     assert_eq!(
         ctx.get(&hooks, Auth::Account).await.body["webhooks"]
@@ -1005,4 +1019,466 @@ async fn public_base_url_is_used_in_urls_and_links() {
         format!("https://verify.example.test/emu/v2/Services/{va}/Webhooks")
     );
     ctx.emu.shutdown().await;
+}
+
+/// Each refusal answers with the Twilio code its error page documents (error.rs table), and
+/// leaves the resource as it was.
+#[tokio::test]
+async fn twilio_error_codes_per_refusal() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let jwt = ctx.jwt(&dev);
+    let fields = "sid,factor_sid,details,hidden_details,expiration_date,date_created,status";
+
+    // Challenge answers: bad signature, other claims, then a replay of a good answer.
+    let c = ctx.challenge(&va, &dev, "Codes?").await;
+    let yc = c["sid"].as_str().unwrap().to_string();
+    let path = ctx.challenge_path(&va, &dev, &yc);
+    let stranger = verify_emulator::testing::DeviceKey::generate();
+    let mut other_claims = c.clone();
+    other_claims["hidden_details"] = serde_json::json!({"transaction_id": "tx-2"});
+    let good = dev.key.challenge_jws(&c, fields, "approved");
+    let cases: [(&str, String, u16, i64); 5] = [
+        (
+            "signed by another key",
+            stranger.challenge_jws(&c, fields, "approved"),
+            403,
+            60324,
+        ),
+        (
+            "claims differ",
+            dev.key.challenge_jws(&other_claims, fields, "approved"),
+            403,
+            60324,
+        ),
+        (
+            "status pending",
+            dev.key.challenge_jws(&c, fields, "pending"),
+            403,
+            60324,
+        ),
+        ("not a JWS", "not.a.jws".into(), 403, 60324),
+        ("too long", "a".repeat(5457), 400, 60200),
+    ];
+    for (what, payload, status, code) in &cases {
+        let r = ctx
+            .post(&path, Auth::Device(&jwt), &[("AuthPayload", payload)])
+            .await;
+        assert_eq!((r.status, r.code()), (*status, *code), "{what}: {}", r.text);
+        r.assert_error(*status, *code);
+    }
+    let r = ctx.get(&path, Auth::Account).await;
+    assert_eq!(
+        r.body["status"], "pending",
+        "refusals changed the challenge"
+    );
+    let r = ctx
+        .post(&path, Auth::Device(&jwt), &[("AuthPayload", &good)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for status in ["approved", "denied"] {
+        ctx.answer(&va, &dev, &yc, status)
+            .await
+            .assert_error(403, 60322);
+    }
+    assert_eq!(
+        ctx.get(&path, Auth::Account).await.body["status"],
+        "approved"
+    );
+
+    // Verify-factor with a signature over something else: 60311, still unverified.
+    let fresh = ctx.create_unverified(&va, "codes-identity-2").await;
+    let r = ctx
+        .post(
+            &ctx.factor_path(&va, &fresh),
+            Auth::Device(&ctx.jwt(&fresh)),
+            &[("AuthPayload", &fresh.key.sign_der_b64(&dev.factor_sid))],
+        )
+        .await;
+    r.assert_error(403, 60311);
+    let r = ctx.get(&ctx.factor_path(&va, &fresh), Auth::Account).await;
+    assert_eq!(r.body["status"], "unverified");
+
+    // Entity already exists: 409/60301.
+    let entities = format!("v2/Services/{va}/Entities");
+    let r = ctx
+        .post(&entities, Auth::Account, &[("Identity", "codes-entity-1")])
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    ctx.post(&entities, Auth::Account, &[("Identity", "codes-entity-1")])
+        .await
+        .assert_error(409, 60301);
+    // A generic bad parameter elsewhere: 60200.
+    ctx.post(&entities, Auth::Account, &[("Identity", "no")])
+        .await
+        .assert_error(400, 60200);
+}
+
+/// Twilio requires `FriendlyName` on factor create even when the access token names the
+/// factor; the refusal does not spend the token.
+#[tokio::test]
+async fn factor_create_needs_friendly_name() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let r = ctx
+        .post(
+            &format!("v2/Services/{va}/AccessTokens"),
+            Auth::Account,
+            &[
+                ("Identity", IDENTITY),
+                ("FactorType", "push"),
+                ("FactorFriendlyName", "From the token"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.body["token"].as_str().unwrap().to_string();
+    let key = verify_emulator::testing::DeviceKey::generate();
+    let pk = key.public_key_b64();
+    let path = format!("v2/Services/{va}/Entities/{IDENTITY}/Factors");
+    let mut form = vec![
+        ("FactorType", "push"),
+        ("Binding.PublicKey", pk.as_str()),
+        ("Binding.Alg", "ES256"),
+        ("Config.SdkVersion", "0.1.0"),
+        ("Config.AppId", "dev.assent.Assent"),
+        ("Config.NotificationPlatform", "none"),
+    ];
+    let r = ctx.post(&path, Auth::Device(&token), &form).await;
+    r.assert_error(400, 60200);
+    assert!(r.body["message"].as_str().unwrap().contains("FriendlyName"));
+    form.push(("FriendlyName", "Desk"));
+    let r = ctx.post(&path, Auth::Device(&token), &form).await;
+    assert_eq!(r.status, 201, "the token is still usable: {}", r.text);
+    assert_eq!(r.body["friendly_name"], "Desk");
+}
+
+/// The 21st push factor of an entity is refused with 60315 and the token stays usable: after
+/// one factor is deleted, the same token enrols.
+#[tokio::test]
+async fn at_most_twenty_factors_per_entity() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let mut devices = Vec::new();
+    for _ in 0..20 {
+        devices.push(ctx.create_unverified(&va, IDENTITY).await);
+    }
+    let token = ctx.access_token(&va, IDENTITY).await;
+    let key = verify_emulator::testing::DeviceKey::generate();
+    let r = ctx.create_factor(&va, IDENTITY, &token, &key).await;
+    r.assert_error(400, 60315);
+    let list = ctx
+        .get(
+            &format!("v2/Services/{va}/Entities/{IDENTITY}/Factors"),
+            Auth::Account,
+        )
+        .await;
+    assert_eq!(list.body["factors"].as_array().unwrap().len(), 20);
+    let r = ctx
+        .delete(&ctx.factor_path(&va, &devices[0]), Auth::Account)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = ctx.create_factor(&va, IDENTITY, &token, &key).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// Device JWTs must look like the SDKs' (`typ` JWT, `cty` twilio-pba;v=1) and live at most
+/// 10 minutes; each bad variant is refused with 401/20003, the SDK-shaped one passes.
+#[tokio::test]
+async fn device_jwt_header_and_lifetime_rules() {
+    use serde_json::json;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let acct = ctx.emu.account_sid().to_string();
+    let now = chrono::Utc::now().timestamp();
+    let header = |typ: Option<&str>, cty: Option<&str>| {
+        let mut h = json!({"kid": dev.credential_sid, "alg": "ES256"});
+        if let Some(t) = typ {
+            h["typ"] = json!(t);
+        }
+        if let Some(c) = cty {
+            h["cty"] = json!(c);
+        }
+        h
+    };
+    let claims = |nbf: i64, exp: i64| json!({"sub": acct, "nbf": nbf, "exp": exp});
+    let sdk_cty = Some("twilio-pba;v=1");
+    let cases: [(&str, Value, Value, u16); 7] = [
+        (
+            "SDK shape",
+            header(Some("JWT"), sdk_cty),
+            claims(now, now + 600),
+            200,
+        ),
+        ("no typ", header(None, sdk_cty), claims(now, now + 600), 401),
+        (
+            "typ JWS",
+            header(Some("JWS"), sdk_cty),
+            claims(now, now + 600),
+            401,
+        ),
+        (
+            "no cty",
+            header(Some("JWT"), None),
+            claims(now, now + 600),
+            401,
+        ),
+        (
+            "other cty",
+            header(Some("JWT"), Some("twilio-fpa;v=1")),
+            claims(now, now + 600),
+            401,
+        ),
+        (
+            "601 s lifetime",
+            header(Some("JWT"), sdk_cty),
+            claims(now, now + 601),
+            401,
+        ),
+        (
+            "a day",
+            header(Some("JWT"), sdk_cty),
+            claims(now - 10, now + 86_400),
+            401,
+        ),
+    ];
+    for (what, h, c, want) in &cases {
+        let jwt = dev.key.sign_jws(h, c);
+        let r = ctx
+            .get(&ctx.factor_path(&va, &dev), Auth::Device(&jwt))
+            .await;
+        if *want == 200 {
+            assert_eq!(r.status, 200, "{what}: {}", r.text);
+        } else {
+            r.assert_error(401, 20003);
+        }
+    }
+}
+
+/// `Config.AppId` is not an update parameter in Twilio's spec: the SDKs send it anyway, so
+/// the update succeeds, but the stored `app_id` keeps its create-time value.
+#[tokio::test]
+async fn factor_update_ignores_config_app_id() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let r = ctx
+        .post(
+            &ctx.factor_path(&va, &dev),
+            Auth::Device(&ctx.jwt(&dev)),
+            &[
+                ("FriendlyName", "Renamed"),
+                ("Config.SdkVersion", "0.2.0"),
+                ("Config.AppId", "com.attacker.other"),
+                ("Config.NotificationPlatform", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["friendly_name"], "Renamed");
+    assert_eq!(r.body["config"]["sdk_version"], "0.2.0");
+    assert_eq!(r.body["config"]["app_id"], "dev.assent.Assent");
+    let r = ctx.get(&ctx.factor_path(&va, &dev), Auth::Account).await;
+    assert_eq!(r.body["config"]["app_id"], "dev.assent.Assent");
+}
+
+fn signature_fields(r: &common::Resp) -> String {
+    r.headers
+        .get("Twilio-Verify-Signature-Fields")
+        .and_then(|v| v.to_str().ok())
+        .expect("Twilio-Verify-Signature-Fields header")
+        .to_string()
+}
+
+/// Signs `list` in the reverse of its order (an iOS-like client: right fields, other order).
+fn reversed(list: &str) -> String {
+    list.split(',').rev().collect::<Vec<_>>().join(",")
+}
+
+/// Posts an answer signed over `fields` (in that order) of the fetched challenge.
+async fn answer_signing(
+    ctx: &Ctx,
+    va: &str,
+    dev: &common::Device,
+    yc: &str,
+    fetched: &Value,
+    fields: &str,
+) -> common::Resp {
+    let jws = dev.key.challenge_jws(fetched, fields, "approved");
+    ctx.post(
+        &ctx.challenge_path(va, dev, yc),
+        Auth::Device(&ctx.jwt(dev)),
+        &[("AuthPayload", &jws)],
+    )
+    .await
+}
+
+/// With another signature-field set, a device that signs what the header lists is accepted
+/// (in the header's order or another, as iOS may send), and one that signs the default list
+/// it remembered is refused with 60324, leaving the challenge pending. Challenges made before
+/// the change keep their list.
+#[tokio::test]
+async fn signature_field_list_is_per_challenge_and_must_be_followed() {
+    use verify_emulator::api::challenges::SIGNATURE_FIELDS as HARD_CODED;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let before = ctx.challenge(&va, &dev, "Made before").await;
+    let before_sid = before["sid"].as_str().unwrap().to_string();
+
+    for list in [
+        "sid,expiration_date,identity",
+        "factor_type,hidden_details,sid,entity_sid,service_sid,account_sid,responded_reason",
+        // The default set minus one field: a hard-coded client signs one claim too many.
+        "sid,factor_sid,details,hidden_details,expiration_date,status",
+    ] {
+        ctx.emu.set_faults(Faults {
+            signature_fields: Some(list.into()),
+            ..Faults::default()
+        });
+        for (signs, want) in [(HARD_CODED.to_string(), 403), (reversed(list), 200)] {
+            let c = ctx.challenge(&va, &dev, "Which fields?").await;
+            let yc = c["sid"].as_str().unwrap().to_string();
+            let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+            assert_eq!(signature_fields(&fetched), list);
+            let r = answer_signing(&ctx, &va, &dev, &yc, &fetched.body, &signs).await;
+            if want == 200 {
+                assert_eq!(r.status, 200, "{list} signed as {signs}: {}", r.text);
+                continue;
+            }
+            r.assert_error(403, 60324);
+            assert!(
+                r.body["message"].as_str().unwrap().contains(list),
+                "{}",
+                r.text
+            );
+            let r = ctx
+                .get(&ctx.challenge_path(&va, &dev, &yc), Auth::Account)
+                .await;
+            assert_eq!(r.body["status"], "pending");
+            let r = ctx.answer(&va, &dev, &yc, "approved").await;
+            assert_eq!(r.status, 200, "{list}: {}", r.text);
+        }
+    }
+
+    // The challenge made before keeps the default list (and the lenient check).
+    let fetched = ctx.fetch_challenge(&va, &dev, &before_sid).await;
+    assert_eq!(signature_fields(&fetched), HARD_CODED);
+    let r = ctx.answer(&va, &dev, &before_sid, "denied").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// `StrictSignatureOrder`: the claims must also follow the header's order. With the default
+/// set listed in another order, the hard-coded order and a reordered signature are refused,
+/// the header's order passes.
+#[tokio::test]
+async fn strict_signature_order_refuses_a_hard_coded_order() {
+    use verify_emulator::api::challenges::SIGNATURE_FIELDS as HARD_CODED;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    let list = "status,date_created,sid,details,factor_sid,hidden_details,expiration_date";
+    ctx.emu.set_faults(Faults {
+        signature_fields: Some(list.into()),
+        strict_signature_order: true,
+        ..Faults::default()
+    });
+    let c = ctx.challenge(&va, &dev, "In order?").await;
+    let yc = c["sid"].as_str().unwrap().to_string();
+    let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+    assert_eq!(signature_fields(&fetched), list);
+    for signs in [HARD_CODED.to_string(), reversed(list)] {
+        let r = answer_signing(&ctx, &va, &dev, &yc, &fetched.body, &signs).await;
+        r.assert_error(403, 60324);
+        assert!(
+            r.body["message"].as_str().unwrap().contains("order"),
+            "{}",
+            r.text
+        );
+    }
+    let r = answer_signing(&ctx, &va, &dev, &yc, &fetched.body, list).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // The same set without StrictSignatureOrder: the hard-coded order is accepted, as Twilio
+    // must accept iOS's arbitrary key order.
+    ctx.emu.set_faults(Faults {
+        signature_fields: Some(list.into()),
+        ..Faults::default()
+    });
+    let c = ctx.challenge(&va, &dev, "Any order?").await;
+    let yc = c["sid"].as_str().unwrap().to_string();
+    let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+    let r = answer_signing(&ctx, &va, &dev, &yc, &fetched.body, HARD_CODED).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// `VarySignatureFields` (with `StrictSignatureOrder`): every new challenge has its own list;
+/// following the header always works, the lists differ, and the hard-coded list fails
+/// whenever it is not the one sent.
+#[tokio::test]
+async fn varied_signature_fields_over_http() {
+    use verify_emulator::api::challenges::SIGNATURE_FIELDS as HARD_CODED;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    for bad in ["sid,nope", "identity,status", "sid,sid", "sid,url"] {
+        ctx.post(
+            "_emulator/faults",
+            Auth::Account,
+            &[("SignatureFields", bad)],
+        )
+        .await
+        .assert_error(400, 60200);
+    }
+    let r = ctx
+        .post(
+            "_emulator/faults",
+            Auth::Account,
+            &[
+                ("VarySignatureFields", "true"),
+                ("StrictSignatureOrder", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["vary_signature_fields"], true);
+    assert_eq!(r.body["strict_signature_order"], true);
+    let mut lists = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        let c = ctx.challenge(&va, &dev, "Random fields").await;
+        let yc = c["sid"].as_str().unwrap().to_string();
+        let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+        let list = signature_fields(&fetched);
+        assert!(list.split(',').any(|f| f == "sid"), "{list}");
+        if list != HARD_CODED {
+            let jws = dev.key.challenge_jws(&fetched.body, HARD_CODED, "denied");
+            ctx.post(
+                &ctx.challenge_path(&va, &dev, &yc),
+                Auth::Device(&ctx.jwt(&dev)),
+                &[("AuthPayload", &jws)],
+            )
+            .await
+            .assert_error(403, 60324);
+        }
+        let r = ctx.answer(&va, &dev, &yc, "approved").await;
+        assert_eq!(r.status, 200, "{list}: {}", r.text);
+        lists.insert(list);
+    }
+    assert!(lists.len() > 1, "the list never changed: {lists:?}");
+    let r = ctx
+        .post(
+            "_emulator/faults",
+            Auth::Account,
+            &[
+                ("VarySignatureFields", "false"),
+                ("StrictSignatureOrder", "false"),
+                ("SignatureFields", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.body["vary_signature_fields"], false);
+    assert_eq!(r.body["strict_signature_order"], false);
+    assert_eq!(r.body["signature_fields"], Value::Null);
 }

@@ -152,3 +152,44 @@ async fn dropping_the_handle_stops_the_server() {
         "server still answering after the handle was dropped"
     );
 }
+
+/// `--no-demo` drops the demo routes; `--allow-host` adds a Host name; any other name is
+/// refused with 403.
+#[tokio::test]
+async fn no_demo_and_allow_host_flags() {
+    let (child, ready) = serve(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            ":memory:",
+            "--no-demo",
+            "--allow-host",
+            "lab.assent.test",
+        ],
+        &[],
+    );
+    let base = ready["base_url"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http.get(format!("{base}demo")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let account = (
+        ready["account_sid"].as_str().unwrap().to_owned(),
+        ready["auth_token"].as_str().unwrap().to_owned(),
+    );
+    for (host, want) in [("lab.assent.test", 200), ("other.assent.test", 403)] {
+        let r = http
+            .get(format!("{base}v2/Services"))
+            .header("Host", host)
+            .basic_auth(&account.0, Some(&account.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{host}");
+    }
+    terminate(child);
+}

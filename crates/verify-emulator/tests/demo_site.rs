@@ -1,17 +1,22 @@
 //! The demo relying party over real loopback HTTP: pages render with strict headers, the
 //! enrolment payload really enrols a P-256 device, sign-in creates a challenge visible through
-//! the API, and the status page follows the device's answer.
+//! the API, and the status page follows the device's answer. Every POST goes through the CSRF
+//! flow a browser follows (cookie from a page, `csrf_token` from its form); the hostile cases
+//! (cross-site, forged or missing tokens, minting on GET) are refused and change nothing.
 
 #[path = "support_schema/mod.rs"]
 mod support_schema;
 
 use std::net::IpAddr;
 
-use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, X_CONTENT_TYPE_OPTIONS};
+use reqwest::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE, X_CONTENT_TYPE_OPTIONS,
+};
 use reqwest::redirect::Policy;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support_schema::device::Device;
+use verify_emulator::demo::CSRF_COOKIE;
 use verify_emulator::{spawn, EmulatorConfig, RunningEmulator};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -19,6 +24,8 @@ const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 
 struct Site {
     emu: RunningEmulator,
     http: reqwest::Client,
+    /// `name=value` of the CSRF cookie the site set, sent back like a browser would.
+    cookie: std::sync::Mutex<Option<String>>,
 }
 
 /// A browser-like client; `local` binds its side of each connection to that address.
@@ -34,13 +41,69 @@ fn browser(local: Option<IpAddr>) -> reqwest::Client {
 
 impl Site {
     async fn start() -> Site {
-        let emu = spawn(EmulatorConfig::default())
-            .await
-            .expect("emulator starts");
+        Self::start_with(EmulatorConfig::default()).await
+    }
+
+    async fn start_with(config: EmulatorConfig) -> Site {
+        let emu = spawn(config).await.expect("emulator starts");
         Site {
             emu,
             http: browser(None),
+            cookie: std::sync::Mutex::new(None),
         }
+    }
+
+    fn cookie(&self) -> Option<String> {
+        self.cookie.lock().expect("cookie lock").clone()
+    }
+
+    /// Keeps the CSRF cookie a response sets (and checks its attributes).
+    fn remember_cookie(&self, headers: &reqwest::header::HeaderMap) {
+        for v in headers.get_all(SET_COOKIE) {
+            let v = v.to_str().expect("ascii cookie");
+            if let Some(pair) = v.split(';').next().filter(|p| p.starts_with(CSRF_COOKIE)) {
+                for attr in ["HttpOnly", "SameSite=Strict", "Path=/demo"] {
+                    assert!(v.contains(attr), "cookie without {attr}: {v}");
+                }
+                *self.cookie.lock().expect("cookie lock") = Some(pair.to_owned());
+            }
+        }
+    }
+
+    /// The `csrf_token` of the start page's form (loading it sets the cookie if needed).
+    async fn csrf(&self) -> String {
+        let (status, page) = self.page("/demo").await;
+        assert_eq!(status, 200, "{page}");
+        csrf_in(&page)
+    }
+
+    /// POST with the cookie and the page's token, as the browser submits the form.
+    async fn submit(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = form.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_form(path, &all).await
+    }
+
+    /// `POST /demo/users` then `POST /demo/enroll`: the enrolment page with a fresh token.
+    async fn enrol_page(&self, username: &str) -> String {
+        let identity = sha256_hex(username);
+        let (status, location, _) = self.submit("/demo/users", &[("username", username)]).await;
+        assert_eq!(
+            (status, location.as_str()),
+            (303, format!("/demo/enroll?identity={identity}").as_str())
+        );
+        let (status, button) = self.page(&location).await;
+        assert_eq!(status, 200, "{button}");
+        assert!(
+            !button.contains("enroll-payload"),
+            "GET minted a token: {button}"
+        );
+        let (status, _, page) = self
+            .submit("/demo/enroll", &[("identity", &identity)])
+            .await;
+        assert_eq!(status, 200, "{page}");
+        page
     }
 
     fn url(&self, path: &str) -> url::Url {
@@ -56,20 +119,39 @@ impl Site {
 
     /// GET a page; asserts the security headers every demo answer carries.
     async fn page(&self, path: &str) -> (u16, String) {
-        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        let mut request = self.http.get(self.url(path));
+        if let Some(c) = self.cookie() {
+            request = request.header(COOKIE, c);
+        }
+        let response = request.send().await.expect("GET");
         let status = response.status().as_u16();
         check_security_headers(response.headers(), path);
+        self.remember_cookie(response.headers());
         (status, response.text().await.expect("body"))
     }
 
     async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .form(form)
-            .send()
-            .await
-            .expect("POST");
+        self.post_with(path, form, &[]).await
+    }
+
+    /// POST with the stored cookie plus extra headers (`Cookie` among them replaces it).
+    async fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, String, String) {
+        let mut request = self.http.post(self.url(path)).form(form);
+        if let Some(c) = self
+            .cookie()
+            .filter(|_| !headers.iter().any(|(k, _)| *k == "cookie"))
+        {
+            request = request.header(COOKIE, c);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.expect("POST");
         let status = response.status().as_u16();
         check_security_headers(response.headers(), path);
         let location = response
@@ -135,6 +217,14 @@ fn between(text: &str, start: &str, end: &str) -> Option<String> {
     let from = text.find(start)? + start.len();
     let to = text[from..].find(end)? + from;
     Some(text[from..to].to_owned())
+}
+
+/// The `csrf_token` value of the first form on a page.
+fn csrf_in(page: &str) -> String {
+    let input = between(page, "name=\"csrf_token\" value=\"", "\"")
+        .unwrap_or_else(|| panic!("no csrf_token in page:\n{page}"));
+    assert_eq!(input.len(), 64, "{input}");
+    input
 }
 
 fn unescape(text: &str) -> String {
@@ -227,7 +317,7 @@ async fn start_page_answers_with_a_trailing_slash() {
 async fn usernames_are_escaped_and_bad_input_is_a_typed_error() {
     let site = Site::start().await;
     let evil = "<script>alert(\"x\")</script>";
-    let (status, location, _) = site.post_form("/demo/users", &[("username", evil)]).await;
+    let (status, location, _) = site.submit("/demo/users", &[("username", evil)]).await;
     assert_eq!(status, 303);
     assert_eq!(
         location,
@@ -240,7 +330,7 @@ async fn usernames_are_escaped_and_bad_input_is_a_typed_error() {
     );
     check_csp_friendly(&index);
 
-    let (status, body, _) = site.post_form("/demo/users", &[("username", "   ")]).await;
+    let (status, _, body) = site.submit("/demo/users", &[("username", "   ")]).await;
     assert_eq!(status, 400, "{body}");
     let (status, page) = site.page("/demo/enroll?identity=../../Services").await;
     assert_eq!(status, 400);
@@ -262,17 +352,8 @@ async fn enrol_sign_in_and_follow_the_answer() {
     let site = Site::start().await;
     let identity = sha256_hex("alice");
 
-    let (status, location, _) = site
-        .post_form("/demo/users", &[("username", "alice")])
-        .await;
-    assert_eq!(
-        (status, location.as_str()),
-        (303, format!("/demo/enroll?identity={identity}").as_str())
-    );
-
     // Enrolment page: link, QR and JSON payload that agree with each other.
-    let (status, page) = site.page(&location).await;
-    assert_eq!(status, 200, "{page}");
+    let page = site.enrol_page("alice").await;
     check_csp_friendly(&page);
     assert!(page.contains("<svg"), "no inline QR code");
     assert!(page.contains("300 s"), "TTL not shown");
@@ -326,10 +407,16 @@ async fn enrol_sign_in_and_follow_the_answer() {
     assert!(picker.contains(&device.factor_sid()), "{picker}");
     check_csp_friendly(&picker);
     let factor_sid = device.factor_sid();
+    // The sign-in form carries the token; submitting exactly that form works.
+    let token = csrf_in(&picker);
     let (status, location, _) = site
         .post_form(
             "/demo/signin",
-            &[("identity", &identity), ("factor_sid", &factor_sid)],
+            &[
+                ("csrf_token", &token),
+                ("identity", &identity),
+                ("factor_sid", &factor_sid),
+            ],
         )
         .await;
     assert_eq!(status, 303);
@@ -390,7 +477,7 @@ async fn enrol_sign_in_and_follow_the_answer() {
 
     // A second sign-in, denied.
     let (_, location, _) = site
-        .post_form(
+        .submit(
             "/demo/signin",
             &[("identity", &identity), ("factor_sid", &factor_sid)],
         )
@@ -414,9 +501,7 @@ async fn enrol_sign_in_and_follow_the_answer() {
 async fn sign_in_shows_the_peer_address_of_the_socket() {
     let site = Site::start().await;
     let identity = sha256_hex("dora");
-    let (status, location, _) = site.post_form("/demo/users", &[("username", "dora")]).await;
-    assert_eq!(status, 303, "{location}");
-    let (_, page) = site.page(&location).await;
+    let page = site.enrol_page("dora").await;
     let payload: Value = serde_json::from_str(&unescape(
         &between(&page, "data-testid=\"enroll-payload\">", "</pre>").expect("payload"),
     ))
@@ -437,10 +522,13 @@ async fn sign_in_shows_the_peer_address_of_the_socket() {
     .expect("device enrols");
 
     let peer: IpAddr = "127.0.0.2".parse().expect("ip");
+    let token = site.csrf().await;
     let response = browser(Some(peer))
         .post(site.url("/demo/signin"))
         .header("X-Forwarded-For", "203.0.113.7")
+        .header(COOKIE, site.cookie().expect("cookie"))
         .form(&[
+            ("csrf_token", token.as_str()),
             ("identity", identity.as_str()),
             ("factor_sid", device.factor_sid().as_str()),
         ])
@@ -469,5 +557,124 @@ async fn sign_in_shows_the_peer_address_of_the_socket() {
         .expect("IP field")
         .to_owned();
     assert_eq!(ip, "127.0.0.2", "{challenge}");
+    site.emu.shutdown().await;
+}
+
+fn count(db: &std::path::Path, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).expect("open the emulator's DB");
+    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .expect("count")
+}
+
+/// Every way a page elsewhere (or a script without the page) could try to submit a demo form
+/// is refused with a typed 403 page, and none of them creates a user, a token or a challenge.
+/// A control request that differs only in being same-origin with the right token succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_and_tokenless_posts_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("demo.sqlite");
+    let site = Site::start_with(EmulatorConfig {
+        db: verify_emulator::DbLocation::File(db.clone()),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let token = site.csrf().await;
+    let cookie = site.cookie().expect("the start page sets the CSRF cookie");
+    let here = format!("http://127.0.0.1:{}", site.emu.local_addr().port());
+    let other_port = format!("http://127.0.0.1:{}", site.emu.local_addr().port() ^ 1);
+    let planted = format!("{CSRF_COOKIE}={}", "ab".repeat(32));
+    let wrong = "0".repeat(64);
+    let identity = sha256_hex("mallory");
+    // (what, token sent, extra headers)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        ("no token", None, vec![]),
+        ("wrong token", Some(&wrong), vec![]),
+        ("no cookie", Some(&token), vec![("cookie", "other=1")]),
+        ("planted cookie", Some(&token), vec![("cookie", &planted)]),
+        (
+            "foreign Origin",
+            Some(&token),
+            vec![("origin", "http://evil.example")],
+        ),
+        (
+            "other local port",
+            Some(&token),
+            vec![("origin", &other_port)],
+        ),
+        ("Origin null", Some(&token), vec![("origin", "null")]),
+        (
+            "cross-site",
+            Some(&token),
+            vec![("sec-fetch-site", "cross-site")],
+        ),
+        (
+            "same-site",
+            Some(&token),
+            vec![("sec-fetch-site", "same-site")],
+        ),
+    ];
+    let forms: [(&str, Vec<(&str, &str)>); 3] = [
+        ("/demo/users", vec![("username", "mallory")]),
+        ("/demo/enroll", vec![("identity", &identity)]),
+        (
+            "/demo/signin",
+            vec![
+                ("identity", &identity),
+                ("factor_sid", "YF0123456789abcdef0123456789abcdef"),
+            ],
+        ),
+    ];
+    for (path, form) in &forms {
+        for (what, sent, headers) in &cases {
+            let mut all = form.clone();
+            if let Some(t) = sent {
+                all.push(("csrf_token", t));
+            }
+            let (status, _, page) = site.post_with(path, &all, headers).await;
+            assert_eq!(status, 403, "{path} {what}: {page}");
+            assert!(
+                page.contains("data-error-code=\"forbidden\""),
+                "{path} {what}: {page}"
+            );
+        }
+    }
+    // GET never mints, even with a valid token in the query.
+    let (status, page) = site
+        .page(&format!(
+            "/demo/enroll?identity={identity}&csrf_token={token}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("enroll-payload"), "{page}");
+    for table in ["entities", "access_tokens", "challenges"] {
+        assert_eq!(count(&db, table), 0, "{table} changed by a refused request");
+    }
+
+    // Control: the same requests, same-origin with the page's token, go through.
+    let browser_headers = [
+        ("origin", here.as_str()),
+        ("sec-fetch-site", "same-origin"),
+        ("cookie", cookie.as_str()),
+    ];
+    let (status, location, page) = site
+        .post_with(
+            "/demo/users",
+            &[("username", "mallory"), ("csrf_token", &token)],
+            &browser_headers,
+        )
+        .await;
+    assert_eq!(status, 303, "{page}");
+    assert_eq!(location, format!("/demo/enroll?identity={identity}"));
+    let (status, _, page) = site
+        .post_with(
+            "/demo/enroll",
+            &[("identity", &identity), ("csrf_token", &token)],
+            &browser_headers,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("enroll-payload"), "{page}");
+    assert_eq!(count(&db, "access_tokens"), 1);
     site.emu.shutdown().await;
 }

@@ -358,7 +358,7 @@ async fn challenge_update_rejections() {
     let r = ctx
         .post(&path, Auth::Device(&jwt), &[("AuthPayload", &jws)])
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60324);
     assert!(r.body["message"].as_str().unwrap().contains("details"));
 
     // Tampered bytes after signing (signature no longer matches).
@@ -372,14 +372,14 @@ async fn challenge_update_rejections() {
             &[("AuthPayload", &parts.join("."))],
         )
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60324);
 
     // Another factor's key.
     let jws = other.key.challenge_jws(&c, fields, "approved");
     let r = ctx
         .post(&path, Auth::Device(&jwt), &[("AuthPayload", &jws)])
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60324);
 
     // Another challenge's payload (same key, other challenge).
     let c2 = ctx.challenge(&va, &dev, "Other?").await;
@@ -387,16 +387,16 @@ async fn challenge_update_rejections() {
     let r = ctx
         .post(&path, Auth::Device(&jwt), &[("AuthPayload", &jws_c2)])
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60324);
 
     // Status must be approved or denied; AuthPayload is required.
     let jws = dev.key.challenge_jws(&c, fields, "pending");
     ctx.post(&path, Auth::Device(&jwt), &[("AuthPayload", &jws)])
         .await
-        .assert_error(400, 20001);
+        .assert_error(403, 60324);
     ctx.post(&path, Auth::Device(&jwt), &[])
         .await
-        .assert_error(400, 20001);
+        .assert_error(400, 60200);
 
     // The other device's JWT may not touch this factor's challenge.
     let other_jwt = ctx.jwt(&other);
@@ -411,10 +411,13 @@ async fn challenge_update_rejections() {
     let r = ctx
         .post(&path, Auth::Device(&jwt), &[("AuthPayload", &good)])
         .await;
-    r.assert_error(400, 20001);
-    assert!(r.body["message"].as_str().unwrap().contains("not pending"));
+    r.assert_error(403, 60322);
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("already responded (status approved)"));
     let r = ctx.answer(&va, &dev, &yc, "denied").await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60322);
 
     // Expired: move the server clock past expiration_date (lazy expiry shows `expired`).
     let c3 = ctx.challenge(&va, &dev, "Expire me").await;
@@ -461,7 +464,7 @@ async fn challenge_update_rejections() {
             &[("AuthPayload", &bad)],
         )
         .await;
-    r.assert_error(400, 20001);
+    r.assert_error(403, 60311);
     let r = ctx
         .get(&ctx.factor_path(&va, &unverified), Auth::Account)
         .await;
@@ -651,4 +654,125 @@ async fn sdk_style_serialization_of_the_signed_challenge_is_accepted() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "approved");
     ctx.emu.shutdown().await;
+}
+
+/// `Metadata` on a challenge answer (flat string map) is stored, returned as `metadata` on
+/// fetch and sent as `challenge_metadata` with the approved/denied webhook. Nested or
+/// non-string values and oversized maps are refused with 400/60200 and change nothing.
+#[tokio::test]
+async fn answer_metadata_is_kept_and_sent_with_the_webhook() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let mut hook = listener::start(0).await;
+    let r = ctx
+        .post(
+            &format!("v2/Services/{va}/Webhooks"),
+            Auth::Account,
+            &[
+                ("FriendlyName", "answers"),
+                ("EventTypes", "challenge.approved"),
+                ("EventTypes", "challenge.denied"),
+                ("WebhookUrl", &hook.url),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let dev = ctx.enroll(&va, IDENTITY).await;
+
+    let answer = |yc: String, status: &'static str, metadata: Option<String>| {
+        let ctx = &ctx;
+        let va = va.clone();
+        let dev = dev.clone();
+        async move {
+            let fetched = ctx.fetch_challenge(&va, &dev, &yc).await;
+            let fields = fetched
+                .headers
+                .get("Twilio-Verify-Signature-Fields")
+                .and_then(|v| v.to_str().ok())
+                .expect("fields")
+                .to_string();
+            let jws = dev.key.challenge_jws(&fetched.body, &fields, status);
+            let mut form = vec![("AuthPayload", jws)];
+            if let Some(m) = metadata {
+                form.push(("Metadata", m));
+            }
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            ctx.post(
+                &ctx.challenge_path(&va, &dev, &yc),
+                Auth::Device(&ctx.jwt(&dev)),
+                &form,
+            )
+            .await
+        }
+    };
+
+    let c = ctx.challenge(&va, &dev, "With metadata?").await;
+    let yc = c["sid"].as_str().unwrap().to_string();
+    let long = format!(r#"{{"k":"{}"}}"#, "x".repeat(1024 - 7));
+    for bad in [
+        r#"{"os":{"name":"Linux"}}"#,
+        r#"{"os":["Linux"]}"#,
+        r#"{"n":1}"#,
+        r#"["os","Linux"]"#,
+        "os=Linux",
+        long.as_str(),
+    ] {
+        let r = answer(yc.clone(), "approved", Some(bad.to_string())).await;
+        r.assert_error(400, 60200);
+        assert!(
+            r.body["message"].as_str().unwrap().contains("Metadata"),
+            "{}",
+            r.text
+        );
+    }
+    let r = ctx
+        .get(&ctx.challenge_path(&va, &dev, &yc), Auth::Account)
+        .await;
+    assert_eq!(r.body["status"], "pending", "a refused answer changed it");
+    assert_eq!(r.body["metadata"], Value::Null);
+
+    let sent = r#"{"os":"Linux","app_version":"0.1.0"}"#;
+    let r = answer(yc.clone(), "approved", Some(sent.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let want: Value = serde_json::from_str(sent).unwrap();
+    assert_eq!(r.body["metadata"], want);
+    let r = ctx
+        .get(&ctx.challenge_path(&va, &dev, &yc), Auth::Account)
+        .await;
+    assert_eq!(r.body["metadata"], want);
+
+    let c2 = ctx.challenge(&va, &dev, "Deny with metadata").await;
+    let yc2 = c2["sid"].as_str().unwrap().to_string();
+    let denied_meta = r#"{"reason":"not me"}"#;
+    let r = answer(yc2.clone(), "denied", Some(denied_meta.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // An answer without Metadata keeps metadata null and sends no challenge_metadata.
+    let c3 = ctx.challenge(&va, &dev, "No metadata").await;
+    let yc3 = c3["sid"].as_str().unwrap().to_string();
+    let r = answer(yc3.clone(), "approved", None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["metadata"], Value::Null);
+
+    let token = ctx.emu.auth_token().to_string();
+    let mut seen = std::collections::BTreeMap::new();
+    while seen.len() < 3 {
+        let hit = hook.rx.recv().await.expect("webhook delivered");
+        let params: Vec<(String, String)> = form_urlencoded::parse(&hit.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let expected = verify_emulator::crypto::twilio_signature(&token, &hook.url, &params);
+        assert_eq!(hit.signature.as_deref(), Some(expected.as_str()));
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let sid = get("challenge_sid").expect("challenge_sid");
+        seen.insert(sid, (get("type"), get("challenge_metadata")));
+    }
+    let meta = |m: Option<String>| m.map(|m| serde_json::from_str::<Value>(&m).unwrap());
+    let (t, m) = seen.remove(&yc).expect("approved webhook");
+    assert_eq!(t.as_deref(), Some("challenge.approved"));
+    assert_eq!(meta(m), Some(want));
+    let (t, m) = seen.remove(&yc2).expect("denied webhook");
+    assert_eq!(t.as_deref(), Some("challenge.denied"));
+    assert_eq!(meta(m), Some(serde_json::from_str(denied_meta).unwrap()));
+    let (_, m) = seen.remove(&yc3).expect("third webhook");
+    assert_eq!(m, None);
 }

@@ -2,7 +2,7 @@
 //! the operation it belongs to (found by method + path in the spec, not picked by hand), and
 //! every status code is one the spec declares for that operation.
 //!
-//! Spec: `$TWILIO_VERIFY_SPEC`, else `shared/reference/twilio_verify_v2.json` beside the repo.
+//! Spec: `$TWILIO_VERIFY_SPEC`, else the vendored `docs/reference/twilio_verify_v2.json`.
 
 #[path = "support_schema/mod.rs"]
 mod support_schema;

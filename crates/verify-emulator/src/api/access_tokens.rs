@@ -4,17 +4,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{
-    account_call, int_between, json, max_chars, require_service, required_identity, with_db,
-    AppState,
-};
-use crate::auth::{self, Credentials};
+use super::{int_between, json, max_chars, require_service, required_identity, with_db, AppState};
+use crate::auth::AccountAuth;
 use crate::db::access_tokens::{self, AccessTokenRow};
 use crate::error::ApiError;
 use crate::form::Params;
@@ -62,25 +59,29 @@ fn render(app: &App, t: &AccessTokenRow) -> Value {
 pub async fn create(
     State(app): State<AppState>,
     Path(service_sid): Path<String>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
-    let identity = required_identity(&p)?;
-    match p.get("FactorType") {
-        None => return Err(ApiError::missing("FactorType")),
-        Some("push") => {}
-        Some(_) => return Err(ApiError::invalid("FactorType must be push")),
-    }
-    let friendly = p.get("FactorFriendlyName").map(str::to_string);
-    if let Some(f) = &friendly {
-        max_chars("FactorFriendlyName", f, 64)?;
-    }
-    let ttl = match p.get("Ttl") {
-        None => TTL_DEFAULT,
-        Some(v) => int_between("Ttl", v, TTL_MIN, TTL_MAX)?,
-    };
+    // Every parameter problem of this request is Twilio's 60305.
+    let (identity, friendly, ttl) = (|| {
+        let identity = required_identity(&p)?;
+        match p.get("FactorType") {
+            None => return Err(ApiError::missing("FactorType")),
+            Some("push") => {}
+            Some(_) => return Err(ApiError::invalid("FactorType must be push")),
+        }
+        let friendly = p.get("FactorFriendlyName").map(str::to_string);
+        if let Some(f) = &friendly {
+            max_chars("FactorFriendlyName", f, 64)?;
+        }
+        let ttl = match p.get("Ttl") {
+            None => TTL_DEFAULT,
+            Some(v) => int_between("Ttl", v, TTL_MIN, TTL_MAX)?,
+        };
+        Ok((identity, friendly, ttl))
+    })()
+    .map_err(ApiError::access_token)?;
     with_db(&app, move |a, conn| {
         require_service(conn, &service_sid)?;
         let now = a.now();
@@ -106,9 +107,9 @@ pub async fn create(
 pub async fn fetch(
     State(app): State<AppState>,
     Path((service_sid, sid)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         let t = access_tokens::get(conn, &service_sid, &sid)?.ok_or_else(|| {
             super::not_found(&format!("Services/{service_sid}/AccessTokens/{sid}"))
         })?;

@@ -4,12 +4,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{entity_path, json, list_page, require_service, string_map, with_db, AppState};
-use crate::auth::{self, Caller, Credentials};
+use crate::auth::{self, AccountAuth, Caller, Credentials};
 use crate::crypto;
 use crate::db::challenges::{self, ChallengeRow};
 use crate::db::factors::{self, FactorRow};
@@ -21,10 +21,88 @@ use crate::webhook_delivery::challenge_params;
 
 /// Name of the response header listing the fields the device must sign.
 pub const SIGNATURE_FIELDS_HEADER: &str = "Twilio-Verify-Signature-Fields";
-/// The (stable) list sent on every fetch. `status` is listed because the SDKs overwrite it
-/// with the new status; it is therefore not compared against the stored value.
+/// The default list sent on fetch. `status` is listed because the SDKs overwrite it with the
+/// new status; it is therefore not compared against the stored value.
 pub const SIGNATURE_FIELDS: &str =
     "sid,factor_sid,details,hidden_details,expiration_date,date_created,status";
+/// Top-level challenge fields that may be listed: those that do not change while the
+/// challenge is pending.
+pub const SIGNABLE_FIELDS: &[&str] = &[
+    "sid",
+    "account_sid",
+    "service_sid",
+    "entity_sid",
+    "identity",
+    "factor_sid",
+    "date_created",
+    "date_updated",
+    "expiration_date",
+    "status",
+    "responded_reason",
+    "details",
+    "hidden_details",
+    "factor_type",
+];
+
+/// Validates a configured signature-field list: known signable names, no repeats, `sid`
+/// included (it binds the signature to this challenge). Returns it without blanks.
+pub fn check_signature_fields(list: &str) -> Result<String, ApiError> {
+    let names: Vec<&str> = list.split(',').map(str::trim).collect();
+    for (i, n) in names.iter().enumerate() {
+        if !SIGNABLE_FIELDS.contains(n) {
+            return Err(ApiError::invalid(format!(
+                "SignatureFields: {n:?} is not one of {}",
+                SIGNABLE_FIELDS.join(",")
+            )));
+        }
+        if names[..i].contains(n) {
+            return Err(ApiError::invalid(format!(
+                "SignatureFields: {n:?} is listed twice"
+            )));
+        }
+    }
+    if !names.contains(&"sid") {
+        return Err(ApiError::invalid("SignatureFields must include sid"));
+    }
+    Ok(names.join(","))
+}
+
+/// A random order and subset (at least three fields, always `sid`) of [`SIGNABLE_FIELDS`].
+fn random_signature_fields() -> String {
+    use rand::seq::SliceRandom;
+    let mut rng = rand::rng();
+    let mut names: Vec<&str> = SIGNABLE_FIELDS.to_vec();
+    names.shuffle(&mut rng);
+    let keep = rand::Rng::random_range(&mut rng, 3..=names.len());
+    names.truncate(keep);
+    if !names.contains(&"sid") {
+        let at = rand::Rng::random_range(&mut rng, 0..=names.len());
+        names.insert(at, "sid");
+    }
+    names.join(",")
+}
+
+/// How a new challenge's answer is checked, under the current faults.
+struct SignaturePolicy {
+    fields: String,
+    exact_set: bool,
+    strict_order: bool,
+}
+
+fn signature_policy_for_new(f: &crate::faults::Faults) -> SignaturePolicy {
+    let (fields, exact_set) = if f.vary_signature_fields {
+        (random_signature_fields(), true)
+    } else if let Some(list) = &f.signature_fields {
+        (list.clone(), true)
+    } else {
+        (SIGNATURE_FIELDS.to_string(), false)
+    };
+    SignaturePolicy {
+        fields,
+        exact_set,
+        strict_order: f.strict_signature_order,
+    }
+}
 
 /// Default lifetime of a challenge (5 min) and the longest allowed (60 min).
 pub const EXPIRY_DEFAULT_SECS: i64 = 300;
@@ -104,10 +182,9 @@ fn parse_fields(raw: Vec<&str>) -> Result<Vec<Value>, ApiError> {
 pub async fn create(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
     let factor_sid = p.get("FactorSid").map(str::to_string).unwrap_or_default();
     if !crate::sid::is_sid(&factor_sid, "YF") {
@@ -154,6 +231,7 @@ pub async fn create(
         if f.status != "verified" {
             return Err(ApiError::FactorNotVerified);
         }
+        let policy = signature_policy_for_new(&a.faults());
         let mut details = json!({"message": message, "fields": fields});
         // `details.date` only when the service asks for it (Push.IncludeDate).
         if service.settings["push"]["include_date"].as_bool() == Some(true) {
@@ -175,6 +253,9 @@ pub async fn create(
             details,
             hidden_details: hidden,
             metadata: None,
+            signature_fields: policy.fields,
+            signature_exact_set: policy.exact_set,
+            signature_order_strict: policy.strict_order,
         };
         challenges::insert(conn, &c)?;
         Ok(json(StatusCode::CREATED, render(&a, &c)))
@@ -214,25 +295,23 @@ fn load(
     Ok(c)
 }
 
-fn with_signature_fields(mut r: Response) -> Response {
-    r.headers_mut().insert(
-        SIGNATURE_FIELDS_HEADER,
-        HeaderValue::from_static(SIGNATURE_FIELDS),
-    );
-    r
+fn with_signature_fields(mut r: Response, c: &ChallengeRow) -> Result<Response, ApiError> {
+    let v = HeaderValue::from_str(&c.signature_fields)
+        .map_err(|_| ApiError::Internal("stored signature fields are not a header value".into()))?;
+    r.headers_mut().insert(SIGNATURE_FIELDS_HEADER, v);
+    Ok(r)
 }
 
 /// `GET …/Challenges/{YC}`
 pub async fn fetch(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     with_db(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;
         let c = load(&a, conn, &caller, &service_sid, &identity, &sid)?;
-        Ok(with_signature_fields(json(StatusCode::OK, render(&a, &c))))
+        with_signature_fields(json(StatusCode::OK, render(&a, &c)), &c)
     })
     .await
 }
@@ -241,10 +320,9 @@ pub async fn fetch(
 pub async fn list(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     let p = Params::parse(q.unwrap_or_default().as_bytes());
     let pq = PageQuery::parse(&p)?;
     let status = p.get("Status").map(str::to_string);
@@ -311,8 +389,39 @@ pub async fn list(
     .await
 }
 
+/// The claim names of a JWS payload in the order they appear (duplicates kept).
+fn claim_order(payload: &str) -> Option<Vec<String>> {
+    use base64::Engine;
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut keys = Vec::new();
+            while let Some(k) = m.next_key::<String>()? {
+                m.next_value::<IgnoredAny>()?;
+                keys.push(k);
+            }
+            Ok(keys)
+        }
+    }
+    let part = payload.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .ok()?;
+    serde_json::Deserializer::from_slice(&bytes)
+        .deserialize_map(Keys)
+        .ok()
+}
+
 /// Checks the JWS `AuthPayload` for `c`: signed by `f`'s key, `status` approved|denied, and
-/// every signature field (except `status`) semantically equal to the stored JSON value.
+/// every signature field (except `status`) semantically equal to the stored JSON value. When
+/// the challenge asks for it, the claims must also be exactly the listed fields plus `status`
+/// (`signature_exact_set`) and in the listed order, `status` in place or else last, as the
+/// SDKs build them (`signature_order_strict`).
 fn check_payload(
     app: &App,
     f: &FactorRow,
@@ -322,7 +431,7 @@ fn check_payload(
     let key = crypto::parse_spki_b64(&f.public_key)
         .map_err(|_| ApiError::Internal("stored public key unreadable".into()))?;
     let jws = crypto::verify_jws(payload, &key)
-        .map_err(|e| ApiError::invalid(format!("Invalid AuthPayload: {e}")))?;
+        .map_err(|e| ApiError::ChallengeVerificationFailed(e.to_string()))?;
     let status = jws
         .claims
         .get("status")
@@ -330,30 +439,58 @@ fn check_payload(
         .unwrap_or_default()
         .to_string();
     if !matches!(status.as_str(), "approved" | "denied") {
-        return Err(ApiError::invalid(
-            "Invalid AuthPayload: status must be approved or denied",
+        return Err(ApiError::ChallengeVerificationFailed(
+            "status must be approved or denied".into(),
         ));
     }
+    let mut want: Vec<&str> = c.signature_fields.split(',').collect();
+    if !want.contains(&"status") {
+        want.push("status");
+    }
+    let got = claim_order(payload).unwrap_or_default();
+    if c.signature_exact_set {
+        let (mut w, mut g) = (want.clone(), got.clone());
+        w.sort_unstable();
+        g.sort_unstable();
+        if g != w {
+            return Err(ApiError::ChallengeVerificationFailed(format!(
+                "signed claims {} are not the fields of {SIGNATURE_FIELDS_HEADER} ({}) plus status",
+                got.join(","),
+                c.signature_fields
+            )));
+        }
+    }
+    if c.signature_order_strict && got != want {
+        return Err(ApiError::ChallengeVerificationFailed(format!(
+            "signed claims {} are not in the order of {SIGNATURE_FIELDS_HEADER} ({})",
+            got.join(","),
+            c.signature_fields
+        )));
+    }
     let expected = render(app, c);
-    for field in SIGNATURE_FIELDS.split(',').filter(|f| *f != "status") {
+    for field in c.signature_fields.split(',').filter(|f| *f != "status") {
         let got = jws.claims.get(field).unwrap_or(&Value::Null);
         if got != expected.get(field).unwrap_or(&Value::Null) {
-            return Err(ApiError::invalid(format!(
-                "Invalid AuthPayload: signed {field} does not match the challenge"
+            return Err(ApiError::ChallengeVerificationFailed(format!(
+                "signed {field} does not match the challenge"
             )));
         }
     }
     Ok(status)
 }
 
-/// `POST …/Challenges/{YC}` with `AuthPayload` (compact JWS ES256).
+/// Longest `Metadata` on a challenge answer (the spec's limit).
+const METADATA_MAX: usize = 1024;
+
+/// `POST …/Challenges/{YC}` with `AuthPayload` (compact JWS ES256) and optional `Metadata`
+/// (stringified JSON object of string values, kept on the challenge and sent with the
+/// `challenge.approved`/`challenge.denied` webhook).
 pub async fn update(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
     with_db(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;
@@ -366,6 +503,11 @@ pub async fn update(
                 "AuthPayload must be at most {AUTH_PAYLOAD_MAX} characters"
             )));
         }
+        // Checked before anything changes: a refused answer leaves the challenge pending.
+        let metadata = p
+            .get("Metadata")
+            .map(|m| string_map("Metadata", m, METADATA_MAX))
+            .transpose()?;
         let tx = conn.transaction()?;
         let c = load(&a, &tx, &caller, &service_sid, &identity, &sid)?;
         let f = factors::get(&tx, &c.factor_sid)?
@@ -376,16 +518,15 @@ pub async fn update(
         match c.status.as_str() {
             "pending" => {}
             "expired" => return Err(ApiError::ChallengeExpired),
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "Challenge is not pending (status {other})"
-                )))
-            }
+            other => return Err(ApiError::ChallengeAlreadyResponded(other.to_string())),
         }
         let status = check_payload(&a, &f, &c, &payload)?;
         // Check-and-set: exactly one concurrent answer can move it off `pending`.
-        if !challenges::answer(&tx, &c.sid, &status, a.now())? {
-            return Err(ApiError::invalid("Challenge is not pending"));
+        if !challenges::answer(&tx, &c.sid, &status, metadata.as_ref(), a.now())? {
+            let now = challenges::get(&tx, &c.sid)?.map(|c| c.status);
+            return Err(ApiError::ChallengeAlreadyResponded(
+                now.unwrap_or_else(|| "unknown".into()),
+            ));
         }
         let c = challenges::get(&tx, &c.sid)?
             .ok_or_else(|| ApiError::Internal("challenge vanished".into()))?;

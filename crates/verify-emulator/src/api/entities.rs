@@ -3,15 +3,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{
-    account_call, entity_path, json, list_page, no_content, require_service, required_identity,
-    with_db, AppState,
+    entity_path, json, list_page, no_content, require_service, required_identity, with_db, AppState,
 };
-use crate::auth::{self, Credentials};
+use crate::auth::AccountAuth;
 use crate::db::entities::{self, EntityRow};
 use crate::db::factors;
 use crate::error::ApiError;
@@ -41,10 +40,9 @@ fn render(app: &App, e: &EntityRow) -> Value {
 pub async fn create(
     State(app): State<AppState>,
     Path(service_sid): Path<String>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let identity = required_identity(&Params::parse(&body))?;
     with_db(&app, move |a, conn| {
         require_service(conn, &service_sid)?;
@@ -72,9 +70,9 @@ fn load(
 pub async fn fetch(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         let e = load(conn, &service_sid, &identity)?;
         Ok(json(StatusCode::OK, render(&a, &e)))
     })
@@ -85,10 +83,10 @@ pub async fn fetch(
 pub async fn list(
     State(app): State<AppState>,
     Path(service_sid): Path<String>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
         require_service(conn, &service_sid)?;
         let rows = entities::list(conn, &service_sid)?;
@@ -109,9 +107,9 @@ pub async fn list(
 pub async fn delete(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         let tx = conn.transaction()?;
         let e = load(&tx, &service_sid, &identity)?;
         let gone = factors::list(&tx, &service_sid, &identity)?;

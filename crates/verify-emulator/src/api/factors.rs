@@ -3,15 +3,15 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{
-    account_call, entity_path, json, list_page, max_chars, no_content, require_service, string_map,
-    with_db, AppState,
+    entity_path, json, list_page, max_chars, no_content, require_service, string_map, with_db,
+    AppState,
 };
-use crate::auth::{self, Caller, Credentials};
+use crate::auth::{self, AccountAuth, Caller, Credentials};
 use crate::crypto;
 use crate::db::{access_tokens, entities, factors, factors::FactorRow};
 use crate::error::ApiError;
@@ -45,7 +45,14 @@ pub fn render(app: &App, f: &FactorRow, with_binding: bool) -> Value {
     v
 }
 
+/// Most push factors one entity may have (Twilio's 60315).
+pub const MAX_FACTORS_PER_ENTITY: usize = 20;
+
 /// Reads and checks `Config.*` (platform apn|fcm|none; token 32–255 chars unless `none`).
+///
+/// `Config.AppId` counts on create only: the update operation of Twilio's OpenAPI spec does not
+/// list it. The SDKs still send it on update (protocol D3) and Twilio answers them, so it is
+/// ignored there, not refused; the stored `app_id` never changes after create.
 fn apply_config(config: &mut Value, p: &Params, creating: bool) -> Result<(), ApiError> {
     if let Some(v) = p.get("Config.SdkVersion") {
         max_chars("Config.SdkVersion", v, 64)?;
@@ -53,14 +60,16 @@ fn apply_config(config: &mut Value, p: &Params, creating: bool) -> Result<(), Ap
     } else if creating {
         return Err(ApiError::missing("Config.SdkVersion"));
     }
-    if let Some(v) = p.get("Config.AppId") {
-        if v.is_empty() {
-            return Err(ApiError::invalid("Config.AppId must not be empty"));
+    match p.get("Config.AppId") {
+        Some(v) if creating => {
+            if v.is_empty() {
+                return Err(ApiError::invalid("Config.AppId must not be empty"));
+            }
+            max_chars("Config.AppId", v, 100)?;
+            config["app_id"] = json!(v);
         }
-        max_chars("Config.AppId", v, 100)?;
-        config["app_id"] = json!(v);
-    } else if creating {
-        return Err(ApiError::missing("Config.AppId"));
+        None if creating => return Err(ApiError::missing("Config.AppId")),
+        _ => {}
     }
     if let Some(v) = p.get("Config.NotificationPlatform") {
         if !matches!(v, "apn" | "fcm" | "none") {
@@ -105,10 +114,9 @@ fn friendly_name(v: &str) -> Result<String, ApiError> {
 pub async fn create(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
     with_db(&app, move |a, conn| {
         let now = a.now();
@@ -120,11 +128,11 @@ pub async fn create(
             None => return Err(ApiError::missing("FactorType")),
             Some(_) => return Err(ApiError::invalid("FactorType must be push")),
         }
-        let name = match (p.get("FriendlyName"), &token.factor_friendly_name) {
-            (Some(n), _) => friendly_name(n)?,
-            (None, Some(n)) => n.clone(),
-            (None, None) => return Err(ApiError::missing("FriendlyName")),
-        };
+        // Required by Twilio's spec even when the access token carries a factor name.
+        let name = friendly_name(
+            p.get("FriendlyName")
+                .ok_or_else(|| ApiError::missing("FriendlyName"))?,
+        )?;
         match p.get("Binding.Alg") {
             Some("ES256") => {}
             None => return Err(ApiError::missing("Binding.Alg")),
@@ -149,6 +157,10 @@ pub async fn create(
             .transpose()?;
 
         let tx = conn.transaction()?;
+        // Checked before the token is spent, so a refused enrolment can be retried with it.
+        if factors::list(&tx, &service_sid, &identity)?.len() >= MAX_FACTORS_PER_ENTITY {
+            return Err(ApiError::too_many_factors(MAX_FACTORS_PER_ENTITY));
+        }
         // Single use: whoever consumes first wins; a concurrent second request gets 401.
         if !access_tokens::consume(&tx, &token.sid, now)? {
             return Err(ApiError::Unauthenticated);
@@ -240,9 +252,8 @@ pub(super) fn emit_event(
 pub async fn fetch(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     with_db(&app, move |a, conn| {
         let f = load(&a, conn, &creds, &service_sid, &identity, &sid)?;
         Ok(json(StatusCode::OK, render(&a, &f, false)))
@@ -255,10 +266,9 @@ pub async fn fetch(
 pub async fn update(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     let p = Params::parse(&body);
     with_db(&app, move |a, conn| {
         let tx = conn.transaction()?;
@@ -269,7 +279,7 @@ pub async fn update(
                 let key = crypto::parse_spki_b64(&f.public_key)
                     .map_err(|_| ApiError::Internal("stored public key unreadable".into()))?;
                 crypto::verify_der_b64(&key, f.sid.as_bytes(), payload)
-                    .map_err(|e| ApiError::invalid(format!("Invalid AuthPayload: {e}")))?;
+                    .map_err(|e| ApiError::FactorVerificationFailed(e.to_string()))?;
                 f.status = "verified".into();
                 newly_verified = true;
             }
@@ -293,9 +303,8 @@ pub async fn update(
 pub async fn delete(
     State(app): State<AppState>,
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     with_db(&app, move |a, conn| {
         let tx = conn.transaction()?;
         let f = load(&a, &tx, &creds, &service_sid, &identity, &sid)?;
@@ -311,10 +320,10 @@ pub async fn delete(
 pub async fn list(
     State(app): State<AppState>,
     Path((service_sid, identity)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
         require_service(conn, &service_sid)?;
         let rows = factors::list(conn, &service_sid, &identity)?;

@@ -2,21 +2,20 @@
 //! example answers with empty form objects; so do we.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
 use super::{json, AppState};
-use crate::auth::{self, Credentials};
+use crate::auth::AccountAuth;
 use crate::error::ApiError;
 
 /// `GET /v2/Forms/{FormType}`
 pub async fn fetch(
     State(app): State<AppState>,
     Path(form_type): Path<String>,
-    headers: HeaderMap,
+    _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     if form_type != "form-push" {
         return Err(super::not_found(&format!("Forms/{form_type}")));
     }

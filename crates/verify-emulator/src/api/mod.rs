@@ -11,13 +11,12 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 
-use crate::auth::{self, Credentials};
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::paging::{envelope, paginate, PageQuery};
@@ -102,19 +101,6 @@ where
 {
     let a = app.clone();
     app.db.call(move |conn| f(a, conn)).await
-}
-
-/// Requires account credentials, then runs `f` as [`with_db`] does.
-pub async fn account_call<F>(
-    app: &AppState,
-    headers: &HeaderMap,
-    f: F,
-) -> Result<Response, ApiError>
-where
-    F: FnOnce(AppState, &mut rusqlite::Connection) -> Result<Response, ApiError> + Send + 'static,
-{
-    auth::require_account(app, &Credentials::from_headers(headers))?;
-    with_db(app, f).await
 }
 
 /// A list answer (200): the page `pq` of `rows` (`(row id, row)`, in list order; `desc` when

@@ -3,12 +3,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
 use super::{entity_path, int_between, json, with_db, AppState};
-use crate::auth::{self, Credentials};
+use crate::auth::AccountAuth;
 use crate::db::challenges;
 use crate::db::notifications::{self, NotificationRow};
 use crate::error::ApiError;
@@ -18,10 +18,9 @@ use crate::form::Params;
 pub async fn create(
     State(app): State<AppState>,
     Path((service_sid, identity, challenge_sid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
     let ttl = match p.get("Ttl") {
         None => 300,

@@ -3,15 +3,15 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{
-    account_call, int_between, json, list_page, max_chars, no_content, parse_bool, require_service,
-    with_db, AppState,
+    int_between, json, list_page, max_chars, no_content, parse_bool, require_service, with_db,
+    AppState,
 };
-use crate::auth::{self, Caller, Credentials};
+use crate::auth::{self, AccountAuth, Caller, Credentials};
 use crate::db::services::{self, ServiceRow};
 use crate::error::ApiError;
 use crate::form::Params;
@@ -193,10 +193,9 @@ pub fn render(app: &App, s: &ServiceRow) -> Value {
 /// `POST /v2/Services`
 pub async fn create(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
     let name = friendly_name(
         p.get("FriendlyName")
@@ -224,9 +223,8 @@ pub async fn create(
 pub async fn fetch(
     State(app): State<AppState>,
     Path(sid): Path<String>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let creds = Credentials::from_headers(&headers);
     with_db(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;
         if let Caller::Device(f) = &caller {
@@ -243,10 +241,10 @@ pub async fn fetch(
 /// `GET /v2/Services`
 pub async fn list(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
         let rows = services::list(conn)?;
         Ok(list_page(
@@ -266,10 +264,9 @@ pub async fn list(
 pub async fn update(
     State(app): State<AppState>,
     Path(sid): Path<String>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
     with_db(&app, move |a, conn| {
         let mut s = require_service(conn, &sid)?;
@@ -288,9 +285,9 @@ pub async fn update(
 pub async fn delete(
     State(app): State<AppState>,
     Path(sid): Path<String>,
-    headers: HeaderMap,
+    _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |_, conn| {
+    with_db(&app, move |_, conn| {
         let tx = conn.transaction()?;
         if !services::delete_cascade(&tx, &sid)? {
             return Err(super::not_found(&format!("Services/{sid}")));

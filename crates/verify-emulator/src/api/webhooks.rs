@@ -5,14 +5,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{
-    account_call, json, list_page, max_chars, no_content, require_service, with_db, AppState,
-};
-use crate::auth::{self, Credentials};
+use super::{json, list_page, max_chars, no_content, require_service, with_db, AppState};
+use crate::auth::AccountAuth;
 use crate::db::webhooks::{self, WebhookRow};
 use crate::error::ApiError;
 use crate::form::Params;
@@ -122,10 +120,9 @@ fn apply(w: &mut WebhookRow, p: &Params, creating: bool) -> Result<(), ApiError>
 pub async fn create(
     State(app): State<AppState>,
     Path(service_sid): Path<String>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
     let now = app.now();
     let mut w = WebhookRow {
@@ -159,9 +156,9 @@ fn load(conn: &rusqlite::Connection, service_sid: &str, sid: &str) -> Result<Web
 pub async fn fetch(
     State(app): State<AppState>,
     Path((service_sid, sid)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         Ok(json(
             StatusCode::OK,
             render(&a, &load(conn, &service_sid, &sid)?),
@@ -174,10 +171,9 @@ pub async fn fetch(
 pub async fn update(
     State(app): State<AppState>,
     Path((service_sid, sid)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::require_account(&app, &Credentials::from_headers(&headers))?;
     let p = Params::parse(&body);
     with_db(&app, move |a, conn| {
         let mut w = load(conn, &service_sid, &sid)?;
@@ -193,9 +189,9 @@ pub async fn update(
 pub async fn delete(
     State(app): State<AppState>,
     Path((service_sid, sid)): Path<(String, String)>,
-    headers: HeaderMap,
+    _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |_, conn| {
+    with_db(&app, move |_, conn| {
         let w = load(conn, &service_sid, &sid)?;
         webhooks::delete(conn, &w.sid)?;
         Ok(no_content())
@@ -207,10 +203,10 @@ pub async fn delete(
 pub async fn list(
     State(app): State<AppState>,
     Path(service_sid): Path<String>,
-    headers: HeaderMap,
+    _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    account_call(&app, &headers, move |a, conn| {
+    with_db(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
         require_service(conn, &service_sid)?;
         let rows = webhooks::list(conn, &service_sid)?;

@@ -38,13 +38,25 @@ pub struct ChallengeRow {
     pub details: Value,
     /// String map or null.
     pub hidden_details: Option<Value>,
-    /// Always null for push (kept for the schema).
+    /// String map the device sent with its answer (`Metadata` on update), or null.
     pub metadata: Option<Value>,
+    /// The `Twilio-Verify-Signature-Fields` list of this challenge (comma-separated).
+    pub signature_fields: String,
+    /// Whether the answer's claims must be exactly the listed fields plus `status`.
+    pub signature_exact_set: bool,
+    /// Whether the answer's claims must come in the listed order (`status` in place or last).
+    pub signature_order_strict: bool,
 }
 
-const COLS: &str = "id, sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated, date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata";
+const COLS: &str = "id, sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated, date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata, signature_fields, signature_order_strict, signature_exact_set";
 
-type Raw = (ChallengeRow, String, Option<String>, Option<String>);
+type Raw = (
+    ChallengeRow,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
     Ok((
@@ -64,14 +76,20 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
             details: Value::Null,
             hidden_details: None,
             metadata: None,
+            signature_fields: String::new(),
+            signature_order_strict: r.get(16)?,
+            signature_exact_set: r.get(17)?,
         },
         r.get(12)?,
         r.get(13)?,
         r.get(14)?,
+        r.get(15)?,
     ))
 }
 
-fn build((mut c, details, hidden, metadata): Raw) -> Result<ChallengeRow, ApiError> {
+fn build((mut c, details, hidden, metadata, fields): Raw) -> Result<ChallengeRow, ApiError> {
+    c.signature_fields =
+        fields.unwrap_or_else(|| crate::api::challenges::SIGNATURE_FIELDS.to_string());
     c.details = json_col(&details)?;
     c.hidden_details = hidden.as_deref().map(json_col).transpose()?;
     c.metadata = metadata.as_deref().map(json_col).transpose()?;
@@ -92,8 +110,9 @@ pub fn expire_due(conn: &Connection, now: i64) -> Result<(), ApiError> {
 pub fn insert(conn: &Connection, c: &ChallengeRow) -> Result<(), ApiError> {
     conn.execute(
         "INSERT INTO challenges (sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated,
-            date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata,
+            signature_fields, signature_order_strict, signature_exact_set)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             c.sid,
             c.service_sid,
@@ -108,7 +127,10 @@ pub fn insert(conn: &Connection, c: &ChallengeRow) -> Result<(), ApiError> {
             c.responded_reason,
             c.details.to_string(),
             c.hidden_details.as_ref().map(Value::to_string),
-            c.metadata.as_ref().map(Value::to_string)
+            c.metadata.as_ref().map(Value::to_string),
+            c.signature_fields,
+            c.signature_order_strict,
+            c.signature_exact_set
         ],
     )?;
     Ok(())
@@ -146,11 +168,19 @@ pub fn list(
     rows.map(|r| build(r?)).collect()
 }
 
-/// Check-and-set answer: only a still-pending challenge changes. False if it was not pending.
-pub fn answer(conn: &Connection, sid: &str, status: &str, now: i64) -> Result<bool, ApiError> {
+/// Check-and-set answer: only a still-pending challenge changes, taking the device's
+/// `metadata` along. False if it was not pending.
+pub fn answer(
+    conn: &Connection,
+    sid: &str,
+    status: &str,
+    metadata: Option<&Value>,
+    now: i64,
+) -> Result<bool, ApiError> {
     Ok(conn.execute(
-        "UPDATE challenges SET status = ?2, date_responded = ?3, date_updated = ?3, responded_reason = 'none'
+        "UPDATE challenges SET status = ?2, date_responded = ?3, date_updated = ?3, responded_reason = 'none',
+            metadata = ?4
          WHERE sid = ?1 AND status = 'pending'",
-        params![sid, status, now],
+        params![sid, status, now, metadata.map(Value::to_string)],
     )? == 1)
 }

@@ -34,7 +34,8 @@ pub struct Db {
 }
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE services (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -125,18 +126,98 @@ CREATE TABLE webhooks (
     date_created INTEGER NOT NULL,
     date_updated INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Per-challenge Twilio-Verify-Signature-Fields (NULL: the default list) and whether the signed
+-- claims must come in that order (set by the signature-fields faults).
+ALTER TABLE challenges ADD COLUMN signature_fields TEXT;
+ALTER TABLE challenges ADD COLUMN signature_order_strict INTEGER NOT NULL DEFAULT 0;
+"#,
+    r#"
+-- Whether the signed claims must be exactly the listed fields (none extra, none missing).
+ALTER TABLE challenges ADD COLUMN signature_exact_set INTEGER NOT NULL DEFAULT 0;
+"#,
+];
+
+/// The database holds the auth token and every factor's key binding: it and its WAL/SHM
+/// side files are owner-only, on every start (an older file may have been made with a looser
+/// umask). Missing directories are created owner-only. A directory that already exists keeps
+/// its mode (it may be the working directory, a home or a shared temp directory that other
+/// programs rely on); a warning says so when others can read or enter it.
+#[cfg(unix)]
+fn prepare_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        if dir.is_dir() {
+            let mode = std::fs::metadata(dir)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "the database directory is accessible to other users; the files in it are owner-only"
+                );
+            }
+        } else {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    // Created 0600 from the start, so there is no moment with a looser mode.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    restrict_files(path)
+}
+
+#[cfg(unix)]
+fn restrict_files(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut names = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut n = path.as_os_str().to_owned();
+        n.push(suffix);
+        names.push(PathBuf::from(n));
+    }
+    for n in names {
+        if n.exists() {
+            std::fs::set_permissions(&n, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn prepare_file(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_files(_: &std::path::Path) -> std::io::Result<()> {
+    Ok(())
+}
 
 impl Db {
-    /// Opens (creating and migrating) the database.
-    pub fn open(loc: &DbLocation) -> Result<Self, rusqlite::Error> {
+    /// Opens (creating and migrating) the database; a file and its side files are owner-only.
+    pub fn open(loc: &DbLocation) -> Result<Self, crate::error::Error> {
         let mut conn = match loc {
             DbLocation::Memory => Connection::open_in_memory()?,
             DbLocation::File(p) => {
+                prepare_file(p)?;
                 let c = Connection::open(p)?;
                 // WAL keeps readers of the file (e.g. sqlite3 CLI) from blocking writes.
                 c.pragma_update(None, "journal_mode", "WAL")?;
                 c.pragma_update(None, "synchronous", "NORMAL")?;
+                // SQLite gives side files the main file's mode; pre-existing ones are fixed here.
+                restrict_files(p)?;
                 c
             }
         };

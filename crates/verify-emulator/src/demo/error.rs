@@ -32,6 +32,9 @@ pub enum DemoError {
     /// The requested user, factor or challenge does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A state-changing request failed the cross-site checks (see `csrf.rs`).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
 }
 
 impl DemoError {
@@ -43,6 +46,7 @@ impl DemoError {
             DemoError::Decode(_) => "decode",
             DemoError::Input(_) => "input",
             DemoError::NotFound(_) => "not_found",
+            DemoError::Forbidden(_) => "forbidden",
         }
     }
 
@@ -50,6 +54,7 @@ impl DemoError {
         match self {
             DemoError::Input(_) => StatusCode::BAD_REQUEST,
             DemoError::NotFound(_) => StatusCode::NOT_FOUND,
+            DemoError::Forbidden(_) => StatusCode::FORBIDDEN,
             DemoError::Api { status: 404, .. } => StatusCode::NOT_FOUND,
             DemoError::Api { .. } | DemoError::Transport(_) | DemoError::Decode(_) => {
                 StatusCode::BAD_GATEWAY

@@ -2,10 +2,16 @@
 //! loopback HTTP, as a real backend would (HTTP Basic with the account credentials).
 //!
 //! Pages (relative to where the router is nested, normally `/demo`): `/` users, `POST /users`,
-//! `/enroll?identity=…`, `/signin[?identity=…]`, `POST /signin`,
-//! `/challenges/{identity}/{sid}` (status, refreshes itself while pending), `/static/style.css`.
+//! `/enroll?identity=…` (a button only), `POST /enroll` (mints and shows an enrolment token),
+//! `/signin[?identity=…]`, `POST /signin`, `/challenges/{identity}/{sid}` (status, refreshes
+//! itself while pending), `/static/style.css`.
+//!
+//! Every POST needs the `csrf_token` form field of the page it came from and the
+//! `assent_demo_csrf` cookie that page set, and browsers' `Origin`/`Sec-Fetch-Site` must say
+//! same-origin (`csrf.rs`). GET never changes state: nothing is created and no token is minted.
 
 mod api;
+mod csrf;
 mod error;
 mod html;
 mod pages;
@@ -14,6 +20,7 @@ mod state;
 
 use axum::routing::{get, post};
 
+pub use csrf::{COOKIE as CSRF_COOKIE, FIELD as CSRF_FIELD};
 pub use error::DemoError;
 
 /// How the demo site reaches the API it demonstrates.
@@ -46,13 +53,20 @@ pub fn router(config: DemoConfig) -> axum::Router {
         Ok(state) => axum::Router::new()
             .route("/", get(pages::users::index))
             .route("/users", post(pages::users::create))
-            .route("/enroll", get(pages::enroll::show))
+            .route(
+                "/enroll",
+                get(pages::enroll::show).post(pages::enroll::create),
+            )
             .route(
                 "/signin",
                 get(pages::signin::pick).post(pages::signin::start),
             )
             .route("/challenges/{identity}/{sid}", get(pages::signin::status))
             .fallback(pages::not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                csrf::middleware,
+            ))
             .with_state(state),
         Err(e) => {
             let message = e.to_string();

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
 use super::api::{ApiClient, Service};
+use super::csrf::CsrfKey;
 use super::error::DemoError;
 use super::DemoConfig;
 
@@ -23,6 +24,9 @@ struct Inner {
     /// identity → username; the API only knows the hash, so names live here (lost on restart;
     /// unknown entities are then shown by identity).
     names: Mutex<BTreeMap<String, String>>,
+    csrf: CsrfKey,
+    /// Origin of the configured base URL (`scheme://host[:port]`), lower case.
+    public_origin: String,
 }
 
 impl DemoState {
@@ -32,12 +36,29 @@ impl DemoState {
             .base_url
             .join("v2/")
             .map_err(|e| DemoError::Input(format!("bad base URL: {e}")))?;
+        let public_origin = config
+            .base_url
+            .origin()
+            .ascii_serialization()
+            .to_ascii_lowercase();
         let api = ApiClient::new(api_base, config.account_sid, config.auth_token)?;
         Ok(Self(Arc::new(Inner {
             api,
             service: OnceCell::new(),
             names: Mutex::new(BTreeMap::new()),
+            csrf: CsrfKey::generate(),
+            public_origin,
         })))
+    }
+
+    /// The key CSRF tokens are derived from.
+    pub fn csrf_key(&self) -> &CsrfKey {
+        &self.0.csrf
+    }
+
+    /// The site's public origin, as browsers send it in `Origin`.
+    pub fn public_origin(&self) -> &str {
+        &self.0.public_origin
     }
 
     /// The API client.

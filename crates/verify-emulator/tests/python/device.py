@@ -101,8 +101,8 @@ class Device:
         f = self.factor
         return f"{self.api_base}Services/{f['service_sid']}/Entities/{f['identity']}/Challenges/{sid}"
 
-    def answer(self, challenge_sid: str, status: str) -> dict:
-        """Fetch the challenge, sign the listed fields plus the new status, post it."""
+    def signed_answer(self, challenge_sid: str, status: str) -> str:
+        """Fetch the challenge and sign the listed fields, in the listed order, plus the status."""
         got = self.session.get(
             self._challenge_url(challenge_sid), auth=self._auth(self.device_jwt()), timeout=10
         )
@@ -112,7 +112,11 @@ class Device:
         body = got.json()
         claims = {name: body[name] for name in fields.split(",")}
         claims["status"] = status
-        payload = self.jws({"typ": "JWT", "alg": "ES256"}, claims)
+        return self.jws({"typ": "JWT", "alg": "ES256"}, claims)
+
+    def answer(self, challenge_sid: str, status: str) -> dict:
+        """Fetch the challenge, sign the listed fields plus the new status, post it."""
+        payload = self.signed_answer(challenge_sid, status)
         posted = self.session.post(
             self._challenge_url(challenge_sid),
             auth=self._auth(self.device_jwt()),

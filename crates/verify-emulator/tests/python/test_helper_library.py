@@ -157,6 +157,34 @@ def test_unknown_challenge_is_a_twilio_404(client, service):
     assert info.value.code == 20404
 
 
+def test_twilio_codes_reach_the_helper_library(client, service):
+    """The helper library surfaces Verify's own codes (emulator error table)."""
+    services = client.verify.v2.services(service.sid)
+    identity = identity_for("carol-codes")
+    services.entities.create(identity=identity)
+    with pytest.raises(TwilioRestException) as info:
+        services.entities.create(identity=identity)
+    assert (info.value.status, info.value.code) == (409, 60301)
+    with pytest.raises(TwilioRestException) as info:
+        services.access_tokens.create(identity=identity, factor_type="push", ttl=30)
+    assert (info.value.status, info.value.code) == (400, 60305)
+
+
+def test_answer_metadata_through_the_helper_library(client, emulator, service):
+    """`ChallengeContext.update(metadata=...)` encodes Metadata as the emulator expects."""
+    identity, device = enrol(client, emulator, service, "erin")
+    challenges = client.verify.v2.services(service.sid).entities(identity).challenges
+    created = challenges.create(factor_sid=device.factor["sid"], details_message="Metadata?")
+    payload = device.signed_answer(created.sid, "approved")
+    with pytest.raises(TwilioRestException) as info:
+        challenges(created.sid).update(auth_payload=payload, metadata={"os": {"name": "Linux"}})
+    assert (info.value.status, info.value.code) == (400, 60200)
+    assert challenges(created.sid).fetch().status == "pending"
+    updated = challenges(created.sid).update(auth_payload=payload, metadata={"os": "Linux"})
+    assert updated.status == "approved"
+    assert challenges(created.sid).fetch().metadata == {"os": "Linux"}
+
+
 def test_webhooks_crud_and_signed_delivery(client, emulator, service, webhook_sink):
     webhooks = client.verify.v2.services(service.sid).webhooks
     hook = webhooks.create(

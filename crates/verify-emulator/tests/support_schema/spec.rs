@@ -30,13 +30,13 @@ pub struct Operation {
     pub examples: BTreeMap<u16, Vec<(String, Value)>>,
 }
 
-/// Where the spec lives: `$TWILIO_VERIFY_SPEC`, else `shared/` beside the repository clone.
+/// Where the spec lives: `$TWILIO_VERIFY_SPEC`, else the copy vendored in the repository
+/// (`docs/reference/`, see its README for origin and licence).
 pub fn spec_path() -> PathBuf {
     if let Ok(p) = std::env::var("TWILIO_VERIFY_SPEC") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/twilio_verify_v2.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/reference/twilio_verify_v2.json")
 }
 
 impl Spec {

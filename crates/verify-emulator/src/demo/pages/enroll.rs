@@ -1,10 +1,13 @@
-//! Enrolment page: a fresh access token shown as link, QR code and JSON payload.
+//! Enrolment: `GET /enroll` shows a button; `POST /enroll` mints a fresh access token and
+//! shows it as link, QR code and JSON payload. Minting is a state change (and hands out a
+//! secret), so it never happens on GET, where a cross-site `<img>` or link could trigger it.
 
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Form, Query, State};
 use axum::response::Html;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
+use super::super::csrf::CsrfToken;
 use super::super::error::DemoError;
 use super::super::html::{self, esc};
 use super::super::qr;
@@ -14,18 +17,48 @@ use super::{check_identity, display_name};
 /// Access-token lifetime asked for: Twilio's maximum, since a person has to scan or paste it.
 const TOKEN_TTL_SECS: u32 = 300;
 
-/// Query of `GET /enroll`.
+/// Query of `GET /enroll` and form of `POST /enroll` (which also carries `csrf_token`,
+/// checked by the CSRF middleware).
 #[derive(Debug, Deserialize)]
 pub struct EnrollQuery {
     identity: String,
 }
 
-/// `GET /enroll?identity=…`
+fn token_form(csrf: &CsrfToken, identity: &str, label: &str) -> String {
+    format!(
+        r#"<form method="post" action="/demo/enroll" class="inline">{}<input type="hidden" name="identity" value="{}"><button type="submit" data-testid="create-token">{}</button></form>"#,
+        csrf.hidden_input(),
+        esc(identity),
+        esc(label)
+    )
+}
+
+/// `GET /enroll?identity=…`: the button that mints a token (nothing is created here).
 pub async fn show(
     State(state): State<DemoState>,
+    Extension(csrf): Extension<CsrfToken>,
     Query(query): Query<EnrollQuery>,
 ) -> Result<Html<String>, DemoError> {
     let identity = query.identity;
+    check_identity(&identity)?;
+    let name = display_name(state.name_of(&identity), &identity);
+    let body = format!(
+        r#"<p>Enrol a device for <strong>{name}</strong>. The button creates a one-time enrolment token, valid for {TOKEN_TTL_SECS} s.</p>
+{form}
+"#,
+        name = esc(&name),
+        form = token_form(&csrf, &identity, "Create an enrolment token"),
+    );
+    Ok(html::page("Enrol a device", &body, None))
+}
+
+/// `POST /enroll`: mints the token and shows it.
+pub async fn create(
+    State(state): State<DemoState>,
+    Extension(csrf): Extension<CsrfToken>,
+    Form(form): Form<EnrollQuery>,
+) -> Result<Html<String>, DemoError> {
+    let identity = form.identity;
     check_identity(&identity)?;
     let service = state.service_sid().await?.to_owned();
     let name = display_name(state.name_of(&identity), &identity);
@@ -61,7 +94,8 @@ pub async fn show(
 
     let body = format!(
         r#"<p>Enrol a device for <strong>{name}</strong>. Open the link on the machine running Assent, scan the QR code, or paste the JSON payload into Assent's "Add account" box.</p>
-<p data-testid="token-expiry">The token is valid for <strong>{ttl} s</strong>, until <time datetime="{expires_iso}">{expires_human}</time>. <a href="/demo/enroll?identity={id}">Get a new token</a></p>
+<p data-testid="token-expiry">The token is valid for <strong>{ttl} s</strong>, until <time datetime="{expires_iso}">{expires_human}</time>.</p>
+{again}
 <h2>1. Link</h2>
 <p class="link"><a id="enroll-link" data-testid="enroll-link" href="{link}">{link}</a></p>
 <h2>2. QR code</h2>
@@ -75,6 +109,7 @@ pub async fn show(
         expires_iso = esc(&expires.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
         expires_human = esc(&expires.format("%H:%M:%S UTC").to_string()),
         id = esc(&identity),
+        again = token_form(&csrf, &identity, "Get a new token"),
         link = esc(&link),
         payload = esc(&payload),
     );

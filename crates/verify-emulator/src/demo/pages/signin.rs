@@ -3,12 +3,13 @@
 use std::net::SocketAddr;
 
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::{header, Extensions, HeaderMap};
 use axum::response::{Html, Redirect};
 use serde::Deserialize;
 
 use super::super::api::{Field, NewChallenge};
+use super::super::csrf::CsrfToken;
 use super::super::error::DemoError;
 use super::super::html::{self, esc};
 use super::super::state::{DemoState, SERVICE_NAME};
@@ -26,6 +27,7 @@ pub struct PickQuery {
 /// `GET /signin[?identity=…]`: user list, or the chosen user's factors.
 pub async fn pick(
     State(state): State<DemoState>,
+    Extension(csrf): Extension<CsrfToken>,
     Query(query): Query<PickQuery>,
 ) -> Result<Html<String>, DemoError> {
     let service = state.service_sid().await?.to_owned();
@@ -71,7 +73,8 @@ pub async fn pick(
             let status = factor.status.as_deref().unwrap_or("unknown");
             let action = if status == "verified" {
                 format!(
-                    r#"<form method="post" action="/demo/signin"><input type="hidden" name="identity" value="{}"><input type="hidden" name="factor_sid" value="{}"><button type="submit">Send sign-in request</button></form>"#,
+                    r#"<form method="post" action="/demo/signin">{}<input type="hidden" name="identity" value="{}"><input type="hidden" name="factor_sid" value="{}"><button type="submit">Send sign-in request</button></form>"#,
+                    csrf.hidden_input(),
                     esc(&identity),
                     esc(&factor.sid)
                 )

@@ -1,22 +1,27 @@
 //! Start page: the user picker and the "create user" form.
 
-use axum::extract::{Form, State};
+use axum::extract::{Extension, Form, State};
 use axum::response::{Html, Redirect};
 use serde::Deserialize;
 
+use super::super::csrf::CsrfToken;
 use super::super::error::DemoError;
 use super::super::html::{self, esc};
 use super::super::state::DemoState;
 use super::{display_name, identity_for};
 
 /// `GET /`: lists the service's entities with links to enrol and sign in.
-pub async fn index(State(state): State<DemoState>) -> Result<Html<String>, DemoError> {
+pub async fn index(
+    State(state): State<DemoState>,
+    Extension(csrf): Extension<CsrfToken>,
+) -> Result<Html<String>, DemoError> {
     let service = state.service_sid().await?.to_owned();
     let entities = state.api().list_entities(&service).await?;
     let mut body = format!(
         r#"<p class="muted">Verify Service <code data-testid="service-sid">{}</code> · API <code>{}</code></p>
 <h2>Create a user</h2>
 <form method="post" action="/demo/users" class="inline">
+{}
 <label for="username">Username</label>
 <input type="text" id="username" name="username" required maxlength="64" autocomplete="off">
 <button type="submit">Create user</button>
@@ -25,6 +30,7 @@ pub async fn index(State(state): State<DemoState>) -> Result<Html<String>, DemoE
 "#,
         esc(&service),
         esc(state.api().api_base().as_str()),
+        csrf.hidden_input(),
     );
     if entities.is_empty() {
         body.push_str(r#"<p data-testid="no-users">No users yet. Create one above.</p>"#);
