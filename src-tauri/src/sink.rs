@@ -1,6 +1,6 @@
 //! Turns core events into Tauri events (docs/design.md names), notifications and tray updates.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Serialize;
 use tauri::{AppHandle, Emitter};
@@ -12,8 +12,6 @@ use assent_core::events::{AppEvent, EventSink};
 pub struct TauriSink {
     app: AppHandle,
     notifier: Arc<Notifier>,
-    /// One tray update at a time, each reading the latest state (so the last one wins).
-    tray_lock: Arc<Mutex<()>>,
 }
 
 impl TauriSink {
@@ -22,23 +20,13 @@ impl TauriSink {
     pub fn new(app: AppHandle, notifier: Arc<Notifier>) -> TauriSink {
         let n = notifier.clone();
         tauri::async_runtime::spawn(async move { n.prefetch_capabilities().await });
-        TauriSink {
-            app,
-            notifier,
-            tray_lock: Arc::new(Mutex::new(())),
-        }
+        TauriSink { app, notifier }
     }
 
-    /// Rebuilds the tray menu and icon on a blocking thread: the tray calls wait for the main
-    /// thread, and the async thread that emitted the event may be about to run a notification.
+    /// Updates the tray menu and icon; queued for the main thread, so this does not wait (the
+    /// async thread that emitted the event may be about to run a notification).
     fn refresh_tray(&self) {
-        let app = self.app.clone();
-        let lock = self.tray_lock.clone();
-        tauri::async_runtime::spawn_blocking(move || {
-            // The guard only orders updates; a panicked update leaves nothing half-done.
-            let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
-            crate::tray::refresh(&app);
-        });
+        crate::tray::refresh(&self.app);
     }
 
     fn send<T: Serialize + Clone>(&self, name: &str, payload: T) {
