@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+pub use verify_push::Decision;
 use verify_push::{
-    Challenge, ChallengeSid, EnrollRequest, EnrollmentPayload, FactorSid, KeyStore, VerifyPush,
+    Challenge, ChallengeSid, EnrollRequest, EnrollmentPayload, FactorSid, FriendlyName, KeyStore,
+    VerifyPush,
 };
 
 use crate::accounts::{self, ActivityStore};
@@ -21,24 +23,8 @@ use crate::{history, AppError, Paths};
 /// App identifier, also the keychain service name (docs/design.md).
 pub const APP_ID: &str = "dev.assent.Assent";
 
-/// Approve or deny.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Approve the sign-in.
-    Approve,
-    /// Deny the sign-in.
-    Deny,
-}
-
-impl Decision {
-    /// "approve" / "deny", for logs and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Approve => "approve",
-            Decision::Deny => "deny",
-        }
-    }
-}
+/// The app's name in the User-Agent the library sends.
+const APP_NAME: &str = "Assent";
 
 /// How to build a [`Core`].
 pub struct CoreOptions {
@@ -90,13 +76,14 @@ impl Core {
     /// Opens the stores in `opts.paths` and builds the client. Does not start the watcher loop.
     pub fn new(opts: CoreOptions) -> Result<Arc<Core>, AppError> {
         opts.paths.ensure()?;
-        let mut builder = VerifyPush::builder()
+        let builder = VerifyPush::builder()
             .data_dir(opts.paths.data_dir.clone())
             .app_id(APP_ID)
-            .user_agent(format!("Assent/{}", env!("CARGO_PKG_VERSION")));
-        if let Some(ks) = opts.key_store {
-            builder = builder.key_store(ks);
-        }
+            .app(APP_NAME, env!("CARGO_PKG_VERSION"));
+        let builder = match opts.key_store {
+            Some(ks) => builder.key_store(ks),
+            None => builder.keychain_service(APP_ID),
+        };
         let client = builder.build()?;
         let settings = Arc::new(SettingsStore::load(opts.paths.settings_file()));
         let activity = Arc::new(ActivityStore::load(opts.paths.activity_file()));
@@ -169,7 +156,7 @@ impl Core {
     ) -> Result<ChallengeView, AppError> {
         let factor = parse_factor(factor_sid)?;
         let sid = parse_challenge(challenge_sid)?;
-        tracing::info!(challenge = %sid, factor = %factor, decision = decision.as_str(), "answering challenge");
+        tracing::info!(challenge = %sid, factor = %factor, decision = %decision, "answering challenge");
         let result = match decision {
             Decision::Approve => self.client.approve(&factor, &sid).await,
             Decision::Deny => self.client.deny(&factor, &sid).await,
@@ -253,24 +240,15 @@ impl Core {
         };
         let mut out = Vec::new();
         for f in factors.into_iter().filter(is_verified) {
-            let page = self
-                .client
-                .list_challenges(verify_push::ChallengeListQuery {
-                    factor: f.sid.clone(),
-                    status: Some(verify_push::ChallengeStatus::Pending),
-                    order: verify_push::Order::Asc,
-                    page_size: 50,
-                    page_token: None,
-                })
-                .await?;
+            let pending = self.client.pending_challenges(&f.sid).await?;
             out.extend(
-                page.challenges
+                pending
                     .iter()
-                    .filter(|c| c.status == verify_push::ChallengeStatus::Pending)
                     .map(|c| PendingChallenge::new(c, &f.friendly_name)),
             );
         }
-        out.sort_by_key(|a| a.created);
+        // Newest first: in a flood the request the user just caused is at the top.
+        out.sort_by_key(|a| std::cmp::Reverse(a.created));
         Ok(out)
     }
 
@@ -360,21 +338,18 @@ impl Core {
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(default_friendly_name);
-        if friendly_name.chars().count() > 64 {
-            return Err(AppError::Input(
-                "the account name must be at most 64 characters".into(),
-            ));
-        }
+        let friendly_name = FriendlyName::new(&friendly_name).map_err(|_| {
+            AppError::Input(format!(
+                "the account name must be 1 to {} characters, without control characters",
+                FriendlyName::MAX_CHARS
+            ))
+        })?;
         tracing::info!(service = %payload.service_sid, base_url = %payload.base_url, "enrolling");
         self.progress(EnrollStep::CreatingKey);
         self.progress(EnrollStep::CreatingFactor);
         let factor = self
             .client
-            .create_factor(EnrollRequest {
-                payload,
-                friendly_name,
-                metadata: None,
-            })
+            .create_factor(EnrollRequest::new(payload, friendly_name))
             .await?;
         self.progress(EnrollStep::Verifying);
         let factor = match self.client.verify_factor(&factor.sid).await {

@@ -73,6 +73,10 @@ pub enum ErrorCode {
     KeychainLocked,
     /// A plain `http://` URL that is not loopback.
     InsecureUrl,
+    /// The challenge fetched for signing is not the one the user was shown.
+    ContentMismatch,
+    /// Enrolment returned the SID of a factor already stored (never replaced).
+    FactorExists,
 }
 
 impl ErrorCode {
@@ -97,6 +101,8 @@ impl ErrorCode {
             ErrorCode::KeychainUnavailable => "keychain_unavailable",
             ErrorCode::KeychainLocked => "keychain_locked",
             ErrorCode::InsecureUrl => "insecure_url",
+            ErrorCode::ContentMismatch => "content_mismatch",
+            ErrorCode::FactorExists => "factor_exists",
         }
     }
 }
@@ -236,6 +242,22 @@ pub enum Error {
         /// What did not match.
         reason: String,
     },
+    /// The challenge as fetched for signing differs from what the caller showed the user
+    /// (message, fields, factor or server): nothing was signed.
+    #[error("challenge {challenge} is not what was shown; nothing was signed")]
+    ContentMismatch {
+        /// The challenge.
+        challenge: ChallengeSid,
+    },
+    /// The server answered an enrolment with the SID of a factor already stored here; the
+    /// stored factor is kept and the new key dropped.
+    #[error(
+        "the server returned factor {factor}, which is already enrolled here; nothing was replaced"
+    )]
+    FactorExists {
+        /// The SID the server returned.
+        factor: FactorSid,
+    },
     /// No local factor with this SID.
     #[error("no local factor {factor}")]
     FactorNotFound {
@@ -261,6 +283,8 @@ impl Error {
             }
             Error::Storage(_) => ErrorCode::Storage,
             Error::Input(_) | Error::Unexpected { .. } => ErrorCode::Input,
+            Error::ContentMismatch { .. } => ErrorCode::ContentMismatch,
+            Error::FactorExists { .. } => ErrorCode::FactorExists,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::KeyStorage(_) | Error::KeyMissing { .. } => ErrorCode::KeyStorage,
             Error::KeychainUnavailable(_) => ErrorCode::KeychainUnavailable,

@@ -857,3 +857,96 @@ async fn pending_pages_that_repeat_items_give_each_challenge_once() {
     assert_eq!(got, [YC, second]);
     assert_eq!(stub.requests().len(), 2);
 }
+
+/// A second enrolment whose server answers with the SID of a factor already stored (a hostile
+/// server copying another account's SID) is refused: the stored factor and its key stay, the
+/// new key is dropped, and nothing is sent to the server in the stored factor's name.
+#[tokio::test]
+async fn enrolment_returning_a_stored_factor_sid_is_refused() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    let before = client.factor(&f.sid).unwrap();
+    stub.set(|req, _| {
+        if req.path.ends_with("/Factors") {
+            json(
+                201,
+                serde_json::json!({"sid": YF, "account_sid": AC, "friendly_name": "Other",
+                    "status": "unverified", "date_created": "2021-01-01T00:00:00Z",
+                    "config": {"credential_sid": "CRffffffffffffffffffffffffffffffff"}}),
+            )
+        } else {
+            json(200, serde_json::json!({"status": "verified"}))
+        }
+    });
+    let payload =
+        EnrollmentPayload::new("other.access.token", VA, "user-2", Some(base.as_str())).unwrap();
+    let err = client
+        .enroll(EnrollRequest::new(payload, "Other".parse().unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::FactorExists, "{err}");
+    assert!(matches!(&err, verify_push::Error::FactorExists { factor } if *factor == f.sid));
+    // Only the create was sent: no verification with the new key under the stored SID.
+    let reqs = stub.requests();
+    assert_eq!(
+        reqs.len(),
+        1,
+        "{:?}",
+        reqs.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    let after = client.factor(&f.sid).unwrap();
+    assert_eq!(after, before, "the stored factor is untouched");
+    assert_eq!(client.factors().unwrap().len(), 1);
+    assert!(
+        client.check_integrity().unwrap().is_clean(),
+        "no orphan key left"
+    );
+}
+
+/// `answer_if_shown` fetches the challenge and asks the caller whether it is what the user
+/// saw; on "no" nothing is signed or sent, with a typed error.
+#[tokio::test]
+async fn answer_if_shown_refuses_a_challenge_that_differs_from_what_was_shown() {
+    let (stub, base) = start().await;
+    let (client, f, _dir) = enrolled(&stub, &base).await;
+    stub.set(|_, _| challenge_resp(YF, "pending", true));
+    let err = client
+        .answer_if_shown(&f.sid, &yc(), verify_push::Decision::Approve, &|c| {
+            c.details.message == "Sign in to the bank?"
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ContentMismatch, "{err}");
+    let reqs = stub.requests();
+    assert!(
+        reqs.iter().all(|r| r.method == "GET"),
+        "nothing posted: {:?}",
+        reqs.iter()
+            .map(|r| (&r.method, &r.path))
+            .collect::<Vec<_>>()
+    );
+
+    // The same call with the text the stub serves goes through to the signed update.
+    let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let a = answered.clone();
+    stub.set(move |req, _| {
+        use std::sync::atomic::Ordering::SeqCst;
+        if req.method == "POST" {
+            a.store(true, SeqCst);
+        }
+        let status = if a.load(SeqCst) {
+            "approved"
+        } else {
+            "pending"
+        };
+        challenge_resp(YF, status, true)
+    });
+    let c = client
+        .answer_if_shown(&f.sid, &yc(), verify_push::Decision::Approve, &|c| {
+            c.details.message == "Hi?"
+        })
+        .await
+        .unwrap();
+    assert_eq!(c.status, verify_push::ChallengeStatus::Approved);
+    assert!(answered.load(std::sync::atomic::Ordering::SeqCst));
+}

@@ -135,6 +135,21 @@ impl VerifyPush {
             .await
     }
 
+    /// Answers a challenge only if the challenge fetched for signing is still what the user
+    /// was shown: `shown` is asked about the fetched challenge before anything is signed, and
+    /// `false` is [`Error::ContentMismatch`]. This binds a decision to its text, so a server
+    /// cannot show one sign-in and have another signed.
+    pub async fn answer_if_shown(
+        &self,
+        factor: &FactorSid,
+        sid: &ChallengeSid,
+        decision: Decision,
+        shown: &(dyn Fn(&Challenge) -> bool + Send + Sync),
+    ) -> Result<Challenge, Error> {
+        self.respond_checked(factor, sid, decision, None, Some(shown))
+            .await
+    }
+
     /// Polls until the factor has an unexpired pending challenge (the newest is returned) or
     /// `timeout` passes (`Ok(None)`).
     pub async fn wait_for_pending_challenge(
@@ -209,10 +224,28 @@ impl VerifyPush {
         decision: Decision,
         expect: Option<&Expectation>,
     ) -> Result<Challenge, Error> {
+        self.respond_checked(factor, sid, decision, expect, None)
+            .await
+    }
+
+    async fn respond_checked(
+        &self,
+        factor: &FactorSid,
+        sid: &ChallengeSid,
+        decision: Decision,
+        expect: Option<&Expectation>,
+        shown: Option<&(dyn Fn(&Challenge) -> bool + Send + Sync)>,
+    ) -> Result<Challenge, Error> {
         let status = decision.status();
         let rec = self.record(factor)?;
         let fetched = self.fetch(&rec, sid).await?;
         let ch = &fetched.challenge;
+        if shown.is_some_and(|shown| !shown(ch)) {
+            tracing::warn!(challenge = %sid, factor = %factor, "challenge differs from what was shown; not signing");
+            return Err(Error::ContentMismatch {
+                challenge: sid.clone(),
+            });
+        }
         match expect {
             Some(Expectation::ChallengeSid(want)) if &ch.sid != want => {
                 return Err(Error::Unexpected {

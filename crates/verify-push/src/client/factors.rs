@@ -126,7 +126,23 @@ impl VerifyPush {
             factor: factor.clone(),
             key_alias: alias.clone(),
         };
-        if let Err(e) = self.inner.store.update(|f| f.upsert(rec)) {
+        let stored = self.inner.store.update(|f| {
+            // A server that answers with a SID already stored (its own, or another server's)
+            // must not replace that account and its key.
+            if f.get(&rec.factor.sid).is_some() {
+                return false;
+            }
+            f.upsert(rec);
+            true
+        });
+        if let Ok(false) = stored {
+            tracing::warn!(factor = %factor.sid, "enrolment returned a factor SID already stored; refused");
+            self.drop_key(&alias).await;
+            return Err(Error::FactorExists {
+                factor: factor.sid.clone(),
+            });
+        }
+        if let Err(e) = stored {
             // Without a record nobody can use the server factor; remove it while we still can.
             self.cache_key(&alias, key);
             let tmp = StoredFactor {
