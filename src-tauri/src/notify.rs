@@ -18,6 +18,7 @@ use assent_core::Decision;
 #[derive(Default)]
 pub struct Notifier {
     caps: tokio::sync::OnceCell<Vec<String>>,
+    /// Open notifications by challenge key (`YF…/YC…`).
     open: Mutex<HashMap<String, Arc<NotificationHandle>>>,
 }
 
@@ -58,7 +59,7 @@ impl Notifier {
         tracing::info!(challenge = %p.sid(), notification_id = id, actions, "notification shown");
         // From the task's start to the server's answer (connect, Notify, reply).
         tracing::debug!(challenge = %p.sid(), show_ms = started.elapsed().as_secs_f64() * 1000.0, "notification timing");
-        self.lock().insert(p.sid().to_owned(), handle.clone());
+        self.lock().insert(p.key().to_string(), handle.clone());
 
         let mut chosen = String::new();
         handle
@@ -70,7 +71,7 @@ impl Notifier {
                 }
             })
             .await;
-        self.lock().remove(p.sid());
+        self.lock().remove(&p.key().to_string());
         if chosen == "__closed" {
             return;
         }
@@ -84,9 +85,9 @@ impl Notifier {
         }
     }
 
-    /// Closes the notification of a challenge that is no longer pending.
-    pub fn close(self: &Arc<Self>, challenge_sid: &str) {
-        let Some(handle) = self.lock().remove(challenge_sid) else {
+    /// Closes the notification of a challenge (of one account) that is no longer pending.
+    pub fn close(self: &Arc<Self>, factor_sid: &str, challenge_sid: &str) {
+        let Some(handle) = self.lock().remove(&format!("{factor_sid}/{challenge_sid}")) else {
             return;
         };
         let sid = challenge_sid.to_owned();

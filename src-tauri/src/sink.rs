@@ -49,7 +49,9 @@ impl EventSink for TauriSink {
                     tauri::async_runtime::spawn(n.show(self.app.clone(), challenge));
                 }
             }
-            AppEvent::ChallengeRemoved { sid, .. } => self.notifier.close(&sid),
+            AppEvent::ChallengeRemoved {
+                factor_sid, sid, ..
+            } => self.notifier.close(&factor_sid, &sid),
             AppEvent::ChallengeAnswered(view) => self.send("challenge-answered", view),
             AppEvent::WatcherStatus(status) => {
                 self.send("watcher-status", status);

@@ -260,7 +260,7 @@ impl EventSink for PrintSink {
     fn emit(&self, event: AppEvent) {
         let line = match &event {
             AppEvent::ChallengeAnnounced { challenge, .. } => WatchLine::Request { challenge },
-            AppEvent::ChallengeRemoved { sid, reason } => WatchLine::Gone {
+            AppEvent::ChallengeRemoved { sid, reason, .. } => WatchLine::Gone {
                 sid,
                 reason: reason_str(*reason),
             },

@@ -21,6 +21,10 @@ pub enum AppError {
     /// No account has this challenge (code `challenge_not_found`).
     #[error("no account has challenge {0}")]
     ChallengeNotFound(String),
+    /// The server did not mark the new factor `verified` after the proof of possession
+    /// (code `factor_not_verified`); the factor was removed again.
+    #[error("the server did not verify factor {0}; enrolment was undone")]
+    NotVerified(String),
     /// A local file could not be read or written (code `storage`).
     #[error("{0}")]
     Storage(String),
@@ -58,6 +62,7 @@ impl AppError {
             AppError::Input(_) => "input".into(),
             AppError::AccountNotFound(_) => "account_not_found".into(),
             AppError::ChallengeNotFound(_) => "challenge_not_found".into(),
+            AppError::NotVerified(_) => "factor_not_verified".into(),
             AppError::Storage(_) => "storage".into(),
             AppError::Desktop(_) => "desktop".into(),
             AppError::NoDemo => "no_demo".into(),

@@ -32,6 +32,8 @@ pub enum AppEvent {
     },
     /// A challenge is no longer pending; its card and notification go away.
     ChallengeRemoved {
+        /// YF… SID of the account it was listed for.
+        factor_sid: String,
         /// YC… SID.
         sid: String,
         /// Why.

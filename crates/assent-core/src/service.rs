@@ -15,7 +15,7 @@ use crate::enroll_requests::{EnrollRequestView, EnrollRequests};
 use crate::events::{AppEvent, EventSink};
 use crate::settings::{Settings, SettingsStore};
 use crate::views::{
-    is_verified, Account, ChallengeView, EnrollStep, HistoryPage, PendingChallenge,
+    is_verified, Account, ChallengeKey, ChallengeView, EnrollStep, HistoryPage, PendingChallenge,
 };
 use crate::watcher::{IdleSource, Watcher, WatcherConfig};
 use crate::{history, AppError, Paths};
@@ -25,6 +25,14 @@ pub const APP_ID: &str = "dev.assent.Assent";
 
 /// The app's name in the User-Agent the library sends.
 const APP_NAME: &str = "Assent";
+
+/// A client builder carrying Assent's identity (app id, User-Agent name and version); the
+/// caller adds the data directory and the key store.
+pub fn client_builder() -> verify_push::VerifyPushBuilder {
+    VerifyPush::builder()
+        .app_id(APP_ID)
+        .app(APP_NAME, env!("CARGO_PKG_VERSION"))
+}
 
 /// How to build a [`Core`].
 pub struct CoreOptions {
@@ -76,10 +84,7 @@ impl Core {
     /// Opens the stores in `opts.paths` and builds the client. Does not start the watcher loop.
     pub fn new(opts: CoreOptions) -> Result<Arc<Core>, AppError> {
         opts.paths.ensure()?;
-        let builder = VerifyPush::builder()
-            .data_dir(opts.paths.data_dir.clone())
-            .app_id(APP_ID)
-            .app(APP_NAME, env!("CARGO_PKG_VERSION"));
+        let builder = client_builder().data_dir(opts.paths.data_dir.clone());
         let builder = match opts.key_store {
             Some(ks) => builder.key_store(ks),
             None => builder.keychain_service(APP_ID),
@@ -146,38 +151,54 @@ impl Core {
     }
 
     /// Approves or denies a challenge: the single path for the window's buttons, notification
-    /// actions and the CLI. On "already answered" or "expired" the card is dropped too, and the
-    /// error is returned for the UI to show.
+    /// actions and the CLI. When the challenge is on a card (it was shown), the challenge
+    /// fetched for signing must still show the card's text, else nothing is signed
+    /// (`content_mismatch`). On "already answered" or "expired" the card is dropped too, and
+    /// the error is returned for the UI to show.
     pub async fn answer(
         &self,
         factor_sid: &str,
         challenge_sid: &str,
         decision: Decision,
     ) -> Result<ChallengeView, AppError> {
-        let factor = parse_factor(factor_sid)?;
-        let sid = parse_challenge(challenge_sid)?;
-        tracing::info!(challenge = %sid, factor = %factor, decision = %decision, "answering challenge");
-        let result = match decision {
-            Decision::Approve => self.client.approve(&factor, &sid).await,
-            Decision::Deny => self.client.deny(&factor, &sid).await,
+        let key = ChallengeKey {
+            factor: parse_factor(factor_sid)?,
+            challenge: parse_challenge(challenge_sid)?,
+        };
+        let shown = self.watcher.displayed(&key);
+        tracing::info!(challenge = %key, decision = %decision, shown = shown.is_some(), "answering challenge");
+        let result = match &shown {
+            Some(card) => {
+                let same = |c: &Challenge| card.challenge.shows_same_as(c);
+                self.client
+                    .answer_if_shown(&key.factor, &key.challenge, decision, &same)
+                    .await
+            }
+            // Not on a card (the CLI with a SID the user read elsewhere): the key still binds
+            // the answer to this account's server and key.
+            None => {
+                self.client
+                    .update_challenge(&key.factor, &key.challenge, decision)
+                    .await
+            }
         };
         match result {
             Ok(c) => {
                 let view = ChallengeView::from(&c);
-                tracing::info!(challenge = %sid, status = view.status, "challenge answered");
+                tracing::info!(challenge = %key, status = view.status, "challenge answered");
                 self.activity.touch(factor_sid, Utc::now());
-                self.watcher.resolved(&view);
+                self.watcher.resolved(&key, &view);
                 Ok(view)
             }
             Err(e) => {
                 let err = AppError::from(e);
-                tracing::warn!(challenge = %sid, code = %err.code(), "answer failed");
+                tracing::warn!(challenge = %key, code = %err.code(), "answer failed");
                 if matches!(
                     err.code().as_str(),
                     "expired_challenge" | "already_responded"
                 ) {
-                    if let Ok(c) = self.client.get_challenge(&factor, &sid).await {
-                        self.watcher.resolved(&ChallengeView::from(&c));
+                    if let Ok(c) = self.client.get_challenge(&key.factor, &key.challenge).await {
+                        self.watcher.resolved(&key, &ChallengeView::from(&c));
                     }
                 }
                 Err(err)
@@ -352,7 +373,13 @@ impl Core {
             .create_factor(EnrollRequest::new(payload, friendly_name))
             .await?;
         self.progress(EnrollStep::Verifying);
-        let factor = match self.client.verify_factor(&factor.sid).await {
+        let verified = match self.client.verify_factor(&factor.sid).await {
+            // The server decides: an answer that is not `verified` is not an account.
+            Ok(f) if is_verified(&f) => Ok(f),
+            Ok(f) => Err(AppError::NotVerified(f.sid.to_string())),
+            Err(e) => Err(e.into()),
+        };
+        let factor = match verified {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(factor = %factor.sid, code = %e.code(), "verification failed; cleaning up");
@@ -361,7 +388,7 @@ impl Core {
                         tracing::warn!(code = %e2.code(), "local cleanup failed");
                     }
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
         self.progress(EnrollStep::Saving);

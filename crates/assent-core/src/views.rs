@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use verify_push::{Challenge, ChallengeStatus, Factor};
+use verify_push::{Challenge, ChallengeSid, ChallengeStatus, Factor, FactorSid};
 
 use crate::error::ErrorView;
 
@@ -134,6 +134,50 @@ impl From<&Challenge> for ChallengeView {
     }
 }
 
+/// What identifies a challenge in the app: the factor it was polled for and its SID. A SID
+/// alone is not enough, since two servers the user is enrolled with can both list a SID.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChallengeKey {
+    /// The factor (account) it was listed for.
+    pub factor: FactorSid,
+    /// The challenge SID.
+    pub challenge: ChallengeSid,
+}
+
+impl std::fmt::Display for ChallengeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.factor, self.challenge)
+    }
+}
+
+impl std::str::FromStr for ChallengeKey {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (factor, challenge) = s.split_once('/').ok_or(())?;
+        Ok(ChallengeKey {
+            factor: factor.parse().map_err(|_| ())?,
+            challenge: challenge.parse().map_err(|_| ())?,
+        })
+    }
+}
+
+impl ChallengeView {
+    /// Whether `c` shows the user exactly what this view showed: same challenge, factor,
+    /// message and detail fields in the same order. The answer path signs only then.
+    pub fn shows_same_as(&self, c: &Challenge) -> bool {
+        self.shows_same_as_view(&ChallengeView::from(c))
+    }
+
+    /// [`ChallengeView::shows_same_as`] for a view already built.
+    pub fn shows_same_as_view(&self, other: &ChallengeView) -> bool {
+        other.sid == self.sid
+            && other.factor_sid == self.factor_sid
+            && other.message == self.message
+            && other.fields == self.fields
+    }
+}
+
 /// A pending challenge plus the account's name (the card's and the notification's title).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -149,6 +193,9 @@ pub struct PendingChallenge {
     /// Creation as a timestamp, for ordering (not serialized).
     #[serde(skip)]
     pub created: DateTime<Utc>,
+    /// The typed (factor, challenge) key (not serialized: the view carries both SIDs).
+    #[serde(skip)]
+    pub key: ChallengeKey,
 }
 
 impl PendingChallenge {
@@ -159,6 +206,10 @@ impl PendingChallenge {
             account_name: account_name.to_owned(),
             expires: c.expires_at,
             created: c.created_at,
+            key: ChallengeKey {
+                factor: c.factor_sid.clone(),
+                challenge: c.sid.clone(),
+            },
         }
     }
 
@@ -170,6 +221,11 @@ impl PendingChallenge {
     /// The factor SID.
     pub fn factor_sid(&self) -> &str {
         &self.challenge.factor_sid
+    }
+
+    /// The (factor, challenge) key.
+    pub fn key(&self) -> &ChallengeKey {
+        &self.key
     }
 }
 

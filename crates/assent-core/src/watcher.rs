@@ -22,7 +22,11 @@
 //!   and with it the login keyring) retry at once; a network change does not (every request
 //!   needs the key first). The status keeps the keychain error meanwhile, and the first
 //!   successful poll restores the normal schedule.
-//! * Each challenge is announced once: the SID is recorded in memory and in `announced.json`
+//! * Challenges are keyed by (factor, challenge SID) everywhere ([`ChallengeKey`]): a server
+//!   the user is also enrolled with can list any SID, and must neither take over another
+//!   account's card nor suppress its notification. A card keeps the text it was first shown
+//!   with; the answer path signs only a challenge that still shows that text.
+//! * Each challenge is announced once: its key is recorded in memory and in `announced.json`
 //!   (with its expiry) before the announcement, so neither later polls nor restarts notify
 //!   twice. The file is replaced without waiting for the disk (no fsync on the way to the
 //!   notification): a crashed process still finds it, and after an OS crash the notification
@@ -40,13 +44,13 @@ use tokio::time::Instant as TokioInstant;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use verify_push::{ChallengeListQuery, ChallengeStatus, FactorSid, Order, VerifyPush};
+use verify_push::{ChallengeStatus, VerifyPush};
 
 use crate::accounts::ActivityStore;
 use crate::error::{is_transient, retry_after, ErrorView};
 use crate::events::{AppEvent, EventSink, RemovalReason};
 use crate::settings::SettingsStore;
-use crate::views::{is_verified, ChallengeView, PendingChallenge, WatcherStatus};
+use crate::views::{is_verified, ChallengeKey, ChallengeView, PendingChallenge, WatcherStatus};
 use crate::{jsonfile, AppError};
 
 /// Tells the watcher how long the user has been idle.
@@ -102,8 +106,6 @@ pub struct WatcherConfig {
     pub resume_jump: Duration,
     /// Replaces the settings' intervals (tests poll faster than the 1 s settings minimum).
     pub interval_override: Option<Duration>,
-    /// Pending challenges fetched per factor and poll.
-    pub page_size: u32,
     /// Resume and network-change detection.
     pub probe: Arc<dyn SystemProbe>,
 }
@@ -116,13 +118,13 @@ impl Default for WatcherConfig {
             tick: Duration::from_secs(1),
             resume_jump: Duration::from_secs(5),
             interval_override: None,
-            page_size: 50,
             probe: Arc::new(OsProbe),
         }
     }
 }
 
-/// Announced challenge SIDs and their expiry, persisted so restarts do not notify twice.
+/// Announced challenge keys (`YF…/YC…`) and their expiry, persisted so restarts do not notify
+/// twice.
 #[derive(Debug)]
 struct AnnouncedStore {
     path: PathBuf,
@@ -139,18 +141,22 @@ impl AnnouncedStore {
             BTreeMap::new()
         });
         let cutoff = Utc::now() - ANNOUNCED_RETENTION;
-        map.retain(|_, exp| *exp > cutoff);
+        // Entries keyed by a bare SID (older versions) are dropped: honouring them would let
+        // any server suppress another account's notification by listing its SID first. The
+        // cost is at most one repeated notification per pending challenge after an upgrade.
+        map.retain(|key, exp| *exp > cutoff && key.parse::<ChallengeKey>().is_ok());
         AnnouncedStore { path, map }
     }
 
-    /// Records `sid`; returns false when it was already announced.
-    fn insert(&mut self, sid: &str, expires: DateTime<Utc>) -> bool {
-        if self.map.contains_key(sid) {
+    /// Records `key`; returns false when it was already announced.
+    fn insert(&mut self, key: &ChallengeKey, expires: DateTime<Utc>) -> bool {
+        let key = key.to_string();
+        if self.map.contains_key(&key) {
             return false;
         }
         let cutoff = Utc::now() - ANNOUNCED_RETENTION;
         self.map.retain(|_, exp| *exp > cutoff);
-        self.map.insert(sid.to_owned(), expires);
+        self.map.insert(key, expires);
         if let Err(e) = jsonfile::save_unsynced(&self.path, &self.map) {
             // Worst case after a restart: one duplicate notification.
             tracing::warn!(error = %e, "cannot save announced challenges");
@@ -186,7 +192,7 @@ pub struct PollOutcome {
 
 #[derive(Debug, Default)]
 struct State {
-    pending: BTreeMap<String, PendingChallenge>,
+    pending: BTreeMap<ChallengeKey, PendingChallenge>,
     online: bool,
     paused: bool,
     last_poll_at: Option<DateTime<Utc>>,
@@ -196,7 +202,7 @@ struct State {
     keychain_failures: u32,
     last_sent: Option<(bool, bool, Option<ErrorView>)>,
     /// Answered here recently: a poll that raced the answer must not bring them back.
-    resolved: HashMap<String, Instant>,
+    resolved: HashMap<ChallengeKey, Instant>,
     last_interaction: Option<Instant>,
 }
 
@@ -290,6 +296,11 @@ impl Watcher {
         sorted(&self.state().pending)
     }
 
+    /// The card shown for `key`, as it was first shown (what an answer must still match).
+    pub fn displayed(&self, key: &ChallengeKey) -> Option<PendingChallenge> {
+        self.state().pending.get(key).cloned()
+    }
+
     /// The status shown by the offline banner and the tray.
     pub fn status(&self) -> WatcherStatus {
         let st = self.state();
@@ -309,15 +320,16 @@ impl Watcher {
     }
 
     /// A challenge was answered here: drop it and report its final state.
-    pub fn resolved(&self, view: &ChallengeView) {
+    pub fn resolved(&self, key: &ChallengeKey, view: &ChallengeView) {
         let removed = {
             let mut st = self.state();
-            st.resolved.insert(view.sid.clone(), Instant::now());
-            st.pending.remove(&view.sid).is_some()
+            st.resolved.insert(key.clone(), Instant::now());
+            st.pending.remove(key).is_some()
         };
-        self.mark_announced(&view.sid, view);
+        self.mark_announced(key, view);
         self.inner.sink.emit(AppEvent::ChallengeRemoved {
-            sid: view.sid.clone(),
+            factor_sid: key.factor.to_string(),
+            sid: key.challenge.to_string(),
             reason: RemovalReason::AnsweredHere,
         });
         self.inner
@@ -330,24 +342,21 @@ impl Watcher {
 
     /// An account was removed: drop its challenges.
     pub fn forget_factor(&self, factor_sid: &str) {
-        let gone: Vec<String> = {
+        let gone: Vec<ChallengeKey> = {
             let mut st = self.state();
             let gone = st
                 .pending
-                .values()
-                .filter(|p| p.factor_sid() == factor_sid)
-                .map(|p| p.sid().to_owned())
+                .keys()
+                .filter(|k| k.factor.as_ref() == factor_sid)
+                .cloned()
                 .collect::<Vec<_>>();
-            for sid in &gone {
-                st.pending.remove(sid);
+            for key in &gone {
+                st.pending.remove(key);
             }
             gone
         };
-        for sid in &gone {
-            self.inner.sink.emit(AppEvent::ChallengeRemoved {
-                sid: sid.clone(),
-                reason: RemovalReason::AccountRemoved,
-            });
+        for key in &gone {
+            self.emit_removed(key, RemovalReason::AccountRemoved);
         }
         if !gone.is_empty() {
             self.emit_list();
@@ -465,7 +474,7 @@ impl Watcher {
         };
         let known: HashSet<String> = factors.iter().map(|f| f.sid.to_string()).collect();
 
-        let mut fresh: BTreeMap<String, PendingChallenge> = BTreeMap::new();
+        let mut fresh: BTreeMap<ChallengeKey, PendingChallenge> = BTreeMap::new();
         let mut polled_ok: HashSet<String> = HashSet::new();
         let mut transient: Option<ErrorView> = None;
         let mut permanent: Option<ErrorView> = None;
@@ -476,14 +485,9 @@ impl Watcher {
             .iter()
             .map(|f| {
                 let client = self.inner.client.clone();
-                let q = ChallengeListQuery {
-                    factor: f.sid.clone(),
-                    status: Some(ChallengeStatus::Pending),
-                    order: Order::Asc,
-                    page_size: self.inner.config.page_size,
-                    page_token: None,
-                };
-                tokio::spawn(async move { client.list_challenges(q).await })
+                let factor = f.sid.clone();
+                // Every page: a flood of old requests must not hide the one just made.
+                tokio::spawn(async move { client.pending_challenges(&factor).await })
             })
             .collect();
         for (f, task) in factors.iter().zip(tasks) {
@@ -496,17 +500,12 @@ impl Watcher {
                 }
             };
             match result {
-                Ok(page) => {
+                Ok(challenges) => {
                     polled_ok.insert(f.sid.to_string());
-                    for c in page
-                        .challenges
-                        .iter()
-                        .filter(|c| c.status == ChallengeStatus::Pending)
-                    {
-                        fresh.insert(
-                            c.sid.to_string(),
-                            PendingChallenge::new(c, &f.friendly_name),
-                        );
+                    // The library returns only this factor's challenges; the key says so too.
+                    for c in challenges.iter().filter(|c| c.factor_sid == f.sid) {
+                        let p = PendingChallenge::new(c, &f.friendly_name);
+                        fresh.insert(p.key().clone(), p);
                     }
                 }
                 Err(e) => {
@@ -535,30 +534,34 @@ impl Watcher {
         let (added, vanished) = {
             let mut st = self.state();
             st.resolved.retain(|_, t| t.elapsed() < RESOLVED_GRACE);
-            let resolved: HashSet<String> = st.resolved.keys().cloned().collect();
-            fresh.retain(|sid, _| !resolved.contains(sid));
+            let resolved: HashSet<ChallengeKey> = st.resolved.keys().cloned().collect();
+            fresh.retain(|key, _| !resolved.contains(key));
             let vanished: Vec<PendingChallenge> = st
                 .pending
                 .values()
                 .filter(|p| {
                     let factor = p.factor_sid();
                     !known.contains(factor)
-                        || (polled_ok.contains(factor) && !fresh.contains_key(p.sid()))
+                        || (polled_ok.contains(factor) && !fresh.contains_key(p.key()))
                 })
                 .cloned()
                 .collect();
             let added: Vec<PendingChallenge> = fresh
                 .values()
-                .filter(|p| !st.pending.contains_key(p.sid()))
+                .filter(|p| !st.pending.contains_key(p.key()))
                 .cloned()
                 .collect();
             for p in &added {
-                st.pending.insert(p.sid().to_owned(), p.clone());
+                st.pending.insert(p.key().clone(), p.clone());
             }
-            // Keep the display data (message, account name) fresh for the ones that stayed.
-            for (sid, p) in &fresh {
-                if let Some(cur) = st.pending.get_mut(sid) {
-                    *cur = p.clone();
+            // A card keeps the text it was first shown with (the answer path checks the server
+            // still shows it); only the local account name follows renames.
+            for (key, p) in &fresh {
+                if let Some(cur) = st.pending.get_mut(key) {
+                    if !cur.challenge.shows_same_as_view(&p.challenge) {
+                        tracing::warn!(challenge = %key, "server changed a pending challenge's text; keeping what was shown");
+                    }
+                    cur.account_name = p.account_name.clone();
                 }
             }
             (added, vanished)
@@ -570,7 +573,7 @@ impl Watcher {
         let now = Utc::now();
         for p in &added {
             // Recorded (memory and file) before the event: exactly once, restarts included.
-            let first_time = self.lock_announced().insert(p.sid(), p.expires);
+            let first_time = self.lock_announced().insert(p.key(), p.expires);
             if first_time {
                 outcome.announced += 1;
                 let notify = settings.should_notify(now);
@@ -613,16 +616,13 @@ impl Watcher {
         if !removals.is_empty() {
             let mut st = self.state();
             for (p, _, _) in &removals {
-                st.pending.remove(p.sid());
+                st.pending.remove(p.key());
             }
         }
         for (p, reason, view) in &removals {
             outcome.removed += 1;
-            tracing::info!(challenge = %p.sid(), ?reason, "challenge no longer pending");
-            self.inner.sink.emit(AppEvent::ChallengeRemoved {
-                sid: p.sid().to_owned(),
-                reason: *reason,
-            });
+            tracing::info!(challenge = %p.key(), ?reason, "challenge no longer pending");
+            self.emit_removed(p.key(), *reason);
             if let Some(v) = view {
                 self.inner.sink.emit(AppEvent::ChallengeAnswered(v.clone()));
             }
@@ -648,10 +648,13 @@ impl Watcher {
         } else {
             RemovalReason::AnsweredElsewhere
         };
-        let (Ok(factor), Ok(sid)) = (p.factor_sid().parse::<FactorSid>(), p.sid().parse()) else {
-            return (Some(by_clock), None);
-        };
-        match self.inner.client.get_challenge(&factor, &sid).await {
+        let key = p.key();
+        match self
+            .inner
+            .client
+            .get_challenge(&key.factor, &key.challenge)
+            .await
+        {
             Ok(c) => {
                 let reason = match c.status {
                     ChallengeStatus::Pending => return (None, None),
@@ -752,38 +755,43 @@ impl Watcher {
     /// While offline the server cannot tell us about expiry; drop cards whose time is up.
     fn expire_locally_when_offline(&self) {
         let now = Utc::now();
-        let gone: Vec<String> = {
+        let gone: Vec<ChallengeKey> = {
             let mut st = self.state();
             if st.online {
                 return;
             }
-            let gone: Vec<String> = st
+            let gone: Vec<ChallengeKey> = st
                 .pending
                 .values()
                 .filter(|p| p.expires <= now)
-                .map(|p| p.sid().to_owned())
+                .map(|p| p.key().clone())
                 .collect();
-            for sid in &gone {
-                st.pending.remove(sid);
+            for key in &gone {
+                st.pending.remove(key);
             }
             gone
         };
-        for sid in &gone {
-            self.inner.sink.emit(AppEvent::ChallengeRemoved {
-                sid: sid.clone(),
-                reason: RemovalReason::Expired,
-            });
+        for key in &gone {
+            self.emit_removed(key, RemovalReason::Expired);
         }
         if !gone.is_empty() {
             self.emit_list();
         }
     }
 
-    fn mark_announced(&self, sid: &str, view: &ChallengeView) {
+    fn mark_announced(&self, key: &ChallengeKey, view: &ChallengeView) {
         let expires = DateTime::parse_from_rfc3339(&view.expires_at)
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(|_| Utc::now());
-        self.lock_announced().insert(sid, expires);
+        self.lock_announced().insert(key, expires);
+    }
+
+    fn emit_removed(&self, key: &ChallengeKey, reason: RemovalReason) {
+        self.inner.sink.emit(AppEvent::ChallengeRemoved {
+            factor_sid: key.factor.to_string(),
+            sid: key.challenge.to_string(),
+            reason,
+        });
     }
 
     fn emit_list(&self) {
@@ -916,7 +924,7 @@ impl Schedule {
     }
 }
 
-fn sorted(map: &BTreeMap<String, PendingChallenge>) -> Vec<PendingChallenge> {
+fn sorted(map: &BTreeMap<ChallengeKey, PendingChallenge>) -> Vec<PendingChallenge> {
     let mut v: Vec<PendingChallenge> = map.values().cloned().collect();
     v.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.sid().cmp(b.sid())));
     v
@@ -980,12 +988,52 @@ mod tests {
         let path = dir.path().join("announced.json");
         let mut s = AnnouncedStore::load(path.clone());
         let old = Utc::now() - chrono::Duration::days(3);
-        assert!(s.insert("YCold", old));
-        assert!(s.insert("YCnew", Utc::now() + chrono::Duration::minutes(5)));
-        assert!(!s.insert("YCnew", Utc::now()));
+        let (k_old, k_new) = (key(1, 1), key(1, 2));
+        assert!(s.insert(&k_old, old));
+        assert!(s.insert(&k_new, Utc::now() + chrono::Duration::minutes(5)));
+        assert!(!s.insert(&k_new, Utc::now()));
         let again = AnnouncedStore::load(path);
-        assert!(again.map.contains_key("YCnew"));
-        assert!(!again.map.contains_key("YCold"), "expired long ago: pruned");
+        assert!(again.map.contains_key(&k_new.to_string()));
+        assert!(
+            !again.map.contains_key(&k_old.to_string()),
+            "expired long ago: pruned"
+        );
+    }
+
+    /// The same challenge SID listed for two accounts is two announcements: one server cannot
+    /// use up another account's notification by listing its SID first.
+    #[test]
+    fn announcements_are_per_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = AnnouncedStore::load(dir.path().join("announced.json"));
+        let soon = Utc::now() + chrono::Duration::minutes(5);
+        assert!(s.insert(&key(1, 7), soon));
+        assert!(
+            s.insert(&key(2, 7), soon),
+            "same SID, other factor: announced again"
+        );
+        assert!(!s.insert(&key(1, 7), soon));
+    }
+
+    /// Files of older versions keyed by the bare SID are not trusted (see `load`).
+    #[test]
+    fn announced_entries_keyed_by_a_bare_sid_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("announced.json");
+        let soon = Utc::now() + chrono::Duration::minutes(5);
+        let legacy: BTreeMap<String, DateTime<Utc>> =
+            [(key(1, 7).challenge.to_string(), soon)].into();
+        jsonfile::save_unsynced(&path, &legacy).unwrap();
+        let mut s = AnnouncedStore::load(path);
+        assert!(s.map.is_empty());
+        assert!(s.insert(&key(1, 7), soon));
+    }
+
+    fn key(factor: u8, challenge: u8) -> ChallengeKey {
+        ChallengeKey {
+            factor: format!("YF{factor:032x}").parse().unwrap(),
+            challenge: format!("YC{challenge:032x}").parse().unwrap(),
+        }
     }
 
     const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -1134,7 +1182,7 @@ mod tests {
     impl Rig {
         fn start(interval_override: Option<Duration>) -> Rig {
             let dir = tempfile::tempdir().unwrap();
-            let client = VerifyPush::builder()
+            let client = crate::service::client_builder()
                 .data_dir(dir.path())
                 .key_store(Arc::new(verify_push::MemoryKeyStore::default()))
                 .build()

@@ -27,7 +27,7 @@ async fn approve_through_the_command_function_reaches_the_server() {
     assert_eq!(backend.status("alice-user1", &sid).await, "approved");
     assert!(dev.core.pending().is_empty(), "card gone after answering");
     assert_eq!(
-        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::AnsweredHere } if *s == sid)),
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::AnsweredHere, .. } if *s == sid)),
         1
     );
     assert_eq!(
@@ -178,7 +178,7 @@ async fn remove_account_deletes_server_factor_key_and_record() {
     assert!(dev.core.accounts().await.expect("accounts").is_empty());
     assert!(dev.core.pending().is_empty());
     assert_eq!(
-        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::AccountRemoved } if *s == sid)),
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::AccountRemoved, .. } if *s == sid)),
         1
     );
     assert!(dev

@@ -114,7 +114,7 @@ async fn a_challenge_answered_elsewhere_is_removed_with_its_final_status() {
     assert_eq!(out.removed, 1);
     assert!(dev.core.pending().is_empty());
     assert_eq!(
-        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::AnsweredElsewhere } if *s == sid)),
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::AnsweredElsewhere, .. } if *s == sid)),
         1
     );
     assert_eq!(
@@ -142,7 +142,7 @@ async fn an_expired_challenge_is_removed() {
     assert_eq!(out.removed, 1, "events: {:#?}", dev.events.all());
     assert!(dev.core.pending().is_empty());
     assert_eq!(
-        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::Expired } if *s == sid)),
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeRemoved { sid: s, reason: RemovalReason::Expired, .. } if *s == sid)),
         1
     );
     assert_eq!(backend.status("dave-user1", &sid).await, "expired");

@@ -92,6 +92,7 @@ fn phases() -> Vec<(&'static str, Faults)> {
                 slow_ms: 1500,
                 garbage_rate: 0.1,
                 clock_offset_secs: 90,
+                ..f()
             },
         ),
     ]
@@ -163,7 +164,12 @@ async fn device_loop(
                         .and_then(|s| s.parse().ok())
                         .unwrap_or(0);
                     log.lock().unwrap().answer_attempts += 1;
-                    let r = client.update_challenge(&factor, &ch.sid, intent(n)).await;
+                    let decision = if intent(n) == ChallengeStatus::Denied {
+                        verify_push::Decision::Deny
+                    } else {
+                        verify_push::Decision::Approve
+                    };
+                    let r = client.update_challenge(&factor, &ch.sid, decision).await;
                     let mut l = log.lock().unwrap();
                     match r {
                         Ok(done) => {
@@ -226,6 +232,8 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
     let token = backend.access_token(&service, identity).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let client = VerifyPush::builder()
+        .app_id("dev.assent.Hardening")
+        .app("AssentHardening", "0")
         .data_dir(dir.path())
         .key_store(Arc::new(MemoryKeyStore::new()))
         .http_timeout(Duration::from_secs(1))
@@ -234,7 +242,7 @@ async fn chaos_soak_keeps_every_challenge_and_answer() {
     let payload =
         EnrollmentPayload::new(&token, &service, identity, Some(device_api.as_str())).unwrap();
     let factor = client
-        .enroll(EnrollRequest::new(payload, "Soak device"))
+        .enroll(EnrollRequest::new(payload, "Soak device".parse().unwrap()))
         .await
         .unwrap();
     let setup_requests = proxy.count();

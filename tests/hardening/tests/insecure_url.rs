@@ -37,7 +37,10 @@ async fn plain_http_to_a_remote_host_is_refused_before_connecting() {
     let mut p =
         EnrollmentPayload::new("t", f.service_sid.as_str(), "transport-user", None).unwrap();
     p.base_url = url::Url::parse("http://10.1.2.3/v2/").unwrap();
-    let e = client.enroll(EnrollRequest::new(p, "x")).await.unwrap_err();
+    let e = client
+        .enroll(EnrollRequest::new(p, "x".parse().unwrap()))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InsecureUrl, "{e}");
     assert_eq!(
         connections.load(Ordering::SeqCst),

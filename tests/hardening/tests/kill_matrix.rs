@@ -75,6 +75,8 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         let (d, k) = (data.clone(), keys.clone());
         let (loaded, report, removed, after) = tokio::task::spawn_blocking(move || {
             let client = VerifyPush::builder()
+                .app_id("dev.assent.Hardening")
+                .app("AssentHardening", "0")
                 .data_dir(&d)
                 .key_store(k)
                 .build()
@@ -110,6 +112,8 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
             let sids = after.factors_without_key.clone();
             tokio::task::spawn_blocking(move || {
                 let c = VerifyPush::builder()
+                    .app_id("dev.assent.Hardening")
+                    .app("AssentHardening", "0")
                     .data_dir(&d)
                     .key_store(k)
                     .build()
@@ -138,6 +142,8 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         let d = data.clone();
         tokio::task::spawn_blocking(move || {
             let c = VerifyPush::builder()
+                .app_id("dev.assent.Hardening")
+                .app("AssentHardening", "0")
                 .data_dir(&d)
                 .key_store(k)
                 .build()

@@ -31,6 +31,8 @@ async fn run() -> Result<(), String> {
         }
     };
     let client = VerifyPush::builder()
+        .app_id("dev.assent.Hardening")
+        .app("AssentHardening", "0")
         .data_dir(var("HARDENING_DATA_DIR")?)
         .key_store(keys)
         .http_timeout(Duration::from_secs(5))
@@ -46,11 +48,23 @@ async fn run() -> Result<(), String> {
         let payload = EnrollmentPayload::new(&token, &service, &identity, Some(api.as_str()))
             .map_err(|e| e.to_string())?;
         let f = client
-            .enroll(EnrollRequest::new(payload, format!("churn {round}")))
+            .enroll(EnrollRequest::new(
+                payload,
+                format!("churn {round}")
+                    .parse()
+                    .map_err(|e: verify_push::Error| e.to_string())?,
+            ))
             .await
             .map_err(|e| e.to_string())?;
         client
-            .update_factor(&f.sid, Some(format!("renamed {round}")))
+            .update_factor(
+                &f.sid,
+                Some(
+                    format!("renamed {round}")
+                        .parse()
+                        .map_err(|e: verify_push::Error| e.to_string())?,
+                ),
+            )
             .await
             .map_err(|e| e.to_string())?;
         let c = client.clone();

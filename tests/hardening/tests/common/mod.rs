@@ -44,6 +44,8 @@ pub async fn enrolled() -> (
     let token = b.access_token(&service, "transport-user").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let client = VerifyPush::builder()
+        .app_id("dev.assent.Hardening")
+        .app("AssentHardening", "0")
         .data_dir(dir.path())
         .key_store(Arc::new(MemoryKeyStore::new()))
         .http_timeout(Duration::from_secs(10))
@@ -52,7 +54,7 @@ pub async fn enrolled() -> (
     let api = b.api_base().unwrap();
     let p = EnrollmentPayload::new(&token, &service, "transport-user", Some(api.as_str())).unwrap();
     let f = client
-        .enroll(EnrollRequest::new(p, "Transport"))
+        .enroll(EnrollRequest::new(p, "Transport".parse().unwrap()))
         .await
         .unwrap();
     (emu, client, f, dir)
