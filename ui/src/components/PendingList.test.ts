@@ -36,6 +36,21 @@ describe("PendingList", () => {
     expect(screen.queryByTestId("no-pending")).toBeNull();
   });
 
+  it("shows one card per account when two accounts' servers list the same challenge SID", async () => {
+    mockBackend({});
+    const store = new PendingStore();
+    render(PendingList, { store });
+    store.setChallenges([
+      challenge({ sid: "YC_SAME", factorSid: "YF_BANK", message: "Bank sign-in" }),
+      challenge({ sid: "YC_SAME", factorSid: "YF_SHOP", message: "Shop sign-in" }),
+    ]);
+    await settle();
+    const cards = screen.getAllByTestId("challenge-card");
+    expect(cards).toHaveLength(2);
+    expect(screen.getByText("Bank sign-in")).toBeInTheDocument();
+    expect(screen.getByText("Shop sign-in")).toBeInTheDocument();
+  });
+
   it("does not steal focus from a text field when a request arrives", async () => {
     mockBackend({});
     const store = new PendingStore();

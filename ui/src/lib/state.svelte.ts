@@ -38,6 +38,12 @@ export interface FocusRequest {
 /** How long an answered or expired card stays visible before it goes away. */
 export const LINGER_MS = 6000;
 
+/** A card's identity: two accounts' servers may list the same challenge SID, so the SID
+ * alone would let one card stand in for another. */
+export function cardKey(c: { factorSid: string; sid: string }): string {
+  return `${c.factorSid}/${c.sid}`;
+}
+
 function newestFirst(a: PendingEntry, b: PendingEntry): number {
   return Date.parse(b.challenge.createdAt) - Date.parse(a.challenge.createdAt);
 }
@@ -62,20 +68,21 @@ export class PendingStore {
     const out: PendingEntry[] = [];
     const listed = new Set<string>();
     for (const c of this.current) {
-      if (this.gone.has(c.sid)) continue;
-      listed.add(c.sid);
-      out.push(this.settled[c.sid] ?? { challenge: c, outcome: null });
+      const key = cardKey(c);
+      if (this.gone.has(key)) continue;
+      listed.add(key);
+      out.push(this.settled[key] ?? { challenge: c, outcome: null });
     }
-    for (const [sid, e] of Object.entries(this.settled)) {
-      if (!listed.has(sid) && !this.gone.has(sid)) out.push(e);
+    for (const [key, e] of Object.entries(this.settled)) {
+      if (!listed.has(key) && !this.gone.has(key)) out.push(e);
     }
     return out.sort(newestFirst);
   });
 
   /** Replaces the backend list; a challenge never seen before asks for focus. */
   setChallenges(list: PendingChallenge[]): void {
-    const fresh = list.filter((c) => !this.seen.has(c.sid));
-    for (const c of fresh) this.seen.add(c.sid);
+    const fresh = list.filter((c) => !this.seen.has(cardKey(c)));
+    for (const c of fresh) this.seen.add(cardKey(c));
     this.current = list;
     // A notification click that arrived before its card wins over "a card arrived".
     const asked = this.focusRequest;
@@ -93,20 +100,21 @@ export class PendingStore {
     this.focusRequest = { sid, reason: "requested", seq: ++this.seq };
   }
 
-  /** A card reached a final state: keep it visible with its result for a moment. */
-  settle(sid: string, outcome: Outcome): void {
+  /** A card (by [`cardKey`]) reached a final state: keep it visible with its result for a
+   * moment. */
+  settle(key: string, outcome: Outcome): void {
     const challenge =
-      this.current.find((c) => c.sid === sid) ?? this.settled[sid]?.challenge ?? null;
-    if (!challenge || this.gone.has(sid)) return;
-    this.settled[sid] = { challenge, outcome };
-    const old = this.timers.get(sid);
+      this.current.find((c) => cardKey(c) === key) ?? this.settled[key]?.challenge ?? null;
+    if (!challenge || this.gone.has(key)) return;
+    this.settled[key] = { challenge, outcome };
+    const old = this.timers.get(key);
     if (old) clearTimeout(old);
     this.timers.set(
-      sid,
+      key,
       setTimeout(() => {
-        this.timers.delete(sid);
-        this.gone.add(sid);
-        delete this.settled[sid];
+        this.timers.delete(key);
+        this.gone.add(key);
+        delete this.settled[key];
       }, this.lingerMs),
     );
   }
@@ -115,9 +123,10 @@ export class PendingStore {
    * this was news (not already shown by the card that answered it). */
   answered(view: ChallengeView): boolean {
     if (view.status === "pending") return false;
-    if (this.settled[view.sid]?.outcome || this.gone.has(view.sid)) return false;
-    const known = this.current.some((c) => c.sid === view.sid);
-    this.settle(view.sid, { status: view.status });
+    const key = cardKey(view);
+    if (this.settled[key]?.outcome || this.gone.has(key)) return false;
+    const known = this.current.some((c) => cardKey(c) === key);
+    this.settle(key, { status: view.status });
     return known;
   }
 
