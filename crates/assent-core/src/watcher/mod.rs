@@ -34,64 +34,35 @@
 //! * A challenge that stops being pending (answered elsewhere, expired) is removed, with its
 //!   final status fetched for the UI, after the new ones are announced.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::time::Instant as TokioInstant;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use verify_push::{ChallengeStatus, VerifyPush};
+use verify_push::VerifyPush;
 
 use crate::accounts::ActivityStore;
-use crate::error::{is_transient, retry_after, ErrorView};
+use crate::error::ErrorView;
 use crate::events::{AppEvent, EventSink, RemovalReason};
 use crate::settings::SettingsStore;
-use crate::views::{is_verified, ChallengeKey, ChallengeView, PendingChallenge, WatcherStatus};
-use crate::{jsonfile, AppError};
+use crate::views::{ChallengeKey, ChallengeView, PendingChallenge, WatcherStatus};
 
-/// Tells the watcher how long the user has been idle.
-pub trait IdleSource: Send + Sync + 'static {
-    /// Time since the last user input, or `None` when unknown (treated as active).
-    fn idle_time(&self) -> Option<Duration>;
-}
+mod announced;
+mod poll;
+mod probe;
+mod reconcile;
+mod schedule;
 
-/// An idle source that never reports idleness (CLI, tests).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NeverIdle;
-
-impl IdleSource for NeverIdle {
-    fn idle_time(&self) -> Option<Duration> {
-        None
-    }
-}
-
-/// What the loop watches besides its timer. The OS implementation reads the real wall clock
-/// and network configuration; tests substitute their own to simulate a resume or a network
-/// coming back.
-pub trait SystemProbe: std::fmt::Debug + Send + Sync + 'static {
-    /// The wall clock (it keeps running while the machine sleeps; the monotonic one does not).
-    fn wall_clock(&self) -> SystemTime;
-    /// A fingerprint of the network configuration; a change means "the network may be back".
-    fn network_fingerprint(&self) -> u64;
-}
-
-/// The real wall clock and the OS network configuration.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OsProbe;
-
-impl SystemProbe for OsProbe {
-    fn wall_clock(&self) -> SystemTime {
-        SystemTime::now()
-    }
-
-    fn network_fingerprint(&self) -> u64 {
-        network_fingerprint()
-    }
-}
+use announced::AnnouncedStore;
+use probe::resumed_from_sleep;
+pub use probe::{IdleSource, NeverIdle, OsProbe, SystemProbe};
+use schedule::{keychain_retry_delay, Delay, Schedule, Trigger};
+pub use schedule::{KEYCHAIN_RETRY_FIRST, KEYCHAIN_RETRY_MAX};
 
 /// Tuning that is not a user setting.
 #[derive(Debug, Clone)]
@@ -122,58 +93,6 @@ impl Default for WatcherConfig {
         }
     }
 }
-
-/// Announced challenge keys (`YF…/YC…`) and their expiry, persisted so restarts do not notify
-/// twice.
-#[derive(Debug)]
-struct AnnouncedStore {
-    path: PathBuf,
-    map: BTreeMap<String, DateTime<Utc>>,
-}
-
-/// Announced entries are kept this long past their expiry, then pruned.
-const ANNOUNCED_RETENTION: chrono::Duration = chrono::Duration::days(1);
-
-impl AnnouncedStore {
-    fn load(path: PathBuf) -> AnnouncedStore {
-        let mut map: BTreeMap<String, DateTime<Utc>> = jsonfile::load(&path).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "announced file unreadable; starting empty");
-            BTreeMap::new()
-        });
-        let cutoff = Utc::now() - ANNOUNCED_RETENTION;
-        // Entries keyed by a bare SID (older versions) are dropped: honouring them would let
-        // any server suppress another account's notification by listing its SID first. The
-        // cost is at most one repeated notification per pending challenge after an upgrade.
-        map.retain(|key, exp| *exp > cutoff && key.parse::<ChallengeKey>().is_ok());
-        AnnouncedStore { path, map }
-    }
-
-    /// Records `key`; returns false when it was already announced.
-    fn insert(&mut self, key: &ChallengeKey, expires: DateTime<Utc>) -> bool {
-        let key = key.to_string();
-        if self.map.contains_key(&key) {
-            return false;
-        }
-        let cutoff = Utc::now() - ANNOUNCED_RETENTION;
-        self.map.retain(|_, exp| *exp > cutoff);
-        self.map.insert(key, expires);
-        if let Err(e) = jsonfile::save_unsynced(&self.path, &self.map) {
-            // Worst case after a restart: one duplicate notification.
-            tracing::warn!(error = %e, "cannot save announced challenges");
-        }
-        true
-    }
-}
-
-/// First automatic retry after a poll failed because the keychain is locked or absent.
-pub const KEYCHAIN_RETRY_FIRST: Duration = Duration::from_secs(30);
-/// Longest wait between automatic keychain retries.
-///
-/// Backing off (rather than stopping until the user asks) because the keychain can be unlocked
-/// without us hearing of it (Seahorse, another app's prompt, a prompt dismissed by mistake):
-/// requests must come back by themselves within a few minutes, at the price of at most one
-/// prompt per 5 minutes (12 an hour) while the user leaves it locked.
-pub const KEYCHAIN_RETRY_MAX: Duration = Duration::from_secs(300);
 
 /// What one poll found, for the scheduling decision.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -457,240 +376,6 @@ impl Watcher {
             .unwrap_or_else(|| self.inner.settings.get().interval(idle))
     }
 
-    /// Polls every verified factor once and emits what changed.
-    pub async fn poll_once(&self) -> PollOutcome {
-        let _one_at_a_time = self.inner.poll_lock.lock().await;
-        self.inner.polls.fetch_add(1, Ordering::SeqCst);
-        let mut outcome = PollOutcome::default();
-        let factors = match self.inner.client.factors() {
-            Ok(f) => f.into_iter().filter(is_verified).collect::<Vec<_>>(),
-            Err(e) => {
-                outcome.keychain_error = is_keychain_error(&e);
-                let err = AppError::from(e);
-                tracing::warn!(code = %err.code(), "cannot read local factors");
-                self.finish_poll(false, Some(err.view()));
-                return outcome;
-            }
-        };
-        let known: HashSet<String> = factors.iter().map(|f| f.sid.to_string()).collect();
-
-        let mut fresh: BTreeMap<ChallengeKey, PendingChallenge> = BTreeMap::new();
-        let mut polled_ok: HashSet<String> = HashSet::new();
-        let mut transient: Option<ErrorView> = None;
-        let mut permanent: Option<ErrorView> = None;
-        let mut keychain: Option<ErrorView> = None;
-        // Every factor at once: one slow server does not hold back the others' challenges.
-        let started = Instant::now();
-        let tasks: Vec<_> = factors
-            .iter()
-            .map(|f| {
-                let client = self.inner.client.clone();
-                let factor = f.sid.clone();
-                // Every page: a flood of old requests must not hide the one just made.
-                tokio::spawn(async move { client.pending_challenges(&factor).await })
-            })
-            .collect();
-        for (f, task) in factors.iter().zip(tasks) {
-            let result = match task.await {
-                Ok(r) => r,
-                Err(e) => {
-                    // Only a panic gets here; the factor counts as not polled (nothing removed).
-                    tracing::error!(factor = %f.sid, error = %e, "poll task failed");
-                    continue;
-                }
-            };
-            match result {
-                Ok(challenges) => {
-                    polled_ok.insert(f.sid.to_string());
-                    // The library returns only this factor's challenges; the key says so too.
-                    for c in challenges.iter().filter(|c| c.factor_sid == f.sid) {
-                        let p = PendingChallenge::new(c, &f.friendly_name);
-                        fresh.insert(p.key().clone(), p);
-                    }
-                }
-                Err(e) => {
-                    let transient_err = is_transient(&e);
-                    let keychain_err = is_keychain_error(&e);
-                    if let Some(ra) = retry_after(&e) {
-                        outcome.retry_after = Some(outcome.retry_after.map_or(ra, |o| o.max(ra)));
-                    }
-                    let view = AppError::from(e).view();
-                    tracing::warn!(factor = %f.sid, code = %view.code, transient = transient_err, "poll failed");
-                    if keychain_err {
-                        keychain = Some(view);
-                    } else if transient_err {
-                        transient = Some(view);
-                    } else {
-                        permanent = Some(view);
-                    }
-                }
-            }
-        }
-        outcome.transient_error = transient.is_some();
-        outcome.keychain_error = keychain.is_some();
-        let listed = started.elapsed();
-
-        // Work out what changed against the previous list; new ones join the list at once.
-        let (added, vanished) = {
-            let mut st = self.state();
-            st.resolved.retain(|_, t| t.elapsed() < RESOLVED_GRACE);
-            let resolved: HashSet<ChallengeKey> = st.resolved.keys().cloned().collect();
-            fresh.retain(|key, _| !resolved.contains(key));
-            let vanished: Vec<PendingChallenge> = st
-                .pending
-                .values()
-                .filter(|p| {
-                    let factor = p.factor_sid();
-                    !known.contains(factor)
-                        || (polled_ok.contains(factor) && !fresh.contains_key(p.key()))
-                })
-                .cloned()
-                .collect();
-            let added: Vec<PendingChallenge> = fresh
-                .values()
-                .filter(|p| !st.pending.contains_key(p.key()))
-                .cloned()
-                .collect();
-            for p in &added {
-                st.pending.insert(p.key().clone(), p.clone());
-            }
-            // A card keeps the text it was first shown with (the answer path checks the server
-            // still shows it); only the local account name follows renames.
-            for (key, p) in &fresh {
-                if let Some(cur) = st.pending.get_mut(key) {
-                    if !cur.challenge.shows_same_as_view(&p.challenge) {
-                        tracing::warn!(challenge = %key, "server changed a pending challenge's text; keeping what was shown");
-                    }
-                    cur.account_name = p.account_name.clone();
-                }
-            }
-            (added, vanished)
-        };
-
-        // Announce first: the list answer carries everything a notification shows, so nothing
-        // (no further request, no key, no fsync) stands between it and the notification.
-        let settings = self.inner.settings.get();
-        let now = Utc::now();
-        for p in &added {
-            // Recorded (memory and file) before the event: exactly once, restarts included.
-            let first_time = self.lock_announced().insert(p.key(), p.expires);
-            if first_time {
-                outcome.announced += 1;
-                let notify = settings.should_notify(now);
-                tracing::info!(challenge = %p.sid(), factor = %p.factor_sid(), notify, "challenge announced");
-                self.inner.sink.emit(AppEvent::ChallengeAnnounced {
-                    challenge: p.clone(),
-                    notify,
-                });
-            } else {
-                tracing::info!(challenge = %p.sid(), "challenge pending (announced before)");
-            }
-        }
-        if !added.is_empty() {
-            tracing::debug!(
-                list_ms = listed.as_secs_f64() * 1000.0,
-                announce_ms = started.elapsed().as_secs_f64() * 1000.0,
-                added = added.len(),
-                "new challenges announced"
-            );
-            // Let a task the sink just spawned (the desktop notification) start before the
-            // list event and the bookkeeping below.
-            tokio::task::yield_now().await;
-            self.emit_list();
-            self.touch_activity(&added).await;
-        }
-
-        // Final state of the vanished ones (network calls, after the announcements).
-        let mut removals: Vec<(PendingChallenge, RemovalReason, Option<ChallengeView>)> =
-            Vec::new();
-        for p in vanished {
-            if !known.contains(p.factor_sid()) {
-                removals.push((p, RemovalReason::AccountRemoved, None));
-                continue;
-            }
-            // `None`: the server still says pending (list lag); keep it.
-            if let (Some(reason), view) = self.final_state(&p).await {
-                removals.push((p, reason, view));
-            }
-        }
-        if !removals.is_empty() {
-            let mut st = self.state();
-            for (p, _, _) in &removals {
-                st.pending.remove(p.key());
-            }
-        }
-        for (p, reason, view) in &removals {
-            outcome.removed += 1;
-            tracing::info!(challenge = %p.key(), ?reason, "challenge no longer pending");
-            self.emit_removed(p.key(), *reason);
-            if let Some(v) = view {
-                self.inner.sink.emit(AppEvent::ChallengeAnswered(v.clone()));
-            }
-        }
-        if !removals.is_empty() {
-            self.emit_list();
-        }
-
-        let online = transient.is_none() || !polled_ok.is_empty();
-        // The keychain error first: it is what the schedule now waits for, and the banner
-        // explains it (no request can be signed until the keychain opens).
-        self.finish_poll(online, keychain.or(transient).or(permanent));
-        outcome
-    }
-
-    /// Asks the server how a vanished challenge ended. `None` reason: still pending.
-    async fn final_state(
-        &self,
-        p: &PendingChallenge,
-    ) -> (Option<RemovalReason>, Option<ChallengeView>) {
-        let by_clock = if p.expires <= Utc::now() {
-            RemovalReason::Expired
-        } else {
-            RemovalReason::AnsweredElsewhere
-        };
-        let key = p.key();
-        match self
-            .inner
-            .client
-            .get_challenge(&key.factor, &key.challenge)
-            .await
-        {
-            Ok(c) => {
-                let reason = match c.status {
-                    ChallengeStatus::Pending => return (None, None),
-                    ChallengeStatus::Expired => RemovalReason::Expired,
-                    ChallengeStatus::Approved | ChallengeStatus::Denied => {
-                        RemovalReason::AnsweredElsewhere
-                    }
-                };
-                (Some(reason), Some(ChallengeView::from(&c)))
-            }
-            Err(e) => {
-                tracing::debug!(challenge = %p.sid(), code = %e.code(), "final state unknown");
-                (Some(by_clock), None)
-            }
-        }
-    }
-
-    /// Records activity for the accounts of new challenges (a file write with fsync, so off the
-    /// async threads and after the announcement; losing it in a crash only dates an account).
-    async fn touch_activity(&self, added: &[PendingChallenge]) {
-        let activity = self.inner.activity.clone();
-        let seen: Vec<(String, DateTime<Utc>)> = added
-            .iter()
-            .map(|p| (p.factor_sid().to_owned(), p.created))
-            .collect();
-        let done = tokio::task::spawn_blocking(move || {
-            for (factor, at) in &seen {
-                activity.touch(factor, *at);
-            }
-        })
-        .await;
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "activity not recorded");
-        }
-    }
-
     fn finish_poll(&self, online: bool, error: Option<ErrorView>) {
         {
             let mut st = self.state();
@@ -827,137 +512,10 @@ impl Watcher {
     }
 }
 
-/// Why the loop polls outside the schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Trigger {
-    /// The loop just started.
-    Start,
-    /// [`Watcher::check_now`].
-    CheckNow,
-    /// The wall clock jumped ahead of the monotonic one (resume from sleep).
-    Resumed,
-    /// The network configuration changed.
-    NetworkChanged,
-    /// The user came back from idle while the keychain was locked.
-    BackFromIdle,
-}
-
-/// What a failed poll asks of the schedule: a delay that replaces the interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Delay {
-    /// A transient error (network, server): back off.
-    Backoff(Duration),
-    /// The keychain is locked or absent: wait for the user (explicit triggers retry at once).
-    Keychain(Duration),
-}
-
-impl Delay {
-    fn duration(self) -> Duration {
-        match self {
-            Delay::Backoff(d) | Delay::Keychain(d) => d,
-        }
-    }
-}
-
-/// The wait after the `failures`-th keychain failure in a row: [`KEYCHAIN_RETRY_FIRST`],
-/// doubling up to [`KEYCHAIN_RETRY_MAX`], never shorter than the normal `interval`.
-fn keychain_retry_delay(failures: u32, interval: Duration) -> Duration {
-    KEYCHAIN_RETRY_FIRST
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(KEYCHAIN_RETRY_MAX)
-        .max(interval)
-}
-
-/// Whether a poll failed because no key could be read from a locked or absent keychain.
-fn is_keychain_error(e: &verify_push::Error) -> bool {
-    matches!(
-        e.code(),
-        verify_push::ErrorCode::KeychainLocked | verify_push::ErrorCode::KeychainUnavailable
-    )
-}
-
-/// When the next poll is due. Fixed rate: a poll that was due at `d` makes the next one due at
-/// `d + interval`, whenever it actually started and however long it took, so the rate is
-/// exactly one per interval. A poll that starts a whole interval or more late (the loop was
-/// held up) or out of schedule (a [`Trigger`]) restarts the grid from its start instead of
-/// catching up with a burst. After a failed poll its [`Delay`] replaces the interval.
-#[derive(Debug, Default, Clone, Copy)]
-struct Schedule {
-    /// Grid point of the last poll; `None` before the first.
-    anchor: Option<TokioInstant>,
-    /// Set after a failed poll: the next poll waits this long instead.
-    backoff: Option<Delay>,
-}
-
-impl Schedule {
-    /// When the next poll is due with the current interval (now, before the first poll).
-    fn due(&self, interval: Duration) -> TokioInstant {
-        match self.anchor {
-            Some(a) => a + self.backoff.map_or(interval, Delay::duration),
-            None => TokioInstant::now(),
-        }
-    }
-
-    /// Records a poll: `anchor` is the grid point it was due at (its start when forced); a
-    /// backoff counts from `finished`, so a slow failing request still waits it out.
-    fn polled(
-        &mut self,
-        anchor: TokioInstant,
-        started: TokioInstant,
-        finished: TokioInstant,
-        interval: Duration,
-        backoff: Option<Delay>,
-    ) {
-        self.anchor = Some(if backoff.is_some() {
-            finished
-        } else if started.saturating_duration_since(anchor) >= interval {
-            started
-        } else {
-            anchor
-        });
-        self.backoff = backoff;
-    }
-
-    /// Whether the last poll failed on the keychain (automatic retries are slowed down).
-    fn waiting_for_keychain(&self) -> bool {
-        matches!(self.backoff, Some(Delay::Keychain(_)))
-    }
-}
-
 fn sorted(map: &BTreeMap<ChallengeKey, PendingChallenge>) -> Vec<PendingChallenge> {
     let mut v: Vec<PendingChallenge> = map.values().cloned().collect();
     v.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.sid().cmp(b.sid())));
     v
-}
-
-/// The monotonic clock stops while the machine sleeps and the wall clock does not: a wall-clock
-/// step much larger than the monotonic one means we just woke up (or the clock was set forward;
-/// an extra poll is harmless either way).
-fn resumed_from_sleep(wall_elapsed: Duration, mono_elapsed: Duration, jump: Duration) -> bool {
-    wall_elapsed > mono_elapsed + jump
-}
-
-/// A cheap fingerprint of the network configuration (interfaces, their state, routes).
-/// A change means "the network may be back": poll now instead of waiting out the backoff.
-fn network_fingerprint() -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    if cfg!(target_os = "linux") {
-        if let Ok(routes) = std::fs::read_to_string("/proc/net/route") {
-            routes.hash(&mut h);
-        }
-        if let Ok(entries) = std::fs::read_dir("/sys/class/net") {
-            let mut names: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-            names.sort();
-            for p in names {
-                p.hash(&mut h);
-                if let Ok(state) = std::fs::read_to_string(p.join("operstate")) {
-                    state.hash(&mut h);
-                }
-            }
-        }
-    }
-    h.finish()
 }
 
 #[cfg(test)]
@@ -965,156 +523,9 @@ mod tests {
     use super::*;
     use crate::NullSink;
     use std::sync::atomic::AtomicU64;
-
-    #[test]
-    fn a_wall_clock_jump_beyond_the_tick_counts_as_resume() {
-        let jump = Duration::from_secs(5);
-        let tick = Duration::from_secs(1);
-        assert!(!resumed_from_sleep(tick, tick, jump));
-        assert!(!resumed_from_sleep(Duration::from_secs(5), tick, jump));
-        assert!(resumed_from_sleep(Duration::from_secs(3600), tick, jump));
-        // The wall clock going backwards (NTP) is not a resume.
-        assert!(!resumed_from_sleep(Duration::ZERO, tick, jump));
-    }
-
-    #[test]
-    fn network_fingerprint_is_stable_without_changes() {
-        assert_eq!(network_fingerprint(), network_fingerprint());
-    }
-
-    #[test]
-    fn announced_store_prunes_old_entries_and_persists() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("announced.json");
-        let mut s = AnnouncedStore::load(path.clone());
-        let old = Utc::now() - chrono::Duration::days(3);
-        let (k_old, k_new) = (key(1, 1), key(1, 2));
-        assert!(s.insert(&k_old, old));
-        assert!(s.insert(&k_new, Utc::now() + chrono::Duration::minutes(5)));
-        assert!(!s.insert(&k_new, Utc::now()));
-        let again = AnnouncedStore::load(path);
-        assert!(again.map.contains_key(&k_new.to_string()));
-        assert!(
-            !again.map.contains_key(&k_old.to_string()),
-            "expired long ago: pruned"
-        );
-    }
-
-    /// The same challenge SID listed for two accounts is two announcements: one server cannot
-    /// use up another account's notification by listing its SID first.
-    #[test]
-    fn announcements_are_per_account() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = AnnouncedStore::load(dir.path().join("announced.json"));
-        let soon = Utc::now() + chrono::Duration::minutes(5);
-        assert!(s.insert(&key(1, 7), soon));
-        assert!(
-            s.insert(&key(2, 7), soon),
-            "same SID, other factor: announced again"
-        );
-        assert!(!s.insert(&key(1, 7), soon));
-    }
-
-    /// Files of older versions keyed by the bare SID are not trusted (see `load`).
-    #[test]
-    fn announced_entries_keyed_by_a_bare_sid_are_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("announced.json");
-        let soon = Utc::now() + chrono::Duration::minutes(5);
-        let legacy: BTreeMap<String, DateTime<Utc>> =
-            [(key(1, 7).challenge.to_string(), soon)].into();
-        jsonfile::save_unsynced(&path, &legacy).unwrap();
-        let mut s = AnnouncedStore::load(path);
-        assert!(s.map.is_empty());
-        assert!(s.insert(&key(1, 7), soon));
-    }
-
-    fn key(factor: u8, challenge: u8) -> ChallengeKey {
-        ChallengeKey {
-            factor: format!("YF{factor:032x}").parse().unwrap(),
-            challenge: format!("YC{challenge:032x}").parse().unwrap(),
-        }
-    }
+    use std::time::SystemTime;
 
     const SECS: fn(u64) -> Duration = Duration::from_secs;
-
-    #[tokio::test(start_paused = true)]
-    async fn schedule_keeps_its_grid_whatever_a_poll_takes() {
-        let t0 = TokioInstant::now();
-        let interval = SECS(2);
-        let mut s = Schedule::default();
-        assert_eq!(s.due(interval), t0, "the first poll is due at once");
-        // Due at t0, started 300 ms late, took 500 ms: the next is still due at t0 + 2 s.
-        let started = t0 + Duration::from_millis(300);
-        s.polled(
-            t0,
-            started,
-            started + Duration::from_millis(500),
-            interval,
-            None,
-        );
-        assert_eq!(s.due(interval), t0 + SECS(2));
-        // The interval is read when asked: idle stretches the same grid.
-        assert_eq!(s.due(SECS(15)), t0 + SECS(15));
-        // Held up for a whole interval (or more): the grid restarts at the late start, no burst.
-        let late = t0 + SECS(2) + SECS(5);
-        s.polled(t0 + SECS(2), late, late, interval, None);
-        assert_eq!(s.due(interval), late + SECS(2));
-        // A backoff counts from the end of the failed poll and replaces the interval.
-        let (start, end) = (late + SECS(2), late + SECS(12));
-        s.polled(
-            late + SECS(2),
-            start,
-            end,
-            interval,
-            Some(Delay::Backoff(SECS(4))),
-        );
-        assert_eq!(s.due(interval), end + SECS(4));
-        // Success again: back to the interval, from the grid point.
-        s.polled(end + SECS(4), end + SECS(4), end + SECS(5), interval, None);
-        assert_eq!(s.due(interval), end + SECS(6));
-    }
-
-    #[test]
-    fn keychain_retries_double_from_30_s_up_to_5_min() {
-        let two = SECS(2);
-        let waits: Vec<u64> = (1..=7)
-            .map(|n| keychain_retry_delay(n, two).as_secs())
-            .collect();
-        assert_eq!(waits, [30, 60, 120, 240, 300, 300, 300]);
-        assert_eq!(keychain_retry_delay(u32::MAX, two), KEYCHAIN_RETRY_MAX);
-        // Never faster than the user's own interval.
-        assert_eq!(keychain_retry_delay(1, SECS(45)), SECS(45));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_keychain_wait_replaces_the_interval_and_success_ends_it() {
-        let t0 = TokioInstant::now();
-        let interval = SECS(2);
-        let mut s = Schedule::default();
-        // The prompt was up for 10 s before the user dismissed it: 30 s from the dismissal.
-        s.polled(
-            t0,
-            t0,
-            t0 + SECS(10),
-            interval,
-            Some(Delay::Keychain(SECS(30))),
-        );
-        assert!(s.waiting_for_keychain());
-        assert_eq!(s.due(interval), t0 + SECS(40));
-        s.polled(t0 + SECS(40), t0 + SECS(40), t0 + SECS(41), interval, None);
-        assert!(!s.waiting_for_keychain());
-        assert_eq!(s.due(interval), t0 + SECS(42));
-        // A network backoff is not a keychain wait.
-        s.polled(
-            t0 + SECS(42),
-            t0 + SECS(42),
-            t0 + SECS(43),
-            interval,
-            Some(Delay::Backoff(SECS(4))),
-        );
-        assert!(!s.waiting_for_keychain());
-    }
 
     /// Wall clock = a start time plus the (paused) monotonic time since, plus simulated sleep;
     /// the network fingerprint is set by hand.

@@ -1,0 +1,277 @@
+//! One poll: list every verified factor, reconcile with the cards shown, announce, remove.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use verify_push::ChallengeStatus;
+
+use super::reconcile::reconcile;
+use super::schedule::is_keychain_error;
+use super::{PollOutcome, Watcher, RESOLVED_GRACE};
+use crate::error::{is_transient, retry_after, ErrorView};
+use crate::events::{AppEvent, RemovalReason};
+use crate::views::{is_verified, ChallengeKey, ChallengeView, PendingChallenge};
+use crate::AppError;
+
+/// What listing every factor gave: the fresh cards and the errors by kind.
+#[derive(Default)]
+struct Listing {
+    fresh: BTreeMap<ChallengeKey, PendingChallenge>,
+    listed_ok: HashSet<String>,
+    transient: Option<ErrorView>,
+    permanent: Option<ErrorView>,
+    keychain: Option<ErrorView>,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl Watcher {
+    /// Polls every verified factor once and emits what changed.
+    pub async fn poll_once(&self) -> PollOutcome {
+        let _one_at_a_time = self.inner.poll_lock.lock().await;
+        self.inner.polls.fetch_add(1, Ordering::SeqCst);
+        let mut outcome = PollOutcome::default();
+        let factors = match self.inner.client.factors() {
+            Ok(f) => f.into_iter().filter(is_verified).collect::<Vec<_>>(),
+            Err(e) => {
+                outcome.keychain_error = is_keychain_error(&e);
+                let err = AppError::from(e);
+                tracing::warn!(code = %err.code(), "cannot read local factors");
+                self.finish_poll(false, Some(err.view()));
+                return outcome;
+            }
+        };
+        let known: HashSet<String> = factors.iter().map(|f| f.sid.to_string()).collect();
+
+        let started = Instant::now();
+        let listing = self.list(&factors).await;
+        outcome.transient_error = listing.transient.is_some();
+        outcome.keychain_error = listing.keychain.is_some();
+        outcome.retry_after = listing.retry_after;
+        let listed = started.elapsed();
+
+        let (added, vanished) = self.apply(&listing, &known);
+        outcome.announced = self.announce(&added);
+        if !added.is_empty() {
+            tracing::debug!(
+                list_ms = listed.as_secs_f64() * 1000.0,
+                announce_ms = started.elapsed().as_secs_f64() * 1000.0,
+                added = added.len(),
+                "new challenges announced"
+            );
+            // Let a task the sink just spawned (the desktop notification) start before the
+            // list event and the bookkeeping below.
+            tokio::task::yield_now().await;
+            self.emit_list();
+            self.touch_activity(&added).await;
+        }
+        outcome.removed = self.remove_vanished(vanished, &known).await;
+
+        let online = listing.transient.is_none() || !listing.listed_ok.is_empty();
+        // The keychain error first: it is what the schedule now waits for, and the banner
+        // explains it (no request can be signed until the keychain opens).
+        let error = listing.keychain.or(listing.transient).or(listing.permanent);
+        self.finish_poll(online, error);
+        outcome
+    }
+
+    /// Lists every factor's pending challenges at once: one slow server does not hold back
+    /// the others' challenges.
+    async fn list(&self, factors: &[verify_push::Factor]) -> Listing {
+        let tasks: Vec<_> = factors
+            .iter()
+            .map(|f| {
+                let client = self.inner.client.clone();
+                let factor = f.sid.clone();
+                // Every page: a flood of old requests must not hide the one just made.
+                tokio::spawn(async move { client.pending_challenges(&factor).await })
+            })
+            .collect();
+        let mut out = Listing::default();
+        for (f, task) in factors.iter().zip(tasks) {
+            let result = match task.await {
+                Ok(r) => r,
+                Err(e) => {
+                    // Only a panic gets here; the factor counts as not polled (nothing removed).
+                    tracing::error!(factor = %f.sid, error = %e, "poll task failed");
+                    continue;
+                }
+            };
+            match result {
+                Ok(challenges) => {
+                    out.listed_ok.insert(f.sid.to_string());
+                    // The library returns only this factor's challenges; the key says so too.
+                    for c in challenges.iter().filter(|c| c.factor_sid == f.sid) {
+                        let p = PendingChallenge::new(c, &f.friendly_name);
+                        out.fresh.insert(p.key().clone(), p);
+                    }
+                }
+                Err(e) => {
+                    let transient_err = is_transient(&e);
+                    let keychain_err = is_keychain_error(&e);
+                    if let Some(ra) = retry_after(&e) {
+                        out.retry_after = Some(out.retry_after.map_or(ra, |o| o.max(ra)));
+                    }
+                    let view = AppError::from(e).view();
+                    tracing::warn!(factor = %f.sid, code = %view.code, transient = transient_err, "poll failed");
+                    if keychain_err {
+                        out.keychain = Some(view);
+                    } else if transient_err {
+                        out.transient = Some(view);
+                    } else {
+                        out.permanent = Some(view);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Reconciles the listing with the cards shown; new ones join the list at once. Returns
+    /// (added, vanished).
+    fn apply(
+        &self,
+        listing: &Listing,
+        known: &HashSet<String>,
+    ) -> (Vec<PendingChallenge>, Vec<PendingChallenge>) {
+        let mut st = self.state();
+        st.resolved.retain(|_, t| t.elapsed() < RESOLVED_GRACE);
+        let resolved: HashSet<ChallengeKey> = st.resolved.keys().cloned().collect();
+        let diff = reconcile(
+            &st.pending,
+            &listing.fresh,
+            known,
+            &listing.listed_ok,
+            &resolved,
+        );
+        for p in &diff.added {
+            st.pending.insert(p.key().clone(), p.clone());
+        }
+        for (key, name) in diff.renamed {
+            if let Some(card) = st.pending.get_mut(&key) {
+                card.account_name = name;
+            }
+        }
+        for key in &diff.text_changed {
+            tracing::warn!(challenge = %key, "server changed a pending challenge's text; keeping what was shown");
+        }
+        (diff.added, diff.vanished)
+    }
+
+    /// Announces new cards, each once ever. The list answer carries everything a notification
+    /// shows, so nothing (no further request, no key, no fsync) stands between it and the
+    /// notification. Returns how many were announced.
+    fn announce(&self, added: &[PendingChallenge]) -> usize {
+        let settings = self.inner.settings.get();
+        let now = Utc::now();
+        let mut announced = 0;
+        for p in added {
+            // Recorded (memory and file) before the event: exactly once, restarts included.
+            if self.lock_announced().insert(p.key(), p.expires) {
+                announced += 1;
+                let notify = settings.should_notify(now);
+                tracing::info!(challenge = %p.sid(), factor = %p.factor_sid(), notify, "challenge announced");
+                self.inner.sink.emit(AppEvent::ChallengeAnnounced {
+                    challenge: p.clone(),
+                    notify,
+                });
+            } else {
+                tracing::info!(challenge = %p.sid(), "challenge pending (announced before)");
+            }
+        }
+        announced
+    }
+
+    /// Drops vanished cards with their final state (network calls, after the announcements).
+    /// Returns how many were removed.
+    async fn remove_vanished(
+        &self,
+        vanished: Vec<PendingChallenge>,
+        known: &HashSet<String>,
+    ) -> usize {
+        let mut removals: Vec<(PendingChallenge, RemovalReason, Option<ChallengeView>)> =
+            Vec::new();
+        for p in vanished {
+            if !known.contains(p.factor_sid()) {
+                removals.push((p, RemovalReason::AccountRemoved, None));
+                continue;
+            }
+            // `None`: the server still says pending (list lag); keep it.
+            if let (Some(reason), view) = self.final_state(&p).await {
+                removals.push((p, reason, view));
+            }
+        }
+        if removals.is_empty() {
+            return 0;
+        }
+        {
+            let mut st = self.state();
+            for (p, _, _) in &removals {
+                st.pending.remove(p.key());
+            }
+        }
+        for (p, reason, view) in &removals {
+            tracing::info!(challenge = %p.key(), ?reason, "challenge no longer pending");
+            self.emit_removed(p.key(), *reason);
+            if let Some(v) = view {
+                self.inner.sink.emit(AppEvent::ChallengeAnswered(v.clone()));
+            }
+        }
+        self.emit_list();
+        removals.len()
+    }
+
+    /// Asks the server how a vanished challenge ended. `None` reason: still pending.
+    async fn final_state(
+        &self,
+        p: &PendingChallenge,
+    ) -> (Option<RemovalReason>, Option<ChallengeView>) {
+        let by_clock = if p.expires <= Utc::now() {
+            RemovalReason::Expired
+        } else {
+            RemovalReason::AnsweredElsewhere
+        };
+        let key = p.key();
+        match self
+            .inner
+            .client
+            .get_challenge(&key.factor, &key.challenge)
+            .await
+        {
+            Ok(c) => {
+                let reason = match c.status {
+                    ChallengeStatus::Pending => return (None, None),
+                    ChallengeStatus::Expired => RemovalReason::Expired,
+                    ChallengeStatus::Approved | ChallengeStatus::Denied => {
+                        RemovalReason::AnsweredElsewhere
+                    }
+                };
+                (Some(reason), Some(ChallengeView::from(&c)))
+            }
+            Err(e) => {
+                tracing::debug!(challenge = %p.sid(), code = %e.code(), "final state unknown");
+                (Some(by_clock), None)
+            }
+        }
+    }
+
+    /// Records activity for the accounts of new challenges (a file write with fsync, so off the
+    /// async threads and after the announcement; losing it in a crash only dates an account).
+    async fn touch_activity(&self, added: &[PendingChallenge]) {
+        let activity = self.inner.activity.clone();
+        let seen: Vec<(String, DateTime<Utc>)> = added
+            .iter()
+            .map(|p| (p.factor_sid().to_owned(), p.created))
+            .collect();
+        let done = tokio::task::spawn_blocking(move || {
+            for (factor, at) in &seen {
+                activity.touch(factor, *at);
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "activity not recorded");
+        }
+    }
+}
