@@ -2,7 +2,7 @@
 # Everything is installed by the scripts themselves (apt, npm, cargo); see scripts/.
 SHELL := /usr/bin/env bash
 
-.PHONY: run test bench screenshots setup headless
+.PHONY: run test check unit bench screenshots setup headless
 
 ## Build and start Assent (with its embedded emulator and demo site); prints the demo URL.
 run:
@@ -11,6 +11,14 @@ run:
 ## Install everything, then run every check and test (what CI runs).
 test:
 	@scripts/test.sh
+
+## Inner loop, no headless desktop: formatting, lints, the UI's type check, generated files.
+check:
+	@scripts/check.sh
+
+## Inner loop: the library, emulator and core tests (no window, no keyring, no X server).
+unit:
+	cargo nextest run -p verify-push -p verify-emulator -p assent-core
 
 ## Run the benchmarks that exist (they print figures; nothing is asserted on speed).
 bench:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: installs what is needed, builds, starts Assent and prints the demo URL.
 # Assent embeds the Verify Push emulator and its demo relying party on 127.0.0.1:8790
-# (ASSENT_EMULATOR_ADDR overrides). Until the app exists, the emulator alone is started.
+# (ASSENT_EMULATOR_ADDR overrides).
 # Without a display (no DISPLAY/WAYLAND_DISPLAY) the app runs on a private Xvfb desktop.
 #   PROFILE=release make run   builds optimised binaries (slower to build)
 set -euo pipefail
@@ -44,29 +44,6 @@ launch_app() {
     wait "$child"
 }
 
-launch_emulator() {
-    mkdir -p "$data_dir"
-    notice "src-tauri/ does not exist yet: starting the emulator and its demo site only"
-    local out=$data_dir/emulator.out
-    "$bin_dir/verify-emulator" serve --listen "$addr" --db "$data_dir/emulator.sqlite" >"$out" &
-    child=$!
-    trap 'kill "$child" 2>/dev/null || true' INT TERM
-    local i base=""
-    for ((i = 0; i < 600; i++)); do
-        base=$(head -n1 "$out" 2>/dev/null | sed -n 's/.*"base_url" *: *"\([^"]*\)".*/\1/p')
-        [ -n "$base" ] && break
-        kill -0 "$child" 2>/dev/null || die "verify-emulator exited early"
-        sleep 0.1
-    done
-    [ -n "$base" ] || die "verify-emulator printed no base_url"
-    case $base in */) ;; *) base=$base/ ;; esac
-    echo
-    echo "Verify Push emulator is running. Demo relying party: ${base}demo/"
-    echo "(credentials: $out; Ctrl-C stops it)"
-    echo
-    wait "$child"
-}
-
 if [ "${1:-}" = --launch-only ]; then
     shift
     launch_app "$@"
@@ -74,17 +51,11 @@ if [ "${1:-}" = --launch-only ]; then
 fi
 
 scripts/setup.sh run
-if have_app; then
-    if have_ui; then (cd ui && npm run build); fi
-    say "cargo build -p assent --features assent/custom-protocol ${profile_flag[*]}"
-    cargo build -p assent --features assent/custom-protocol "${profile_flag[@]}"
-    if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-        notice "no display: running Assent on a private Xvfb desktop (window not visible)"
-        exec scripts/headless.sh "$0" --launch-only "$@"
-    fi
-    launch_app "$@"
-else
-    say "cargo build -p verify-emulator ${profile_flag[*]}"
-    cargo build -p verify-emulator "${profile_flag[@]}"
-    launch_emulator
+(cd ui && npm run build)
+say "cargo build -p assent --features assent/custom-protocol ${profile_flag[*]}"
+cargo build -p assent --features assent/custom-protocol "${profile_flag[@]}"
+if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+    notice "no display: running Assent on a private Xvfb desktop (window not visible)"
+    exec scripts/headless.sh "$0" --launch-only "$@"
 fi
+launch_app "$@"

@@ -75,6 +75,7 @@ mod x11 {
         }
     }
 
+    #[allow(unsafe_code)]
     fn run(out: &AtomicU64) {
         let (Ok(xlib), Ok(xss)) = (x11_dl::xlib::Xlib::open(), x11_dl::xss::Xss::open()) else {
             tracing::info!(

@@ -20,6 +20,8 @@ pub struct Output {
 }
 
 /// The headless subcommands.
+// The flattened `out` fields take their help from `Output`'s own field docs.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Enrol this desktop from an assent://enroll?… link or the JSON payload ("-" reads stdin).

@@ -4,6 +4,8 @@
 //! The tray app (the `assent` crate in `src-tauri`), the CLI ([`cli`]) and the tests all drive
 //! [`Core`]; events leave it through [`events::EventSink`].
 
+#![warn(missing_docs)]
+
 pub mod accounts;
 pub mod cli;
 pub mod enroll_requests;
