@@ -8,7 +8,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ASSENT_ROOT"
 mode=${1:-test}
 
-# Build dependencies of Tauri 2 on Linux (guide §1) plus libdbus for keyring's secret-service.
+# Build dependencies of Tauri 2 on Linux (Tauri's prerequisites list) plus libdbus for
+# keyring's secret-service (tao's dbus crate needs it too).
 build_pkgs=(build-essential pkg-config file curl wget libssl-dev libdbus-1-dev
     libwebkit2gtk-4.1-dev libsoup-3.0-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 # What the headless tests use: X server, keyring, notification daemon, WebDriver, tray watcher.

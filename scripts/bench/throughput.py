@@ -27,7 +27,7 @@ RUNS = int(os.environ.get("BENCH_TP_RUNS", "3" if QUICK else "5"))
 SECS = int(os.environ.get("BENCH_TP_SECS", "5"))
 CONNS = int(os.environ.get("BENCH_TP_CONNECTIONS", "16"))
 THREADS = int(os.environ.get("BENCH_TP_THREADS", "2"))
-SPEC = Path(os.environ.get("BENCH_SPEC", ROOT.parent / "shared" / "reference" / "twilio_verify_v2.json"))
+SPEC = Path(os.environ.get("BENCH_SPEC", ROOT / "docs" / "reference" / "twilio_verify_v2.json"))
 PRISM = Path(os.environ.get("BENCH_PRISM", procs.TARGET / "node" / "node_modules" / ".bin" / "prism"))
 
 

@@ -1,6 +1,6 @@
 """A relying-party backend (account credentials) and a minimal push device (P-256 key), both
 over plain HTTP to a verify-emulator on loopback. Written from the protocol notes
-(../shared/reference/verify-push-protocol.md), stdlib + `cryptography` only."""
+(docs/reference/verify-push-protocol.md), stdlib + `cryptography` only."""
 
 import base64
 import http.client

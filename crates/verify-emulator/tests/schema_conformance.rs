@@ -215,7 +215,7 @@ impl Checker {
         let what = format!("{} ({method} {path}) HTTP {status}", op.id);
         self.checked.push(what.clone());
         if headers.get(reqwest::header::DATE).is_none() {
-            // Devices correct their clock from it (protocol notes §6.4).
+            // Devices correct their clock from it (protocol reference §6.4).
             self.mismatches.push(format!("{what}: no Date header"));
         }
         let Some(schema) = op.responses.get(&status) else {

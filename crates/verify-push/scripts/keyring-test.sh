@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs CMD (default: the verify-push tests with the real keychain) on a private session bus
 # with an unlocked gnome-keyring Secret Service. Minimal form of scripts/headless.sh for this
-# crate alone (recipe: shared/guides/headless-linux.md §3).
+# crate alone: gnome-keyring-daemon --unlock reads the password from stdin and creates the
+# login collection under XDG_DATA_HOME; HOME stays unchanged; --foreground keeps the daemon a
+# child we can kill (without it, it forks and outlives dbus-run-session).
 #   crates/verify-push/scripts/keyring-test.sh [CMD ARGS...]
 set -euo pipefail
 if [ -z "${VP_KEYRING_INNER:-}" ]; then

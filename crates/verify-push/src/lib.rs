@@ -6,8 +6,8 @@
 //! `NotificationPlatform=none`), and keep factors in a small JSON file written atomically.
 //! It works unchanged against `https://verify.twilio.com/v2/` and the local `verify-emulator`.
 //!
-//! Protocol sources: `shared/reference/verify-push-protocol.md` (§ numbers in the docs refer
-//! to it).
+//! Protocol sources: `docs/reference/verify-push-protocol.md` in the repository (§ numbers in
+//! the docs refer to it).
 //!
 //! ## Enrol, then approve
 //!

@@ -1,4 +1,5 @@
-"""A Verify Push device written from the protocol notes, independent of the Rust code.
+"""A Verify Push device written from the protocol reference
+(docs/reference/verify-push-protocol.md), independent of the Rust code.
 
 P-256 key, factor creation with the access token, DER-signed factor verification, device JWT
 (ES256, raw r||s) on every later call, and the challenge-answer JWS over the fields named in

@@ -1,5 +1,6 @@
-//! A Verify Push device written from the protocol notes (not from the emulator's code), so the
-//! tests check the emulator against an independent implementation.
+//! A Verify Push device written from the protocol reference
+//! (`docs/reference/verify-push-protocol.md`, not from the emulator's code), so the tests check
+//! the emulator against an independent implementation.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
