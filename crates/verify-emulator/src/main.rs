@@ -46,6 +46,10 @@ enum Command {
         /// Serve the API only: no demo relying party under /demo.
         #[arg(long)]
         no_demo: bool,
+        /// Days to keep answered/expired challenges and spent access tokens; 0 keeps them
+        /// forever.
+        #[arg(long, default_value_t = 7)]
+        retention_days: u32,
     },
 }
 
@@ -90,6 +94,7 @@ async fn main() -> ExitCode {
         public_base_url,
         allow_hosts,
         no_demo,
+        retention_days,
     } = Cli::parse().command;
     let db = if db == ":memory:" {
         DbLocation::Memory
@@ -104,6 +109,7 @@ async fn main() -> ExitCode {
         public_base_url,
         allowed_hosts: allow_hosts,
         demo: !no_demo,
+        retention_days: (retention_days > 0).then_some(retention_days),
         ..EmulatorConfig::default()
     };
     let emu = match spawn(config).await {

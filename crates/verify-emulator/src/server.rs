@@ -41,6 +41,11 @@ pub struct EmulatorConfig {
     pub allowed_hosts: Vec<String>,
     /// Serve the demo relying party under `/demo` (default `true`).
     pub demo: bool,
+    /// Days to keep answered and expired challenges and spent access tokens (default 7);
+    /// `None` keeps them forever.
+    pub retention_days: Option<u32>,
+    /// How often the sweep (expiry written down, retention) runs (default 60 s).
+    pub sweep_interval: std::time::Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -54,6 +59,8 @@ impl Default for EmulatorConfig {
             public_base_url: None,
             allowed_hosts: Vec::new(),
             demo: true,
+            retention_days: Some(7),
+            sweep_interval: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -72,6 +79,8 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("public_base_url", &self.public_base_url)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("demo", &self.demo)
+            .field("retention_days", &self.retention_days)
+            .field("sweep_interval", &self.sweep_interval)
             .finish()
     }
 }
@@ -118,6 +127,7 @@ pub struct RunningEmulator {
     faults: Arc<RwLock<Faults>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RunningEmulator {
@@ -169,6 +179,7 @@ impl RunningEmulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.sweeper.abort();
         let _ = (&mut self.task).await;
     }
 }
@@ -179,6 +190,7 @@ impl Drop for RunningEmulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.sweeper.abort();
     }
 }
 
@@ -275,6 +287,11 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
         faults: faults.clone(),
         hooks: webhook_delivery::start(),
     });
+    let sweeper = tokio::spawn(sweep_loop(
+        app.clone(),
+        config.retention_days,
+        config.sweep_interval,
+    ));
     let mut router = router(app);
     if config.demo {
         let demo = crate::demo::router(crate::demo::DemoConfig {
@@ -318,7 +335,36 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
         faults,
         stop: Some(stop_tx),
         task,
+        sweeper,
     })
+}
+
+/// Runs [`crate::db::retention::sweep`] every `every` (first one right away), at server time.
+async fn sweep_loop(app: Arc<App>, retention_days: Option<u32>, every: std::time::Duration) {
+    let keep = retention_days.map(|d| i64::from(d) * 86_400);
+    let mut tick = tokio::time::interval(every.max(std::time::Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = app.now();
+        match app
+            .db
+            .call(move |conn| crate::db::retention::sweep(conn, now, keep))
+            .await
+        {
+            Ok(r) if r != crate::db::retention::SweepReport::default() => {
+                tracing::info!(
+                    expired = r.expired,
+                    challenges_deleted = r.challenges_deleted,
+                    notifications_deleted = r.notifications_deleted,
+                    access_tokens_deleted = r.access_tokens_deleted,
+                    "sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
 }
 
 /// `/v2/` API, `/_emulator/` control routes and JSON fallbacks (no demo, no Date layer).

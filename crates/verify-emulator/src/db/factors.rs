@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::json_col;
 use crate::error::ApiError;
+use crate::paging::Window;
 
 /// A push factor. `config` holds `sdk_version`, `app_id`, `notification_platform`,
 /// `notification_token`, `credential_sid` as Twilio names them.
@@ -134,6 +135,22 @@ pub fn list(
 ) -> Result<Vec<FactorRow>, ApiError> {
     let mut st = conn.prepare(&format!(
         "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 ORDER BY id"
+    ))?;
+    let rows = st.query_map([service_sid, identity], from_row)?;
+    rows.map(|r| build(r?)).collect()
+}
+
+/// One page window of an entity's factors (`(service_sid, identity, id)` index).
+pub fn list_window(
+    conn: &Connection,
+    service_sid: &str,
+    identity: &str,
+    w: &Window,
+) -> Result<Vec<FactorRow>, ApiError> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 AND {} {}",
+        w.filter(),
+        w.tail()
     ))?;
     let rows = st.query_map([service_sid, identity], from_row)?;
     rows.map(|r| build(r?)).collect()
