@@ -50,6 +50,14 @@ enum Command {
         /// forever.
         #[arg(long, default_value_t = 7)]
         retention_days: u32,
+        /// Empty the state (services and everything under them) before serving; the
+        /// credentials stay.
+        #[arg(long)]
+        reset: bool,
+        /// JSON file of services and entities to create before serving (the body of
+        /// `POST /_emulator/seed`).
+        #[arg(long, value_name = "FILE")]
+        seed: Option<PathBuf>,
     },
 }
 
@@ -95,7 +103,23 @@ async fn main() -> ExitCode {
         allow_hosts,
         no_demo,
         retention_days,
+        reset,
+        seed,
     } = Cli::parse().command;
+    let seed = match seed.map(|p| std::fs::read(&p).map(|b| (p, b))).transpose() {
+        Ok(None) => None,
+        Ok(Some((p, bytes))) => match verify_emulator::admin::Seed::parse(&bytes) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("verify-emulator: seed {}: {e}", p.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(e) => {
+            eprintln!("verify-emulator: cannot read the seed file: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let db = if db == ":memory:" {
         DbLocation::Memory
     } else {
@@ -110,6 +134,8 @@ async fn main() -> ExitCode {
         allowed_hosts: allow_hosts,
         demo: !no_demo,
         retention_days: (retention_days > 0).then_some(retention_days),
+        reset,
+        seed,
         ..EmulatorConfig::default()
     };
     let emu = match spawn(config).await {

@@ -18,7 +18,7 @@ use crate::form::Params;
 use crate::paging::PageQuery;
 use crate::server::App;
 
-fn default_settings() -> Value {
+pub(crate) fn default_settings() -> Value {
     json!({
         "code_length": 6,
         "lookup_enabled": false,
