@@ -123,44 +123,41 @@ pub fn expire_due(conn: &Connection, now: i64) -> Result<usize, ApiError> {
 
 /// Inserts a challenge.
 pub fn insert(conn: &Connection, c: &ChallengeRow) -> Result<(), ApiError> {
-    conn.execute(
+    let mut st = conn.prepare_cached(
         "INSERT INTO challenges (sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated,
             date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata,
             signature_fields, signature_order_strict, signature_exact_set)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            c.sid,
-            c.service_sid,
-            c.entity_sid,
-            c.identity,
-            c.factor_sid,
-            c.date_created,
-            c.date_updated,
-            c.date_responded,
-            c.expiration_date,
-            c.status,
-            c.responded_reason,
-            c.details.to_string(),
-            c.hidden_details.as_ref().map(Value::to_string),
-            c.metadata.as_ref().map(Value::to_string),
-            c.signature_fields,
-            c.signature_order_strict,
-            c.signature_exact_set
-        ],
     )?;
+    st.execute(params![
+        c.sid,
+        c.service_sid,
+        c.entity_sid,
+        c.identity,
+        c.factor_sid,
+        c.date_created,
+        c.date_updated,
+        c.date_responded,
+        c.expiration_date,
+        c.status,
+        c.responded_reason,
+        c.details.to_string(),
+        c.hidden_details.as_ref().map(Value::to_string),
+        c.metadata.as_ref().map(Value::to_string),
+        c.signature_fields,
+        c.signature_order_strict,
+        c.signature_exact_set
+    ])?;
     Ok(())
 }
 
 /// Fetches by SID as stored (see [`ChallengeRow::settled`] for the status as of now).
 pub fn get(conn: &Connection, sid: &str) -> Result<Option<ChallengeRow>, ApiError> {
-    conn.query_row(
-        &format!("SELECT {COLS} FROM challenges WHERE sid = ?1"),
-        [sid],
-        from_row,
-    )
-    .optional()?
-    .map(build)
-    .transpose()
+    conn.prepare_cached(&format!("SELECT {COLS} FROM challenges WHERE sid = ?1"))?
+        .query_row([sid], from_row)
+        .optional()?
+        .map(build)
+        .transpose()
 }
 
 /// One page window of an entity's challenges, filtered by factor and by status as of `now`

@@ -37,17 +37,17 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<EntityRow> {
 
 /// Inserts an entity.
 pub fn insert(conn: &Connection, e: &EntityRow) -> Result<(), ApiError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO entities (sid, service_sid, identity, date_created, date_updated)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            e.sid,
-            e.service_sid,
-            e.identity,
-            e.date_created,
-            e.date_updated
-        ],
-    )?;
+    )?
+    .execute(params![
+        e.sid,
+        e.service_sid,
+        e.identity,
+        e.date_created,
+        e.date_updated
+    ])?;
     Ok(())
 }
 
