@@ -161,6 +161,21 @@ def main():
                                    sc.get("runs_per_sec", []), digits=0,
                                    note="fresh device JWT signed per request by the generator; "
                                         f"measured {doc.get('date', '?')[:19]}Z"))
+        loaded = doc.get("preloaded", {})
+        empty_by_name = {sc.get("scenario"): sc for sc in doc.get("scenarios", [])}
+        for sc in loaded.get("scenarios", []):
+            name = sc.get("scenario")
+            label = {"approve_cycle": "create->approve cycles", "fetch_challenge": "fetch-challenge"}.get(name, name)
+            unit = "cycles/s" if name == "approve_cycle" else "req/s"
+            rows.append(figure(f"emulator {label}, {loaded.get('challenges')} challenges / "
+                               f"{loaded.get('factors')} factors preloaded", unit,
+                               sc.get("runs_per_sec", []), digits=1,
+                               note=f"emulator_load bench, same run as the empty-DB row; errors {sc.get('errors')}"))
+            base = empty_by_name.get(name, {}).get("runs_per_sec", [])
+            ratio = [a / b for a, b in zip(sc.get("runs_per_sec", []), base) if b]
+            rows.append(figure(f"emulator {label}: preloaded / empty DB", "x", ratio, digits=2,
+                               target=">= 0.8x", check=lambda r: r["median"] >= 0.8,
+                               note="paired per run"))
     else:
         rows.append(missing("emulator create->approve cycles", "cycles/s",
                             "results/emulator-bench.json missing (emulator_load bench did not run)"))

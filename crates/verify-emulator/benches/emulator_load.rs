@@ -7,6 +7,11 @@
 //! * `approve_cycle`: backend creates a challenge → device fetches it → device posts a signed
 //!   approval → backend fetches it and sees `approved`.
 //!
+//! Each scenario runs twice in one invocation: on an empty database and on one preloaded
+//! (straight through the DB layer, in one transaction) with `BENCH_PRELOAD_FACTORS` (10,000)
+//! factors and `BENCH_PRELOAD_CHALLENGES` (100,000) challenges in the same service, so the
+//! ratio shows whether per-request cost depends on history (target ≥ 0.8×).
+//!
 //! Run: `cargo bench -p verify-emulator --bench emulator_load` (release profile, file DB in a
 //! temp dir). Knobs: `BENCH_WORKERS` (16), `BENCH_SECS` (5), `BENCH_RUNS` (5). Prints a table and
 //! writes `results/emulator-bench.json` at the workspace root.
@@ -20,6 +25,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support_schema::device::Device;
+use verify_emulator::db::challenges::{self, ChallengeRow};
+use verify_emulator::db::entities::{self, EntityRow};
+use verify_emulator::db::factors::{self, FactorRow};
+use verify_emulator::db::Db;
 use verify_emulator::{spawn, DbLocation, EmulatorConfig};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -247,16 +256,111 @@ fn median(values: &mut [f64]) -> f64 {
     percentile(values, 0.5)
 }
 
-async fn bench() -> Result<(), BoxError> {
-    let knobs = Knobs {
-        workers: env_or("BENCH_WORKERS", 16),
-        secs: env_or("BENCH_SECS", 5),
-        runs: env_or("BENCH_RUNS", 5),
-    };
+/// Writes `factors` entities+factors and `challenges` challenges (spread over the factors,
+/// mostly answered, some expired, some pending) into `service_sid` of the DB at `path`.
+fn preload(
+    path: &std::path::Path,
+    service_sid: &str,
+    factors_n: usize,
+    challenges_n: usize,
+) -> Result<(), BoxError> {
+    let db = Db::open(&DbLocation::File(path.to_path_buf()))?;
+    let key = support_schema::device::DeviceKey::generate().public_key_b64();
+    let now = chrono::Utc::now().timestamp();
+    let service_sid = service_sid.to_owned();
+    db.call_sync(move |conn| {
+        let tx = conn.transaction()?;
+        let mut factor_sids = Vec::with_capacity(factors_n);
+        for i in 0..factors_n {
+            let identity = format!("preload-user-{i:06}");
+            let entity = EntityRow {
+                id: 0,
+                sid: verify_emulator::sid::new_sid("YE"),
+                service_sid: service_sid.clone(),
+                identity: identity.clone(),
+                date_created: now - 86_400,
+                date_updated: now - 86_400,
+            };
+            let f = FactorRow {
+                id: 0,
+                sid: verify_emulator::sid::new_sid("YF"),
+                service_sid: service_sid.clone(),
+                entity_sid: entity.sid.clone(),
+                identity,
+                friendly_name: "preloaded device".into(),
+                status: "verified".into(),
+                factor_type: "push".into(),
+                public_key: key.clone(),
+                alg: "ES256".into(),
+                credential_sid: verify_emulator::sid::new_sid("CR"),
+                config: json!({"sdk_version": "0.0.0", "app_id": "bench", "notification_platform": "none", "notification_token": null}),
+                metadata: None,
+                date_created: now - 86_400,
+                date_updated: now - 86_400,
+            };
+            entities::insert(&tx, &entity).map_err(to_sql)?;
+            factors::insert(&tx, &f).map_err(to_sql)?;
+            factor_sids.push((f.sid, f.entity_sid, f.identity));
+        }
+        for i in 0..challenges_n {
+            let (factor_sid, entity_sid, identity) = &factor_sids[i % factors_n.max(1)];
+            let created = now - 3_600 - (challenges_n - i) as i64;
+            let (status, responded) = match i % 10 {
+                0 => ("expired", None),
+                1 => ("denied", Some(created + 5)),
+                _ => ("approved", Some(created + 5)),
+            };
+            let c = ChallengeRow {
+                id: 0,
+                sid: verify_emulator::sid::new_sid("YC"),
+                service_sid: service_sid.clone(),
+                entity_sid: entity_sid.clone(),
+                identity: identity.clone(),
+                factor_sid: factor_sid.clone(),
+                date_created: created,
+                date_updated: responded.unwrap_or(created + 300),
+                date_responded: responded,
+                expiration_date: created + 300,
+                status: status.into(),
+                responded_reason: "none".into(),
+                details: json!({"message": "Sign in to Bench", "fields": [{"label": "IP", "value": "127.0.0.1"}]}),
+                hidden_details: Some(json!({"transaction_id": format!("tx-{i}")})),
+                metadata: None,
+                signature_fields: verify_emulator::api::challenges::SIGNATURE_FIELDS.into(),
+                signature_exact_set: false,
+                signature_order_strict: false,
+            };
+            challenges::insert(&tx, &c).map_err(to_sql)?;
+        }
+        tx.commit()
+    })?;
+    Ok(())
+}
+
+fn to_sql(e: verify_emulator::ApiError) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(e.to_string())))
+}
+
+/// One scenario's figures on one database.
+struct Figures {
+    name: &'static str,
+    median: f64,
+    min: f64,
+    max: f64,
+    p50: f64,
+    p99: f64,
+    runs: Vec<f64>,
+    ok: u64,
+    errors: u64,
+}
+
+/// Spawns an emulator on a fresh file DB (preloaded when `preload_n` is set), sets up the
+/// workers and measures both scenarios.
+async fn phase(knobs: &Knobs, preload_n: Option<(usize, usize)>) -> Result<Vec<Figures>, BoxError> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("emulator.sqlite");
     let emu = spawn(EmulatorConfig {
-        db: DbLocation::File(db),
+        db: DbLocation::File(db.clone()),
         ..EmulatorConfig::default()
     })
     .await?;
@@ -276,23 +380,21 @@ async fn bench() -> Result<(), BoxError> {
         .post("Services", &[("FriendlyName", "Bench")])
         .await?;
     backend.service_sid = service["sid"].as_str().unwrap_or_default().to_owned();
+    if let Some((factors_n, challenges_n)) = preload_n {
+        let started = Instant::now();
+        let (path, va) = (db.clone(), backend.service_sid.clone());
+        tokio::task::spawn_blocking(move || {
+            preload(&path, &va, factors_n, challenges_n).map_err(|e| e.to_string())
+        })
+        .await??;
+        println!(
+            "  preloaded {factors_n} factors and {challenges_n} challenges in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let backend = Arc::new(backend);
     let workers = set_up(&backend, knobs.workers).await?;
-
-    println!(
-        "verify-emulator load benchmark: {} workers, {} s per run, {} runs, file DB, {} CPUs",
-        knobs.workers,
-        knobs.secs,
-        knobs.runs,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
-    );
-    let mut report = Vec::new();
-    println!(
-        "{:<16} {:>12} {:>12} {:>12} {:>10} {:>10} {:>8}",
-        "scenario", "median/s", "min/s", "max/s", "p50 ms", "p99 ms", "errors"
-    );
+    let mut out = Vec::new();
     for scenario in [Scenario::FetchChallenge, Scenario::ApproveCycle] {
         // One short warm-up run (connections, SQLite caches), not reported.
         run(scenario, Arc::clone(&backend), &workers, 1).await;
@@ -309,28 +411,82 @@ async fn bench() -> Result<(), BoxError> {
         lat.sort_by(f64::total_cmp);
         let runs = rates.clone();
         let med = median(&mut rates);
-        let min = rates.first().copied().unwrap_or(f64::NAN);
-        let max = rates.last().copied().unwrap_or(f64::NAN);
-        let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
-        println!(
-            "{:<16} {:>12.1} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>8}",
-            scenario.name(),
-            med,
-            min,
-            max,
-            p50,
-            p99,
-            errors
-        );
-        report.push(json!({
-            "scenario": scenario.name(),
-            "unit": if matches!(scenario, Scenario::FetchChallenge) { "requests/s" } else { "cycles/s" },
-            "median_per_sec": med, "min_per_sec": min, "max_per_sec": max,
-            "runs_per_sec": runs, "latency_ms": {"p50": p50, "p99": p99},
-            "ok": ok, "errors": errors,
-        }));
+        out.push(Figures {
+            name: scenario.name(),
+            median: med,
+            min: rates.first().copied().unwrap_or(f64::NAN),
+            max: rates.last().copied().unwrap_or(f64::NAN),
+            p50: percentile(&lat, 0.5),
+            p99: percentile(&lat, 0.99),
+            runs,
+            ok,
+            errors,
+        });
     }
     emu.shutdown().await;
+    Ok(out)
+}
+
+fn scenario_json(f: &Figures) -> Value {
+    json!({
+        "scenario": f.name,
+        "unit": if f.name == "fetch_challenge" { "requests/s" } else { "cycles/s" },
+        "median_per_sec": f.median, "min_per_sec": f.min, "max_per_sec": f.max,
+        "runs_per_sec": f.runs, "latency_ms": {"p50": f.p50, "p99": f.p99},
+        "ok": f.ok, "errors": f.errors,
+    })
+}
+
+async fn bench() -> Result<(), BoxError> {
+    let knobs = Knobs {
+        workers: env_or("BENCH_WORKERS", 16),
+        secs: env_or("BENCH_SECS", 5),
+        runs: env_or("BENCH_RUNS", 5),
+    };
+    let preload_n = (
+        env_or("BENCH_PRELOAD_FACTORS", 10_000usize).max(1),
+        env_or("BENCH_PRELOAD_CHALLENGES", 100_000usize),
+    );
+    println!(
+        "verify-emulator load benchmark: {} workers, {} s per run, {} runs, file DB, {} CPUs",
+        knobs.workers,
+        knobs.secs,
+        knobs.runs,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!("  phase 1: empty database");
+    let empty = phase(&knobs, None).await?;
+    println!(
+        "  phase 2: {} factors, {} challenges preloaded",
+        preload_n.0, preload_n.1
+    );
+    let loaded = phase(&knobs, Some(preload_n)).await?;
+
+    println!(
+        "{:<16} {:<10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>8}",
+        "scenario", "database", "median/s", "min/s", "max/s", "p50 ms", "p99 ms", "errors"
+    );
+    for (label, set) in [("empty", &empty), ("preloaded", &loaded)] {
+        for f in set.iter() {
+            println!(
+                "{:<16} {:<10} {:>12.1} {:>12.1} {:>12.1} {:>10.2} {:>10.2} {:>8}",
+                f.name, label, f.median, f.min, f.max, f.p50, f.p99, f.errors
+            );
+        }
+    }
+    let mut ratios = Vec::new();
+    for (e, l) in empty.iter().zip(loaded.iter()) {
+        let ratio = l.median / e.median;
+        println!(
+            "{:<16} preloaded/empty median ratio {:.2}x (target >= 0.80x: {})",
+            e.name,
+            ratio,
+            if ratio >= 0.8 { "met" } else { "NOT met" }
+        );
+        ratios.push(json!({"scenario": e.name, "preloaded_over_empty": ratio}));
+    }
 
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../results");
     std::fs::create_dir_all(&out_dir)?;
@@ -341,7 +497,12 @@ async fn bench() -> Result<(), BoxError> {
         "workers": knobs.workers, "secs_per_run": knobs.secs, "runs": knobs.runs,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "db": "file (temp dir)",
-        "scenarios": report,
+        "scenarios": empty.iter().map(scenario_json).collect::<Vec<_>>(),
+        "preloaded": {
+            "factors": preload_n.0, "challenges": preload_n.1,
+            "scenarios": loaded.iter().map(scenario_json).collect::<Vec<_>>(),
+        },
+        "ratios": ratios,
     });
     std::fs::write(&out, serde_json::to_string_pretty(&doc)?)?;
     println!("wrote {}", out.display());

@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod crypto;

@@ -1,5 +1,10 @@
 //! `verify-emulator serve`: runs the emulator until SIGINT/SIGTERM. Prints one JSON line
 //! `{"base_url","account_sid","auth_token"}` to stdout when ready; logs go to stderr.
+//!
+//! `verify-emulator device …`: a virtual push device (see `device.rs`); each command prints
+//! one JSON document to stdout, errors go to stderr with exit status 1.
+
+mod device;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,7 +51,101 @@ enum Command {
         /// Serve the API only: no demo relying party under /demo.
         #[arg(long)]
         no_demo: bool,
+        /// Days to keep answered/expired challenges and spent access tokens; 0 keeps them
+        /// forever.
+        #[arg(long, default_value_t = 7)]
+        retention_days: u32,
+        /// Empty the state (services and everything under them) before serving; the
+        /// credentials stay.
+        #[arg(long)]
+        reset: bool,
+        /// JSON file of services and entities to create before serving (the body of
+        /// `POST /_emulator/seed`).
+        #[arg(long, value_name = "FILE")]
+        seed: Option<PathBuf>,
     },
+    /// A virtual push device on the real client library (verify-push), for backend tests.
+    Device {
+        /// Directory with the device's factors and keys (created owner-only).
+        #[arg(long, global = true, default_value = "verify-device")]
+        state: PathBuf,
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Enrol from an enrolment link (`assent://enroll?…`) or JSON payload; `-` reads stdin.
+    Enroll {
+        /// The link or JSON.
+        payload: String,
+        /// The factor's friendly name.
+        #[arg(long, default_value = "verify-emulator device")]
+        name: String,
+    },
+    /// Approve a pending challenge (fetch, sign the fields the server lists, post).
+    Approve {
+        /// `YC…`
+        challenge_sid: String,
+        /// Factor to answer for (default: the only one enrolled).
+        #[arg(long)]
+        factor: Option<String>,
+    },
+    /// Deny a pending challenge.
+    Deny {
+        /// `YC…`
+        challenge_sid: String,
+        /// Factor to answer for (default: the only one enrolled).
+        #[arg(long)]
+        factor: Option<String>,
+    },
+    /// List the factor's unexpired pending challenges.
+    Pending {
+        /// Factor (default: the only one enrolled).
+        factor: Option<String>,
+    },
+    /// List the factors in the state directory.
+    Factors,
+}
+
+async fn run_device(state: PathBuf, cmd: DeviceCommand) -> ExitCode {
+    let result = async {
+        let vp = device::client(&state)?;
+        match cmd {
+            DeviceCommand::Enroll { payload, name } => device::enroll(&vp, &payload, &name).await,
+            DeviceCommand::Approve {
+                challenge_sid,
+                factor,
+            } => {
+                let f = device::pick_factor(&vp, factor.as_deref())?;
+                device::answer(&vp, &f, &challenge_sid, true).await
+            }
+            DeviceCommand::Deny {
+                challenge_sid,
+                factor,
+            } => {
+                let f = device::pick_factor(&vp, factor.as_deref())?;
+                device::answer(&vp, &f, &challenge_sid, false).await
+            }
+            DeviceCommand::Pending { factor } => {
+                let f = device::pick_factor(&vp, factor.as_deref())?;
+                device::pending(&vp, &f).await
+            }
+            DeviceCommand::Factors => device::factors(&vp),
+        }
+    }
+    .await;
+    match result {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("verify-emulator device: {} ({})", e, e.code().as_str());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Registers SIGINT/SIGTERM handlers now (before the ready line, so a signal sent right after
@@ -82,6 +181,10 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let command = match Cli::parse().command {
+        Command::Device { state, command } => return run_device(state, command).await,
+        serve => serve,
+    };
     let Command::Serve {
         listen,
         db,
@@ -90,7 +193,27 @@ async fn main() -> ExitCode {
         public_base_url,
         allow_hosts,
         no_demo,
-    } = Cli::parse().command;
+        retention_days,
+        reset,
+        seed,
+    } = command
+    else {
+        return ExitCode::FAILURE;
+    };
+    let seed = match seed.map(|p| std::fs::read(&p).map(|b| (p, b))).transpose() {
+        Ok(None) => None,
+        Ok(Some((p, bytes))) => match verify_emulator::admin::Seed::parse(&bytes) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("verify-emulator: seed {}: {e}", p.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(e) => {
+            eprintln!("verify-emulator: cannot read the seed file: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let db = if db == ":memory:" {
         DbLocation::Memory
     } else {
@@ -104,6 +227,9 @@ async fn main() -> ExitCode {
         public_base_url,
         allowed_hosts: allow_hosts,
         demo: !no_demo,
+        retention_days: (retention_days > 0).then_some(retention_days),
+        reset,
+        seed,
         ..EmulatorConfig::default()
     };
     let emu = match spawn(config).await {

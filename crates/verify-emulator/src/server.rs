@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::oneshot;
 
@@ -41,6 +41,15 @@ pub struct EmulatorConfig {
     pub allowed_hosts: Vec<String>,
     /// Serve the demo relying party under `/demo` (default `true`).
     pub demo: bool,
+    /// Days to keep answered and expired challenges and spent access tokens (default 7);
+    /// `None` keeps them forever.
+    pub retention_days: Option<u32>,
+    /// How often the sweep (expiry written down, retention) runs (default 60 s).
+    pub sweep_interval: std::time::Duration,
+    /// Empty the state (services and everything under them) before serving.
+    pub reset: bool,
+    /// Services and entities to create before serving (after `reset`).
+    pub seed: Option<crate::admin::Seed>,
 }
 
 impl Default for EmulatorConfig {
@@ -54,6 +63,10 @@ impl Default for EmulatorConfig {
             public_base_url: None,
             allowed_hosts: Vec::new(),
             demo: true,
+            retention_days: Some(7),
+            sweep_interval: std::time::Duration::from_secs(60),
+            reset: false,
+            seed: None,
         }
     }
 }
@@ -72,6 +85,10 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("public_base_url", &self.public_base_url)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("demo", &self.demo)
+            .field("retention_days", &self.retention_days)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("reset", &self.reset)
+            .field("seed", &self.seed)
             .finish()
     }
 }
@@ -89,12 +106,22 @@ pub struct App {
     faults: Arc<RwLock<Faults>>,
     /// Webhook queue.
     pub hooks: webhook_delivery::Sender,
+    /// The last requests (method, path, status, time).
+    pub requests: Arc<crate::admin::RequestLog>,
 }
 
 impl App {
     /// Current fault settings.
     pub fn faults(&self) -> Faults {
         self.faults.read().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the fault settings.
+    pub fn set_faults(&self, faults: Faults) {
+        match self.faults.write() {
+            Ok(mut f) => *f = faults,
+            Err(p) => *p.into_inner() = faults,
+        }
     }
 
     /// Server time (unix seconds) including the clock offset fault.
@@ -118,6 +145,7 @@ pub struct RunningEmulator {
     faults: Arc<RwLock<Faults>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RunningEmulator {
@@ -169,6 +197,7 @@ impl RunningEmulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.sweeper.abort();
         let _ = (&mut self.task).await;
     }
 }
@@ -179,6 +208,7 @@ impl Drop for RunningEmulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.sweeper.abort();
     }
 }
 
@@ -212,6 +242,8 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
     }
     let loc = config.db.clone();
     let (cfg_sid, cfg_token) = (config.account_sid.clone(), config.auth_token.clone());
+    let (reset, seed) = (config.reset, config.seed.clone());
+    let seed_now = crate::time::now_with_offset(config.faults.clock_offset_secs);
     let (db, account_sid, auth_token) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
         let db = Db::open(&loc)?;
         let (sid, token) = db.call_sync(|conn| {
@@ -239,6 +271,18 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
             };
             Ok((sid, token))
         })?;
+        let prepared = db.call_sync(|conn| {
+            Ok((|| {
+                if reset {
+                    crate::admin::reset(conn)?;
+                }
+                if let Some(seed) = &seed {
+                    seed.apply(conn, seed_now)?;
+                }
+                Ok::<_, ApiError>(())
+            })())
+        })?;
+        prepared.map_err(|e| Error::Config(format!("reset/seed: {e}")))?;
         Ok((db, sid, token))
     })
     .await
@@ -267,6 +311,7 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
         }
     };
     let faults = Arc::new(RwLock::new(config.faults.clone()));
+    let requests = Arc::new(crate::admin::RequestLog::default());
     let app = Arc::new(App {
         db,
         account_sid: account_sid.clone(),
@@ -274,7 +319,13 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
         base: base_url.to_string(),
         faults: faults.clone(),
         hooks: webhook_delivery::start(),
+        requests: requests.clone(),
     });
+    let sweeper = tokio::spawn(sweep_loop(
+        app.clone(),
+        config.retention_days,
+        config.sweep_interval,
+    ));
     let mut router = router(app);
     if config.demo {
         let demo = crate::demo::router(crate::demo::DemoConfig {
@@ -294,7 +345,10 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
             crate::host::middleware,
         ))
         .layer(middleware::from_fn_with_state(faults.clone(), date_header))
-        .layer(middleware::from_fn(log_request));
+        .layer(middleware::from_fn_with_state(
+            requests,
+            crate::admin::log_request,
+        ));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -318,7 +372,36 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
         faults,
         stop: Some(stop_tx),
         task,
+        sweeper,
     })
+}
+
+/// Runs [`crate::db::retention::sweep`] every `every` (first one right away), at server time.
+async fn sweep_loop(app: Arc<App>, retention_days: Option<u32>, every: std::time::Duration) {
+    let keep = retention_days.map(|d| i64::from(d) * 86_400);
+    let mut tick = tokio::time::interval(every.max(std::time::Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = app.now();
+        match app
+            .db
+            .call(move |conn| crate::db::retention::sweep(conn, now, keep))
+            .await
+        {
+            Ok(r) if r != crate::db::retention::SweepReport::default() => {
+                tracing::info!(
+                    expired = r.expired,
+                    challenges_deleted = r.challenges_deleted,
+                    notifications_deleted = r.notifications_deleted,
+                    access_tokens_deleted = r.access_tokens_deleted,
+                    "sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
 }
 
 /// `/v2/` API, `/_emulator/` control routes and JSON fallbacks (no demo, no Date layer).
@@ -329,10 +412,20 @@ pub fn router(app: Arc<App>) -> Router {
             app.clone(),
             crate::faults::middleware,
         ));
-    Router::new()
-        .merge(v2)
-        .route("/_emulator/faults", get(get_faults).post(post_faults))
-        .fallback(|req: Request| async move { ApiError::NotFound(req.uri().path().to_string()) })
+    let mut r = Router::new().merge(v2);
+    // `/__emulator/` is an alias: both spellings are in use by test suites.
+    for prefix in ["/_emulator", "/__emulator"] {
+        r = r
+            .route(
+                &format!("{prefix}/faults"),
+                get(get_faults).post(post_faults),
+            )
+            .route(&format!("{prefix}/reset"), post(crate::admin::post_reset))
+            .route(&format!("{prefix}/seed"), post(crate::admin::post_seed))
+            .route(&format!("{prefix}/requests"), get(crate::admin::requests))
+            .route(&format!("{prefix}/health"), get(crate::admin::health));
+    }
+    r.fallback(|req: Request| async move { ApiError::NotFound(req.uri().path().to_string()) })
         .with_state(app)
 }
 
@@ -356,23 +449,6 @@ async fn date_header(
     resp
 }
 
-/// One log line per request: method, path (never the query or headers, which may carry
-/// tokens), status and duration.
-async fn log_request(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let started = std::time::Instant::now();
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16();
-    let ms = started.elapsed().as_millis() as u64;
-    if resp.status().is_server_error() {
-        tracing::warn!(target: "verify_emulator::http", %method, %path, status, ms, "request");
-    } else {
-        tracing::info!(target: "verify_emulator::http", %method, %path, status, ms, "request");
-    }
-    resp
-}
-
 async fn get_faults(
     State(app): State<Arc<App>>,
     _account: AccountAuth,
@@ -387,10 +463,7 @@ async fn post_faults(
 ) -> Result<Response, ApiError> {
     let mut f = app.faults();
     f.apply_form(&Params::parse(&body))?;
-    match app.faults.write() {
-        Ok(mut g) => *g = f.clone(),
-        Err(p) => *p.into_inner() = f.clone(),
-    }
+    app.set_faults(f.clone());
     Ok(axum::Json(f).into_response())
 }
 

@@ -5,6 +5,9 @@
 //! is GET) signed with `X-Twilio-Signature` exactly as Twilio documents it, so the helper
 //! libraries' `RequestValidator` accepts them. Deliveries run on a background task and retry
 //! with exponential backoff (5 attempts: 0 s, 1 s, 2 s, 4 s, 8 s); the API call never waits.
+//! The queue is bounded ([`QUEUE_CAPACITY`] waiting, [`IN_FLIGHT`] being delivered): when a
+//! slow receiver fills it, further events are dropped with a warning that counts them, rather
+//! than memory growing without end.
 //!
 //! Payload fields (what Twilio documents or was seen sending, nothing more):
 //! * every event: `uuid`, `type`, `account_sid`, `service_sid`, `entity_identity`,
@@ -31,10 +34,12 @@
 //! Whether v2 webhooks are form- or JSON-encoded is not documented in our sources; we send
 //! forms for both `v1` and `v2` (the version is stored and echoed only).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Connection;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::db::challenges::ChallengeRow;
 use crate::db::factors::FactorRow;
@@ -59,13 +64,30 @@ impl std::fmt::Debug for Delivery {
     }
 }
 
+/// Deliveries that may wait in the queue.
+pub const QUEUE_CAPACITY: usize = 1024;
+/// Deliveries (with their retries) running at once.
+pub const IN_FLIGHT: usize = 64;
+
 /// Queue handle for deliveries.
 #[derive(Clone, Debug)]
-pub struct Sender(mpsc::UnboundedSender<Delivery>);
+pub struct Sender {
+    tx: mpsc::Sender<Delivery>,
+    dropped: Arc<AtomicU64>,
+    capacity: usize,
+}
 
-/// Starts the delivery task; it ends when every [`Sender`] is dropped.
+/// Starts the delivery task with the default bounds; it ends when every [`Sender`] is dropped.
 pub fn start() -> Sender {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
+    start_with(QUEUE_CAPACITY, IN_FLIGHT)
+}
+
+/// Starts the delivery task with `capacity` waiting and `in_flight` concurrent deliveries
+/// (each at least 1).
+pub fn start_with(capacity: usize, in_flight: usize) -> Sender {
+    let capacity = capacity.max(1);
+    let (tx, mut rx) = mpsc::channel::<Delivery>(capacity);
+    let slots = Arc::new(Semaphore::new(in_flight.max(1)));
     tokio::spawn(async move {
         let client = match reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -78,11 +100,26 @@ pub fn start() -> Sender {
                 return;
             }
         };
-        while let Some(d) = rx.recv().await {
-            tokio::spawn(deliver(client.clone(), d));
+        loop {
+            // A free slot first: while all are busy, events wait in the bounded queue.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let Some(d) = rx.recv().await else {
+                return;
+            };
+            let client = client.clone();
+            tokio::spawn(async move {
+                deliver(client, d).await;
+                drop(slot);
+            });
         }
     });
-    Sender(tx)
+    Sender {
+        tx,
+        dropped: Arc::new(AtomicU64::new(0)),
+        capacity,
+    }
 }
 
 async fn deliver(client: reqwest::Client, d: Delivery) {
@@ -163,16 +200,111 @@ impl Sender {
                 ("type".to_string(), event.to_string()),
             ];
             all.extend(params.iter().cloned());
-            let d = Delivery {
-                url: w.webhook_url.clone(),
-                method: w.webhook_method.clone(),
-                params: all,
-                auth_token: auth_token.to_string(),
-            };
-            if self.0.send(d).is_err() {
-                tracing::warn!("webhook queue closed; event dropped");
-            }
+            let d = Delivery::new(
+                w.webhook_url.clone(),
+                w.webhook_method.clone(),
+                all,
+                auth_token.to_string(),
+            );
+            self.enqueue(d);
         }
         Ok(())
+    }
+
+    /// Queues one delivery without waiting; false (with a warning) when the queue is full or
+    /// closed and the delivery was dropped.
+    pub fn enqueue(&self, d: Delivery) -> bool {
+        match self.tx.try_send(d) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(d)) => {
+                let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(
+                    url = %d.url,
+                    capacity = self.capacity,
+                    dropped_total = total,
+                    "webhook queue full (receiver too slow); event dropped"
+                );
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("webhook queue closed; event dropped");
+                false
+            }
+        }
+    }
+
+    /// Deliveries dropped so far because the queue was full or closed.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Deliveries waiting in the queue now.
+    pub fn queued(&self) -> usize {
+        self.capacity - self.tx.capacity()
+    }
+}
+
+impl Delivery {
+    /// A delivery of `params` to `url` with `method`, signed with `auth_token`.
+    pub fn new(
+        url: String,
+        method: String,
+        params: Vec<(String, String)>,
+        auth_token: String,
+    ) -> Self {
+        Delivery {
+            url,
+            method,
+            params,
+            auth_token,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn full_queue_drops_and_warns_with_a_count() {
+        // A receiver that accepts connections and never answers keeps deliveries in flight.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let log = Capture::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let q = start_with(1, 1);
+        let d = || Delivery::new(url.clone(), "POST".into(), vec![], "k".into());
+        assert!(q.enqueue(d()));
+        // Wait until the first delivery holds the only slot (its connection arrived).
+        let (_held, _) = listener.accept().await.unwrap();
+        assert!(q.enqueue(d()), "one delivery may wait in the queue");
+        assert_eq!(q.queued(), 1);
+        assert!(!q.enqueue(d()), "a full queue refuses");
+        assert!(!q.enqueue(d()));
+        assert_eq!(q.dropped(), 2);
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("webhook queue full"), "{text}");
+        assert!(text.contains("dropped_total=2"), "{text}");
     }
 }

@@ -8,7 +8,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{entity_path, json, list_page, require_service, string_map, with_db, AppState};
+use super::{
+    entity_path, json, list_page, require_service, string_map, with_db, with_db_read, AppState,
+};
 use crate::auth::{self, AccountAuth, Caller, Credentials};
 use crate::crypto;
 use crate::db::challenges::{self, ChallengeRow};
@@ -263,7 +265,7 @@ pub async fn create(
     .await
 }
 
-/// Loads the challenge of the path for `caller`, after lazily expiring overdue ones.
+/// Loads the challenge of the path for `caller`, its status settled to now.
 fn load(
     a: &App,
     conn: &rusqlite::Connection,
@@ -277,8 +279,9 @@ fn load(
             return Err(ApiError::Unauthenticated);
         }
     }
-    challenges::expire_due(conn, a.now())?;
+    let now = a.now();
     let c = challenges::get(conn, sid)?
+        .map(|c| c.settled(now))
         .filter(|c| c.service_sid == service_sid && c.identity == identity)
         .ok_or_else(|| {
             super::not_found(&format!(
@@ -308,7 +311,7 @@ pub async fn fetch(
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
     creds: Credentials,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;
         let c = load(&a, conn, &caller, &service_sid, &identity, &sid)?;
         with_signature_fields(json(StatusCode::OK, render(&a, &c)), &c)
@@ -339,7 +342,7 @@ pub async fn list(
         Some(_) => return Err(ApiError::invalid("Order must be asc or desc")),
     };
     let factor_filter = p.get("FactorSid").map(str::to_string);
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;
         let factor_sid = match caller.factor() {
             Some(f) => {
@@ -354,14 +357,15 @@ pub async fn list(
             None => factor_filter.clone(),
         };
         require_service(conn, &service_sid)?;
-        challenges::expire_due(conn, a.now())?;
-        let rows = challenges::list(
+        let w = pq.window(desc);
+        let rows = challenges::list_window(
             conn,
             &service_sid,
             &identity,
             factor_sid.as_deref(),
             status.as_deref(),
-            desc,
+            a.now(),
+            &w,
         )?;
         let mut filters: Vec<(&str, String)> = Vec::new();
         if let Some(f) = &factor_filter {
@@ -381,7 +385,7 @@ pub async fn list(
             )),
             &filters,
             &pq,
-            desc,
+            &w,
             rows.into_iter().map(|c| (c.id, c)),
             |c| render(&a, c),
         ))

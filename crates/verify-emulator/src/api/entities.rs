@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{
-    entity_path, json, list_page, no_content, require_service, required_identity, with_db, AppState,
+    entity_path, json, list_page, no_content, require_service, required_identity, with_db,
+    with_db_read, AppState,
 };
 use crate::auth::AccountAuth;
 use crate::db::entities::{self, EntityRow};
@@ -72,7 +73,7 @@ pub async fn fetch(
     Path((service_sid, identity)): Path<(String, String)>,
     _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let e = load(conn, &service_sid, &identity)?;
         Ok(json(StatusCode::OK, render(&a, &e)))
     })
@@ -86,16 +87,17 @@ pub async fn list(
     _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
         require_service(conn, &service_sid)?;
-        let rows = entities::list(conn, &service_sid)?;
+        let w = pq.window(false);
+        let rows = entities::list_window(conn, &service_sid, &w)?;
         Ok(list_page(
             "entities",
             &a.url(&format!("v2/Services/{service_sid}/Entities")),
             &[],
             &pq,
-            false,
+            &w,
             rows.into_iter().map(|e| (e.id, e)),
             |e| render(&a, e),
         ))

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{
     entity_path, json, list_page, max_chars, no_content, require_service, string_map, with_db,
-    AppState,
+    with_db_read, AppState,
 };
 use crate::auth::{self, AccountAuth, Caller, Credentials};
 use crate::crypto;
@@ -254,7 +254,7 @@ pub async fn fetch(
     Path((service_sid, identity, sid)): Path<(String, String, String)>,
     creds: Credentials,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let f = load(&a, conn, &creds, &service_sid, &identity, &sid)?;
         Ok(json(StatusCode::OK, render(&a, &f, false)))
     })
@@ -323,10 +323,11 @@ pub async fn list(
     _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
         require_service(conn, &service_sid)?;
-        let rows = factors::list(conn, &service_sid, &identity)?;
+        let w = pq.window(false);
+        let rows = factors::list_window(conn, &service_sid, &identity, &w)?;
         Ok(list_page(
             "factors",
             &a.url(&format!(
@@ -335,7 +336,7 @@ pub async fn list(
             )),
             &[],
             &pq,
-            false,
+            &w,
             rows.into_iter().map(|f| (f.id, f)),
             |f| render(&a, f, false),
         ))

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::paging::{envelope, paginate, PageQuery};
+use crate::paging::{envelope, finish, PageQuery, Window};
 use crate::server::App;
 
 /// Shared state type of every handler.
@@ -103,18 +103,27 @@ where
     app.db.call(move |conn| f(a, conn)).await
 }
 
-/// A list answer (200): the page `pq` of `rows` (`(row id, row)`, in list order; `desc` when
-/// ids decrease along it), each row rendered, in the `meta` envelope under `key`.
+/// Runs read-only `f` on a pooled reader connection (see [`crate::db::Db::read`]).
+pub async fn with_db_read<F>(app: &AppState, f: F) -> Result<Response, ApiError>
+where
+    F: FnOnce(AppState, &mut rusqlite::Connection) -> Result<Response, ApiError> + Send + 'static,
+{
+    let a = app.clone();
+    app.db.read(move |conn| f(a, conn)).await
+}
+
+/// A list answer (200): the page `pq` made of `rows` (`(row id, row)`, as read for the
+/// window `w`), each row rendered, in the `meta` envelope under `key`.
 pub fn list_page<T>(
     key: &str,
     url: &str,
     filters: &[(&str, String)],
     pq: &PageQuery,
-    desc: bool,
+    w: &Window,
     rows: impl IntoIterator<Item = (i64, T)>,
     render: impl Fn(&T) -> Value,
 ) -> Response {
-    let page = paginate(rows.into_iter().collect(), pq, desc);
+    let page = finish(rows.into_iter().collect(), pq, w);
     let items = page.items.iter().map(render).collect();
     json(
         StatusCode::OK,

@@ -28,8 +28,8 @@ pub async fn create(
     };
     with_db(&app, move |a, conn| {
         let now = a.now();
-        challenges::expire_due(conn, now)?;
         let c = challenges::get(conn, &challenge_sid)?
+            .map(|c| c.settled(now))
             .filter(|c| c.service_sid == service_sid && c.identity == identity)
             .ok_or_else(|| {
                 super::not_found(&format!(

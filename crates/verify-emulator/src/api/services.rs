@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{
     int_between, json, list_page, max_chars, no_content, parse_bool, require_service, with_db,
-    AppState,
+    with_db_read, AppState,
 };
 use crate::auth::{self, AccountAuth, Caller, Credentials};
 use crate::db::services::{self, ServiceRow};
@@ -18,7 +18,7 @@ use crate::form::Params;
 use crate::paging::PageQuery;
 use crate::server::App;
 
-fn default_settings() -> Value {
+pub(crate) fn default_settings() -> Value {
     json!({
         "code_length": 6,
         "lookup_enabled": false,
@@ -225,7 +225,7 @@ pub async fn fetch(
     Path(sid): Path<String>,
     creds: Credentials,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let caller = auth::account_or_device(&a, conn, &creds)?;
         if let Caller::Device(f) = &caller {
             if f.service_sid != sid {
@@ -244,15 +244,16 @@ pub async fn list(
     _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
-        let rows = services::list(conn)?;
+        let w = pq.window(false);
+        let rows = services::list_window(conn, &w)?;
         Ok(list_page(
             "services",
             &a.url("v2/Services"),
             &[],
             &pq,
-            false,
+            &w,
             rows.into_iter().map(|s| (s.id, s)),
             |s| render(&a, s),
         ))

@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{json, list_page, max_chars, no_content, require_service, with_db, AppState};
+use super::{
+    json, list_page, max_chars, no_content, require_service, with_db, with_db_read, AppState,
+};
 use crate::auth::AccountAuth;
 use crate::db::webhooks::{self, WebhookRow};
 use crate::error::ApiError;
@@ -158,7 +160,7 @@ pub async fn fetch(
     Path((service_sid, sid)): Path<(String, String)>,
     _account: AccountAuth,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         Ok(json(
             StatusCode::OK,
             render(&a, &load(conn, &service_sid, &sid)?),
@@ -206,16 +208,17 @@ pub async fn list(
     _account: AccountAuth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    with_db(&app, move |a, conn| {
+    with_db_read(&app, move |a, conn| {
         let pq = PageQuery::from_query(q.as_deref())?;
         require_service(conn, &service_sid)?;
-        let rows = webhooks::list(conn, &service_sid)?;
+        let w = pq.window(false);
+        let rows = webhooks::list_window(conn, &service_sid, &w)?;
         Ok(list_page(
             "webhooks",
             &a.url(&format!("v2/Services/{service_sid}/Webhooks")),
             &[],
             &pq,
-            false,
+            &w,
             rows.into_iter().map(|w| (w.id, w)),
             |w| render(&a, w),
         ))

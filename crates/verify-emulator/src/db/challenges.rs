@@ -1,11 +1,14 @@
-//! Challenge rows. Expiry is lazy: [`expire_due`] turns overdue pending challenges into
-//! `expired` before any read or update.
+//! Challenge rows. Expiry is lazy and per row: a pending challenge past its
+//! `expiration_date` reads as `expired` ([`ChallengeRow::settled`]), list filters and the
+//! answer's check-and-set compare the date, and the periodic sweep ([`super::retention`])
+//! writes the status down. No request scans the table.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::json_col;
 use crate::error::ApiError;
+use crate::paging::Window;
 
 /// A push challenge.
 #[derive(Clone, Debug)]
@@ -96,80 +99,102 @@ fn build((mut c, details, hidden, metadata, fields): Raw) -> Result<ChallengeRow
     Ok(c)
 }
 
-/// Marks pending challenges whose `expiration_date` has passed as `expired`.
-pub fn expire_due(conn: &Connection, now: i64) -> Result<(), ApiError> {
-    conn.execute(
+impl ChallengeRow {
+    /// The row as of `now`: a pending challenge past its expiration date is `expired`, updated
+    /// at its expiration date (what the sweep stores).
+    pub fn settled(mut self, now: i64) -> Self {
+        if self.status == "pending" && self.expiration_date <= now {
+            self.status = "expired".into();
+            self.date_updated = self.expiration_date;
+        }
+        self
+    }
+}
+
+/// Stores `expired` on pending challenges whose `expiration_date` has passed (the sweep; reads
+/// do not need it). Uses the `(status, expiration_date)` index. Returns the rows changed.
+pub fn expire_due(conn: &Connection, now: i64) -> Result<usize, ApiError> {
+    Ok(conn.execute(
         "UPDATE challenges SET status = 'expired', date_updated = expiration_date
          WHERE status = 'pending' AND expiration_date <= ?1",
         [now],
-    )?;
-    Ok(())
+    )?)
 }
 
 /// Inserts a challenge.
 pub fn insert(conn: &Connection, c: &ChallengeRow) -> Result<(), ApiError> {
-    conn.execute(
+    let mut st = conn.prepare_cached(
         "INSERT INTO challenges (sid, service_sid, entity_sid, identity, factor_sid, date_created, date_updated,
             date_responded, expiration_date, status, responded_reason, details, hidden_details, metadata,
             signature_fields, signature_order_strict, signature_exact_set)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            c.sid,
-            c.service_sid,
-            c.entity_sid,
-            c.identity,
-            c.factor_sid,
-            c.date_created,
-            c.date_updated,
-            c.date_responded,
-            c.expiration_date,
-            c.status,
-            c.responded_reason,
-            c.details.to_string(),
-            c.hidden_details.as_ref().map(Value::to_string),
-            c.metadata.as_ref().map(Value::to_string),
-            c.signature_fields,
-            c.signature_order_strict,
-            c.signature_exact_set
-        ],
     )?;
+    st.execute(params![
+        c.sid,
+        c.service_sid,
+        c.entity_sid,
+        c.identity,
+        c.factor_sid,
+        c.date_created,
+        c.date_updated,
+        c.date_responded,
+        c.expiration_date,
+        c.status,
+        c.responded_reason,
+        c.details.to_string(),
+        c.hidden_details.as_ref().map(Value::to_string),
+        c.metadata.as_ref().map(Value::to_string),
+        c.signature_fields,
+        c.signature_order_strict,
+        c.signature_exact_set
+    ])?;
     Ok(())
 }
 
-/// Fetches by SID.
+/// Fetches by SID as stored (see [`ChallengeRow::settled`] for the status as of now).
 pub fn get(conn: &Connection, sid: &str) -> Result<Option<ChallengeRow>, ApiError> {
-    conn.query_row(
-        &format!("SELECT {COLS} FROM challenges WHERE sid = ?1"),
-        [sid],
-        from_row,
-    )
-    .optional()?
-    .map(build)
-    .transpose()
+    conn.prepare_cached(&format!("SELECT {COLS} FROM challenges WHERE sid = ?1"))?
+        .query_row([sid], from_row)
+        .optional()?
+        .map(build)
+        .transpose()
 }
 
-/// Challenges of an entity, filtered, in id order (`desc` reverses).
-pub fn list(
+/// One page window of an entity's challenges, filtered by factor and by status as of `now`
+/// (so `expired` includes pending rows past their date), settled to `now`. Reads only the
+/// rows of the window through the `(service_sid, identity, id)` index.
+pub fn list_window(
     conn: &Connection,
     service_sid: &str,
     identity: &str,
     factor_sid: Option<&str>,
     status: Option<&str>,
-    desc: bool,
+    now: i64,
+    w: &Window,
 ) -> Result<Vec<ChallengeRow>, ApiError> {
-    let order = if desc { "DESC" } else { "ASC" };
-    let mut st = conn.prepare(&format!(
+    let status_sql = match status {
+        None => "1",
+        Some("pending") => "status = 'pending' AND expiration_date > ?4",
+        Some("expired") => "(status = 'expired' OR (status = 'pending' AND expiration_date <= ?4))",
+        Some(_) => "status = ?3",
+    };
+    let mut st = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM challenges
          WHERE service_sid = ?1 AND identity = ?2
-           AND (?3 IS NULL OR factor_sid = ?3) AND (?4 IS NULL OR status = ?4)
-         ORDER BY id {order}"
+           AND (?5 IS NULL OR factor_sid = ?5) AND {status_sql} AND {}
+         {}",
+        w.filter(),
+        w.tail()
     ))?;
-    let rows = st.query_map(params![service_sid, identity, factor_sid, status], from_row)?;
-    rows.map(|r| build(r?)).collect()
+    let rows = st.query_map(
+        params![service_sid, identity, status, now, factor_sid],
+        from_row,
+    )?;
+    rows.map(|r| build(r?).map(|c| c.settled(now))).collect()
 }
 
-/// Check-and-set answer: only a still-pending challenge changes, taking the device's
-/// `metadata` along. False if it was not pending.
+/// Check-and-set answer: only a still-pending, unexpired challenge changes, taking the
+/// device's `metadata` along. False if it was not pending.
 pub fn answer(
     conn: &Connection,
     sid: &str,
@@ -180,7 +205,7 @@ pub fn answer(
     Ok(conn.execute(
         "UPDATE challenges SET status = ?2, date_responded = ?3, date_updated = ?3, responded_reason = 'none',
             metadata = ?4
-         WHERE sid = ?1 AND status = 'pending'",
+         WHERE sid = ?1 AND status = 'pending' AND expiration_date > ?3",
         params![sid, status, now, metadata.map(Value::to_string)],
     )? == 1)
 }

@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::ApiError;
+use crate::paging::Window;
 
 /// An entity.
 #[derive(Clone, Debug)]
@@ -36,17 +37,17 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<EntityRow> {
 
 /// Inserts an entity.
 pub fn insert(conn: &Connection, e: &EntityRow) -> Result<(), ApiError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO entities (sid, service_sid, identity, date_created, date_updated)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            e.sid,
-            e.service_sid,
-            e.identity,
-            e.date_created,
-            e.date_updated
-        ],
-    )?;
+    )?
+    .execute(params![
+        e.sid,
+        e.service_sid,
+        e.identity,
+        e.date_created,
+        e.date_updated
+    ])?;
     Ok(())
 }
 
@@ -91,6 +92,21 @@ pub fn get_or_create(
 pub fn list(conn: &Connection, service_sid: &str) -> Result<Vec<EntityRow>, ApiError> {
     let mut st = conn.prepare(&format!(
         "SELECT {COLS} FROM entities WHERE service_sid = ?1 ORDER BY id"
+    ))?;
+    let rows = st.query_map([service_sid], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One page window of a service's entities (`(service_sid, id)` index).
+pub fn list_window(
+    conn: &Connection,
+    service_sid: &str,
+    w: &Window,
+) -> Result<Vec<EntityRow>, ApiError> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM entities WHERE service_sid = ?1 AND {} {}",
+        w.filter(),
+        w.tail()
     ))?;
     let rows = st.query_map([service_sid], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)

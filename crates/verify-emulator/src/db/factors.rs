@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::json_col;
 use crate::error::ApiError;
+use crate::paging::Window;
 
 /// A push factor. `config` holds `sdk_version`, `app_id`, `notification_platform`,
 /// `notification_token`, `credential_sid` as Twilio names them.
@@ -78,39 +79,36 @@ fn build((mut f, config, metadata): Raw) -> Result<FactorRow, ApiError> {
 
 /// Inserts a factor.
 pub fn insert(conn: &Connection, f: &FactorRow) -> Result<(), ApiError> {
-    conn.execute(
+    let mut st = conn.prepare_cached(
         "INSERT INTO factors (sid, service_sid, entity_sid, identity, friendly_name, status, factor_type,
             public_key, alg, credential_sid, config, metadata, date_created, date_updated)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            f.sid,
-            f.service_sid,
-            f.entity_sid,
-            f.identity,
-            f.friendly_name,
-            f.status,
-            f.factor_type,
-            f.public_key,
-            f.alg,
-            f.credential_sid,
-            f.config.to_string(),
-            f.metadata.as_ref().map(Value::to_string),
-            f.date_created,
-            f.date_updated
-        ],
     )?;
+    st.execute(params![
+        f.sid,
+        f.service_sid,
+        f.entity_sid,
+        f.identity,
+        f.friendly_name,
+        f.status,
+        f.factor_type,
+        f.public_key,
+        f.alg,
+        f.credential_sid,
+        f.config.to_string(),
+        f.metadata.as_ref().map(Value::to_string),
+        f.date_created,
+        f.date_updated
+    ])?;
     Ok(())
 }
 
 fn one(conn: &Connection, where_: &str, arg: &str) -> Result<Option<FactorRow>, ApiError> {
-    conn.query_row(
-        &format!("SELECT {COLS} FROM factors WHERE {where_}"),
-        [arg],
-        from_row,
-    )
-    .optional()?
-    .map(build)
-    .transpose()
+    conn.prepare_cached(&format!("SELECT {COLS} FROM factors WHERE {where_}"))?
+        .query_row([arg], from_row)
+        .optional()?
+        .map(build)
+        .transpose()
 }
 
 /// Fetches by SID.
@@ -134,6 +132,22 @@ pub fn list(
 ) -> Result<Vec<FactorRow>, ApiError> {
     let mut st = conn.prepare(&format!(
         "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 ORDER BY id"
+    ))?;
+    let rows = st.query_map([service_sid, identity], from_row)?;
+    rows.map(|r| build(r?)).collect()
+}
+
+/// One page window of an entity's factors (`(service_sid, identity, id)` index).
+pub fn list_window(
+    conn: &Connection,
+    service_sid: &str,
+    identity: &str,
+    w: &Window,
+) -> Result<Vec<FactorRow>, ApiError> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 AND {} {}",
+        w.filter(),
+        w.tail()
     ))?;
     let rows = st.query_map([service_sid, identity], from_row)?;
     rows.map(|r| build(r?)).collect()

@@ -1,5 +1,7 @@
-//! SQLite state: one connection behind a mutex, used from `spawn_blocking`. Files use WAL;
-//! check-and-set steps (consuming an access token, answering a challenge) run in transactions.
+//! SQLite state, used from `spawn_blocking`. A file DB uses WAL with one writer connection
+//! behind a mutex and a small pool of read-only connections, so reads do not queue behind
+//! writes; an in-memory DB is one connection (a second one would see another database).
+//! Check-and-set steps (consuming an access token, answering a challenge) run in transactions.
 
 pub mod access_tokens;
 pub mod challenges;
@@ -7,11 +9,12 @@ pub mod entities;
 pub mod factors;
 pub mod meta;
 pub mod notifications;
+pub mod retention;
 pub mod services;
 pub mod webhooks;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use rusqlite::Connection;
 
@@ -27,10 +30,51 @@ pub enum DbLocation {
     File(PathBuf),
 }
 
-/// Shared handle on the single connection.
+/// Read-only connections opened next to the writer of a file DB.
+const READERS: usize = 4;
+
+/// Shared handle on the writer connection and the reader pool.
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    readers: Option<Arc<ReaderPool>>,
+}
+
+/// Idle read-only connections; a reader waits on the condvar when all are in use.
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    freed: Condvar,
+}
+
+/// Returns its reader to the pool when dropped, also when the closure panics.
+struct Lease<'a> {
+    conn: Option<Connection>,
+    pool: &'a ReaderPool,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.pool.give_back(c);
+        }
+    }
+}
+
+impl ReaderPool {
+    fn take(&self) -> Connection {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(c) = idle.pop() {
+                return c;
+            }
+            idle = self.freed.wait(idle).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn give_back(&self, c: Connection) {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+        self.freed.notify_one();
+    }
 }
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -137,6 +181,20 @@ ALTER TABLE challenges ADD COLUMN signature_order_strict INTEGER NOT NULL DEFAUL
 -- Whether the signed claims must be exactly the listed fields (none extra, none missing).
 ALTER TABLE challenges ADD COLUMN signature_exact_set INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Every lookup and list order has an index, so per-request cost does not grow with history.
+CREATE INDEX challenges_entity ON challenges (service_sid, identity, id);
+CREATE INDEX challenges_factor_id ON challenges (factor_sid, id);
+CREATE INDEX challenges_status_expiry ON challenges (status, expiration_date);
+CREATE INDEX challenges_status_updated ON challenges (status, date_updated);
+CREATE INDEX factors_entity ON factors (service_sid, identity, id);
+CREATE INDEX entities_service ON entities (service_sid, id);
+CREATE INDEX access_tokens_service ON access_tokens (service_sid);
+CREATE INDEX access_tokens_expiry ON access_tokens (expires_at);
+CREATE INDEX notifications_challenge ON notifications (challenge_sid);
+CREATE INDEX notifications_service ON notifications (service_sid);
+CREATE INDEX webhooks_service ON webhooks (service_sid, id);
+"#,
 ];
 
 /// The database holds the auth token and every factor's key binding: it and its WAL/SHM
@@ -208,6 +266,7 @@ fn restrict_files(_: &std::path::Path) -> std::io::Result<()> {
 impl Db {
     /// Opens (creating and migrating) the database; a file and its side files are owner-only.
     pub fn open(loc: &DbLocation) -> Result<Self, crate::error::Error> {
+        let mut readers = None;
         let mut conn = match loc {
             DbLocation::Memory => Connection::open_in_memory()?,
             DbLocation::File(p) => {
@@ -224,9 +283,52 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        if let DbLocation::File(p) = loc {
+            let mut idle = Vec::with_capacity(READERS);
+            for _ in 0..READERS {
+                let r = Connection::open_with_flags(
+                    p,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                r.busy_timeout(std::time::Duration::from_secs(5))?;
+                // Belt and braces: a handler that writes by mistake fails loudly in tests.
+                r.pragma_update(None, "query_only", "ON")?;
+                idle.push(r);
+            }
+            readers = Some(Arc::new(ReaderPool {
+                idle: Mutex::new(idle),
+                freed: Condvar::new(),
+            }));
+        }
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            readers,
         })
+    }
+
+    /// Runs a read-only `f` on a pooled reader (file DB) or the single connection (memory).
+    /// Writes through it fail (`query_only`).
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Some(pool) = self.readers.clone() else {
+            return self.call(f).await;
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut lease = Lease {
+                conn: Some(pool.take()),
+                pool: &pool,
+            };
+            match lease.conn.as_mut() {
+                Some(c) => f(c),
+                None => Err(ApiError::Internal("reader lease empty".into())),
+            }
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("db task: {e}")))?
     }
 
     /// Runs `f` with the connection on a blocking thread.

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::json_col;
 use crate::error::ApiError;
+use crate::paging::Window;
 
 /// A Verify service; settings hold every optional field as Twilio names them in JSON.
 #[derive(Clone, Debug)]
@@ -78,6 +79,17 @@ pub fn get(conn: &Connection, sid: &str) -> Result<Option<ServiceRow>, ApiError>
 /// All services, ascending.
 pub fn list(conn: &Connection) -> Result<Vec<ServiceRow>, ApiError> {
     let mut st = conn.prepare(&format!("SELECT {COLS} FROM services ORDER BY id"))?;
+    let rows = st.query_map([], from_row)?;
+    rows.map(|r| build(r?)).collect()
+}
+
+/// One page window of the services.
+pub fn list_window(conn: &Connection, w: &Window) -> Result<Vec<ServiceRow>, ApiError> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM services WHERE {} {}",
+        w.filter(),
+        w.tail()
+    ))?;
     let rows = st.query_map([], from_row)?;
     rows.map(|r| build(r?)).collect()
 }

@@ -3,6 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::ApiError;
+use crate::paging::Window;
 
 /// A webhook subscription of a service.
 #[derive(Clone, Debug)]
@@ -106,6 +107,21 @@ pub fn get(
 pub fn list(conn: &Connection, service_sid: &str) -> Result<Vec<WebhookRow>, ApiError> {
     let mut st = conn.prepare(&format!(
         "SELECT {COLS} FROM webhooks WHERE service_sid = ?1 ORDER BY id"
+    ))?;
+    let rows = st.query_map([service_sid], from_row)?;
+    rows.map(|r| build(r?)).collect()
+}
+
+/// One page window of a service's webhooks.
+pub fn list_window(
+    conn: &Connection,
+    service_sid: &str,
+    w: &Window,
+) -> Result<Vec<WebhookRow>, ApiError> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM webhooks WHERE service_sid = ?1 AND {} {}",
+        w.filter(),
+        w.tail()
     ))?;
     let rows = st.query_map([service_sid], from_row)?;
     rows.map(|r| build(r?)).collect()

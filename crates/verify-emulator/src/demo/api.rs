@@ -227,6 +227,16 @@ impl ApiClient {
         .await
     }
 
+    /// The emulator's request log (`/_emulator/requests`), newest first.
+    pub async fn recent_requests(&self) -> Result<Vec<LoggedRequest>, DemoError> {
+        let url = self
+            .api_base
+            .join("../_emulator/requests")
+            .map_err(|e| DemoError::Input(format!("bad request log URL: {e}")))?;
+        let page: RequestLogPage = self.send(self.http.get(url)).await?;
+        Ok(page.requests)
+    }
+
     /// The first service named `name`, created if there is none.
     pub async fn find_or_create_service(&self, name: &str) -> Result<Service, DemoError> {
         let page: ServicePage = self.first_page("Services").await?;
@@ -347,6 +357,26 @@ impl ApiClient {
 }
 
 /// First 200 characters of a body, for error messages.
+/// One row of the emulator's request log.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoggedRequest {
+    /// RFC 3339 start time.
+    pub at: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path (no query).
+    pub path: String,
+    /// Status code.
+    pub status: u16,
+    /// Milliseconds.
+    pub ms: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestLogPage {
+    requests: Vec<LoggedRequest>,
+}
+
 fn snippet(body: &[u8]) -> String {
     String::from_utf8_lossy(body).chars().take(200).collect()
 }

@@ -42,7 +42,7 @@ pub fn page(title: &str, body: &str, refresh_secs: Option<u32>) -> Html<String> 
 <link rel="stylesheet" href="/demo/static/style.css">
 </head>
 <body>
-<header><a class="brand" href="/demo">Assent Demo</a><nav><a href="/demo">Users</a><a href="/demo/signin">Sign in</a></nav></header>
+<header><a class="brand" href="/demo">Assent Demo</a><nav><a href="/demo">Users</a><a href="/demo/signin">Sign in</a><a href="/demo/requests">API requests</a></nav></header>
 <main>
 <h1>{title}</h1>
 {body}

@@ -4,7 +4,7 @@
 //! Pages (relative to where the router is nested, normally `/demo`): `/` users, `POST /users`,
 //! `/enroll?identity=…` (a button only), `POST /enroll` (mints and shows an enrolment token),
 //! `/signin[?identity=…]`, `POST /signin`, `/challenges/{identity}/{sid}` (status, refreshes
-//! itself while pending), `/static/style.css`.
+//! itself while pending), `/requests` (the emulator's request log), `/static/style.css`.
 //!
 //! Every POST needs the `csrf_token` form field of the page it came from and the
 //! `assent_demo_csrf` cookie that page set, and browsers' `Origin`/`Sec-Fetch-Site` must say
@@ -62,6 +62,7 @@ pub fn router(config: DemoConfig) -> axum::Router {
                 get(pages::signin::pick).post(pages::signin::start),
             )
             .route("/challenges/{identity}/{sid}", get(pages::signin::status))
+            .route("/requests", get(pages::requests::index))
             .fallback(pages::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),

@@ -7,7 +7,10 @@ receives the webhook, which must validate with twilio.request_validator.RequestV
 import hashlib
 import http.server
 import json
+import os
+import pathlib
 import queue
+import subprocess
 import threading
 import urllib.parse
 
@@ -235,3 +238,29 @@ def test_webhooks_crud_and_signed_delivery(client, emulator, service, webhook_si
 
     webhooks(hook.sid).delete()
     assert hook.sid not in [w.sid for w in webhooks.list()]
+
+
+def test_readme_ci_example_device_cli_approves(client, emulator, service, tmp_path):
+    """The README's CI recipe: helper library on the backend side, `verify-emulator device`
+    (the real client library) as the phone."""
+    repo = pathlib.Path(__file__).resolve().parents[4]
+    binary = os.environ.get("VERIFY_EMULATOR_BIN", str(repo / "target/debug/verify-emulator"))
+    svc = client.verify.v2.services(service.sid)
+    identity = "ci-example-user-01"
+    token = svc.access_tokens.create(identity=identity, factor_type="push").token
+    payload = json.dumps({"token": token, "serviceSid": service.sid, "identity": identity,
+                          "factorType": "push", "baseUrl": emulator["base_url"] + "v2/"})
+    state = str(tmp_path / "dev")
+    enrolled = json.loads(subprocess.check_output(
+        [binary, "device", "--state", state, "enroll", payload]))
+    assert enrolled["status"] == "verified"
+    challenge = svc.entities(identity).challenges.create(
+        factor_sid=enrolled["factor_sid"], details_message="Sign in to CI")
+    subprocess.check_call([binary, "device", "--state", state, "approve", challenge.sid],
+                          stdout=subprocess.DEVNULL)
+    assert svc.entities(identity).challenges(challenge.sid).fetch().status == "approved"
+    # Denying it afterwards is refused and leaves it approved.
+    refused = subprocess.run([binary, "device", "--state", state, "deny", challenge.sid],
+                             capture_output=True, text=True)
+    assert refused.returncode == 1 and "already_responded" in refused.stderr
+    assert svc.entities(identity).challenges(challenge.sid).fetch().status == "approved"

@@ -1,6 +1,7 @@
 //! Page handlers, one file per flow, plus the input checks they share.
 
 pub mod enroll;
+pub mod requests;
 pub mod signin;
 pub mod users;
 
