@@ -5,6 +5,7 @@
 //! [`Core`]; events leave it through [`events::EventSink`].
 
 pub mod accounts;
+pub mod bindings;
 pub mod cli;
 pub mod enroll_requests;
 pub mod error;

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import EnrollForm from "./EnrollForm.svelte";
 import { account, appError, backendEmit, deferred, mockBackend, type Call } from "../test/backend";
-import type { Account, EnrollRequest } from "../lib/types";
+import type { Account, AppErrorCode, EnrollRequest } from "../lib/types";
 
 const LINK =
   "assent://enroll?token=eyJhbGciOi.secret.sig&serviceSid=VA00000000000000000000000000000001&identity=alice&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A8790%2Fv2%2F";
@@ -58,7 +58,7 @@ describe("EnrollForm", () => {
     expect(calls[0].args).toEqual({ payload: '{"token":"t"}' });
   });
 
-  it.each([
+  it.each<[AppErrorCode, string]>([
     ["input", "That doesn't look like a valid enrolment link or payload."],
     ["insecure_url", "The server address is not secure."],
     ["keychain_unavailable", "The system keychain is not available."],

@@ -9,6 +9,7 @@ import type {
   ChallengeView,
   EnrollProgressEvent,
   EnrollRequest,
+  ErrorCode,
   FocusChallengeEvent,
   HistoryPage,
   PendingChallenge,
@@ -22,7 +23,8 @@ export function toAppError(e: unknown): AppError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
     const o = e as Partial<AppError>;
     return {
-      code: String(o.code),
+      // The backend only sends its own codes (the generated `AppErrorCode`).
+      code: String(o.code) as ErrorCode,
       message: String(o.message),
       server: o.server ?? null,
     };
