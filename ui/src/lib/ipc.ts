@@ -7,6 +7,7 @@ import type {
   AppError,
   AppInfo,
   ChallengeView,
+  EnrollPreview,
   EnrollProgressEvent,
   EnrollRequest,
   ErrorCode,
@@ -53,6 +54,9 @@ export const api = {
     call<HistoryPage>("challenge_history", pageToken ? { factorSid, pageToken } : { factorSid }),
   enroll: (payload: string, friendlyName?: string) =>
     call<Account>("enroll", friendlyName ? { payload, friendlyName } : { payload }),
+  /** What enrolling with the pasted text would add (parsed in Rust, never returns the token);
+   * rejects with why `enroll` would fail. */
+  previewEnrollPayload: (text: string) => call<EnrollPreview>("preview_enroll_payload", { text }),
   removeAccount: (factorSid: string) => call<null>("remove_account", { factorSid }),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),

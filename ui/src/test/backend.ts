@@ -6,6 +6,7 @@ import type {
   Account,
   AppError,
   AppErrorCode,
+  EnrollPreview,
   ErrorView,
   PendingChallenge,
   Settings,
@@ -101,6 +102,17 @@ export function settings(over: Partial<Settings> = {}): Settings {
 
 export function watcher(over: Partial<WatcherStatus> = {}): WatcherStatus {
   return { online: true, paused: false, lastPollAt: null, lastError: null, ...over };
+}
+
+/** What `preview_enroll_payload` answers for a valid payload (the backend parses it). */
+export function enrollPreview(over: Partial<EnrollPreview> = {}): EnrollPreview {
+  return {
+    identity: "alice",
+    serviceSid: "VA00000000000000000000000000000001",
+    baseUrl: "http://127.0.0.1:8790",
+    factorType: "push",
+    ...over,
+  };
 }
 
 /** An error as the backend sends it (also what `toAppError` passes through). */
