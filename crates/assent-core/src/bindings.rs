@@ -104,7 +104,7 @@ mod tests {
                         .lines()
                         .zip(text.lines())
                         .position(|(a, b)| a != b)
-                        .map_or_else(|| old.lines().count().min(text.lines().count()), |i| i);
+                        .unwrap_or_else(|| old.lines().count().min(text.lines().count()));
                     problems.push(format!(
                         "{DIR}/{name}: differs from line {}\n  committed: {}\n  generated: {}",
                         line + 1,
