@@ -61,6 +61,7 @@ else
 fi
 
 step fmt cargo fmt --all --check
+step bindings scripts/check-bindings.sh
 if have_ui; then
     step ui-check bash -c 'cd ui && npm run check'
     step ui-test bash -c 'cd ui && npm test'

@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "deny_challenge",
     "challenge_history",
     "enroll",
+    "preview_enroll_payload",
     "remove_account",
     "get_settings",
     "update_settings",

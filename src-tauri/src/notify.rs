@@ -147,7 +147,9 @@ pub fn focus(app: &AppHandle, challenge_sid: &str) {
     crate::window::show(app);
     if let Err(e) = app.emit(
         "focus-challenge",
-        serde_json::json!({ "challengeSid": challenge_sid }),
+        assent_core::events::FocusChallengeEvent {
+            challenge_sid: challenge_sid.to_owned(),
+        },
     ) {
         tracing::warn!(error = %e, "cannot emit focus-challenge");
     }

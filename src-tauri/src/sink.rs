@@ -6,7 +6,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
 use crate::notify::Notifier;
-use assent_core::events::{AppEvent, EventSink};
+use assent_core::events::{AppEvent, EnrollProgressEvent, EventSink};
 
 /// The GUI's event sink.
 pub struct TauriSink {
@@ -59,7 +59,7 @@ impl EventSink for TauriSink {
             }
             AppEvent::AccountsChanged(list) => self.send("accounts-changed", list),
             AppEvent::EnrollProgress(step) => {
-                self.send("enroll-progress", serde_json::json!({ "step": step }))
+                self.send("enroll-progress", EnrollProgressEvent { step })
             }
             AppEvent::EnrollRequest(view) => self.send("enroll-request", view),
         }

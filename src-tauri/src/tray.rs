@@ -429,7 +429,9 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
                 crate::window::show(app);
                 if let Err(e) = app.emit(
                     "focus-challenge",
-                    serde_json::json!({ "challengeSid": sid }),
+                    assent_core::events::FocusChallengeEvent {
+                        challenge_sid: sid.to_owned(),
+                    },
                 ) {
                     tracing::warn!(error = %e, "cannot emit focus-challenge");
                 }

@@ -87,3 +87,125 @@ fn capabilities_grant_only_app_commands_and_event_listening() {
         "no capability grants anything: the window could not work"
     );
 }
+
+fn read_repo(rel: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+/// The double-quoted strings of `text`.
+fn quoted(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// build.rs `COMMANDS` (what gets an `allow-…` permission).
+fn build_rs_commands() -> Vec<String> {
+    let text = read_repo("build.rs");
+    let start = text
+        .find("const COMMANDS: &[&str] = &[")
+        .expect("COMMANDS in build.rs");
+    let list = &text[start..];
+    let end = list.find("];").expect("end of COMMANDS");
+    sorted(quoted(&list[..end]))
+}
+
+/// The `app_commands!` handler list (what the binary can actually run).
+fn handler_commands() -> Vec<String> {
+    let text = read_repo("src/commands/mod.rs");
+    let start = text.find("generate_handler![").expect("generate_handler!");
+    let list = &text[start..];
+    let end = list.find(']').expect("end of generate_handler!");
+    sorted(
+        list[..end]
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("$crate::commands::"))
+            .filter_map(|path| path.trim_end_matches(',').rsplit("::").next())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// The app's own `allow-…` permissions of the capability file, as command names.
+fn capability_commands() -> Vec<String> {
+    let cap = read_json("capabilities/default.json");
+    sorted(
+        cap["permissions"]
+            .as_array()
+            .expect("permission list")
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+            .map(|p| p.replace('-', "_"))
+            .collect(),
+    )
+}
+
+/// Every command ui/src/lib/ipc.ts invokes (`call<T>("name", …)`).
+fn ipc_ts_commands() -> Vec<String> {
+    let text = read_repo("../ui/src/lib/ipc.ts");
+    let mut names: Vec<String> = text
+        .split("call<")
+        .skip(1)
+        .filter_map(|rest| {
+            let after = &rest[rest.find(">(\"")? + 3..];
+            Some(after[..after.find('"')?].to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The command table of docs/design.md ("src-tauri ↔ ui").
+fn design_doc_commands() -> Vec<String> {
+    let text = read_repo("../docs/design.md");
+    let start = text
+        .find("| command | args | returns |")
+        .expect("command table");
+    sorted(
+        text[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('|').nth(1))
+            .flat_map(|cell| {
+                cell.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn every_list_of_commands_names_the_same_commands() {
+    let build = build_rs_commands();
+    assert!(build.len() > 10, "too few commands parsed: {build:?}");
+    let lists = [
+        (
+            "src-tauri/src/commands/mod.rs app_commands!",
+            handler_commands(),
+        ),
+        ("src-tauri/capabilities/default.json", capability_commands()),
+        ("ui/src/lib/ipc.ts", ipc_ts_commands()),
+        ("docs/design.md command table", design_doc_commands()),
+    ];
+    for (name, list) in lists {
+        let missing: Vec<_> = build.iter().filter(|c| !list.contains(c)).collect();
+        let extra: Vec<_> = list.iter().filter(|c| !build.contains(c)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{name} differs from src-tauri/build.rs COMMANDS: missing {missing:?}, extra {extra:?}"
+        );
+    }
+}

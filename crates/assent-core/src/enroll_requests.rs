@@ -3,11 +3,13 @@
 //! An `assent://enroll?…` link carries a single-use access token. The link is parsed here as
 //! soon as it arrives and kept in memory under an opaque random id; the web view only ever sees
 //! an [`EnrollRequestView`] (who, which service, which server), never the token or the link.
+//! A pasted payload is previewed by the same parser ([`preview_payload`]).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use serde::Serialize;
+use ts_rs::TS;
 use verify_push::EnrollmentPayload;
 
 use crate::error::ErrorView;
@@ -16,8 +18,42 @@ use crate::AppError;
 /// How many requests are kept at most; the oldest goes first.
 pub const MAX_PENDING: usize = 4;
 
+/// What enrolling with a payload would add: who, which service, which server. Never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollPreview {
+    /// Entity identity the account is for.
+    pub identity: String,
+    /// Verify service (`VA…`).
+    pub service_sid: String,
+    /// Origin of the API server, e.g. `https://verify.twilio.com`.
+    pub base_url: String,
+    /// Always `push`.
+    #[ts(type = "\"push\"")]
+    pub factor_type: &'static str,
+}
+
+impl EnrollPreview {
+    /// The preview of a parsed payload.
+    pub fn of(p: &EnrollmentPayload) -> EnrollPreview {
+        EnrollPreview {
+            identity: p.identity.as_str().to_owned(),
+            service_sid: p.service_sid.as_str().to_owned(),
+            base_url: p.base_url.origin().ascii_serialization(),
+            factor_type: "push",
+        }
+    }
+}
+
+/// Parses a pasted link or JSON payload with the parser `enroll` uses and returns only its
+/// preview (`preview_enroll_payload`); the error says why enrolling with it would fail.
+pub fn preview_payload(text: &str) -> Result<EnrollPreview, AppError> {
+    let p: EnrollmentPayload = text.trim().parse()?;
+    Ok(EnrollPreview::of(&p))
+}
+
 /// What the UI learns about a deep link (`enroll-request` event, `take_enroll_request`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(untagged)]
 pub enum EnrollRequestView {
     /// A valid link: what confirming it would add.
@@ -25,14 +61,9 @@ pub enum EnrollRequestView {
     Preview {
         /// Opaque id for `confirm_enroll_request` / `dismiss_enroll_request`.
         request_id: String,
-        /// Entity identity the account is for.
-        identity: String,
-        /// Verify service (`VA…`).
-        service_sid: String,
-        /// Origin of the API server, e.g. `https://verify.twilio.com`.
-        base_url: String,
-        /// Always `push`.
-        factor_type: String,
+        /// What it would add.
+        #[serde(flatten)]
+        preview: EnrollPreview,
     },
     /// A link that cannot be enrolled, and why.
     #[serde(rename_all = "camelCase")]
@@ -181,10 +212,7 @@ impl EnrollRequests {
 fn preview(id: &str, p: &EnrollmentPayload) -> EnrollRequestView {
     EnrollRequestView::Preview {
         request_id: id.to_owned(),
-        identity: p.identity.as_str().to_owned(),
-        service_sid: p.service_sid.as_str().to_owned(),
-        base_url: p.base_url.origin().ascii_serialization(),
-        factor_type: "push".to_owned(),
+        preview: EnrollPreview::of(p),
     }
 }
 
@@ -224,6 +252,63 @@ mod tests {
 
     fn link(token: &str) -> String {
         format!("assent://enroll?token={token}&serviceSid={VA}&identity=alice&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A8790%2Fv2%2F")
+    }
+
+    #[test]
+    fn a_pasted_payload_previews_like_a_deep_link_without_the_token() {
+        let secret = "eyJhbGciOi.pasted-secret.sig";
+        let from_link = preview_payload(&format!("  {}\n", link(secret))).unwrap();
+        let json = format!(
+            r#"{{"token":"{secret}","serviceSid":"{VA}","identity":"alice","factorType":"push","baseUrl":"http://127.0.0.1:8790/v2/"}}"#
+        );
+        assert_eq!(preview_payload(&json).unwrap(), from_link);
+        assert_eq!(
+            serde_json::to_value(&from_link).unwrap(),
+            serde_json::json!({"identity": "alice", "serviceSid": VA,
+                "baseUrl": "http://127.0.0.1:8790", "factorType": "push"})
+        );
+        // The deep-link preview is the same object plus its request id.
+        let queued = EnrollRequests::default().add(&link(secret));
+        let mut v = serde_json::to_value(&queued).unwrap();
+        v.as_object_mut().unwrap().remove("requestId");
+        assert_eq!(v, serde_json::to_value(&from_link).unwrap());
+    }
+
+    #[test]
+    fn hostile_pasted_payloads_are_refused_without_echoing_the_token() {
+        use crate::error::AppErrorCode as C;
+        let secret = "eyJhbGciOi.pasted-secret.sig";
+        let cases = [
+            (String::new(), C::Input),
+            ("hello".to_owned(), C::Input),
+            ("{not json".to_owned(), C::Input),
+            ("[1,2]".to_owned(), C::Input),
+            (format!("https://evil.example/enroll?token={secret}"), C::Input),
+            (format!("assent://enroll?token={secret}&identity=alice"), C::Input),
+            (
+                format!("assent://enroll?token={secret}&serviceSid={VA}&identity=alice&factorType=totp"),
+                C::Input,
+            ),
+            (
+                format!("assent://enroll?token={secret}&serviceSid={VA}&identity=alice&baseUrl=http%3A%2F%2Fevil.example%2Fv2%2F"),
+                C::InsecureUrl,
+            ),
+            (
+                format!(r#"{{"token":"{secret}","serviceSid":"{VA}","identity":"alice","baseUrl":"http://evil.example/"}}"#),
+                C::InsecureUrl,
+            ),
+            (
+                format!(r#"{{"token":"{secret}","serviceSid":7,"identity":"alice"}}"#),
+                C::Input,
+            ),
+            (format!("{}{secret}", "x".repeat(20_000)), C::Input),
+        ];
+        for (text, code) in cases {
+            let err = preview_payload(&text).expect_err(&text[..text.len().min(80)]);
+            assert_eq!(err.code(), code, "{err}");
+            let json = serde_json::to_string(&err).unwrap();
+            assert!(!json.contains(secret), "{json}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! branches on `code`, never on `message`.
 
 use serde::{Serialize, Serializer};
+use ts_rs::TS;
 
 /// An error the UI or the terminal can act on. Never carries a secret.
 #[derive(Debug, thiserror::Error)]
@@ -41,10 +42,11 @@ pub enum AppError {
 }
 
 /// The server's own error body, passed through for the UI (`AppError.server`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerErrorView {
     /// Twilio error code, e.g. 60323.
+    #[ts(type = "number | null")]
     pub code: Option<i64>,
     /// The server's message.
     pub message: String,
@@ -54,19 +56,147 @@ pub struct ServerErrorView {
     pub status: u16,
 }
 
+/// The stable code of an [`AppError`]: every library [`verify_push::ErrorCode`] under the same
+/// snake_case name, plus the app's own codes. The UI gets it as a string union.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AppErrorCode {
+    /// Library: transport failure.
+    Network,
+    /// Library: the server answered with an error status.
+    Server,
+    /// Library: a response could not be decoded.
+    Mapping,
+    /// A local file could not be read or written (library or app).
+    Storage,
+    /// Bad input from the user, the UI or a payload (library or app).
+    Input,
+    /// Library: a required argument is missing or invalid.
+    InvalidArgument,
+    /// Library: the key store failed.
+    KeyStorage,
+    /// Library: the client could not be set up.
+    Initialization,
+    /// Library: building or signing a JWT failed.
+    AuthenticationToken,
+    /// Library: the challenge has expired.
+    ExpiredChallenge,
+    /// Library: the challenge was already approved or denied.
+    AlreadyResponded,
+    /// Library: the server refused the signed answer.
+    SignatureRejected,
+    /// Library: the challenge belongs to another factor.
+    WrongFactor,
+    /// Library: the server accepted the update but the status did not change.
+    NotUpdated,
+    /// Library: no local factor with that SID.
+    FactorNotFound,
+    /// Library: no keychain is reachable.
+    KeychainUnavailable,
+    /// Library: the keychain is locked or refused access.
+    KeychainLocked,
+    /// Library: a plain `http://` URL that is not loopback.
+    InsecureUrl,
+    /// Library: the challenge fetched for signing is not the one the user was shown.
+    ContentMismatch,
+    /// Library: enrolment returned the SID of a factor already stored.
+    FactorExists,
+    /// No local account matches.
+    AccountNotFound,
+    /// No account has this challenge.
+    ChallengeNotFound,
+    /// The server did not verify the new factor; enrolment was undone.
+    FactorNotVerified,
+    /// The desktop integration failed.
+    Desktop,
+    /// The embedded demo is not running.
+    NoDemo,
+    /// No deep-link enrolment request has this id.
+    EnrollRequestNotFound,
+}
+
+impl From<verify_push::ErrorCode> for AppErrorCode {
+    fn from(c: verify_push::ErrorCode) -> Self {
+        use verify_push::ErrorCode as L;
+        // Exhaustive on purpose: a new library code must be given its app code here.
+        match c {
+            L::Network => AppErrorCode::Network,
+            L::Server => AppErrorCode::Server,
+            L::Mapping => AppErrorCode::Mapping,
+            L::Storage => AppErrorCode::Storage,
+            L::Input => AppErrorCode::Input,
+            L::InvalidArgument => AppErrorCode::InvalidArgument,
+            L::KeyStorage => AppErrorCode::KeyStorage,
+            L::Initialization => AppErrorCode::Initialization,
+            L::AuthenticationToken => AppErrorCode::AuthenticationToken,
+            L::ExpiredChallenge => AppErrorCode::ExpiredChallenge,
+            L::AlreadyResponded => AppErrorCode::AlreadyResponded,
+            L::SignatureRejected => AppErrorCode::SignatureRejected,
+            L::WrongFactor => AppErrorCode::WrongFactor,
+            L::NotUpdated => AppErrorCode::NotUpdated,
+            L::FactorNotFound => AppErrorCode::FactorNotFound,
+            L::KeychainUnavailable => AppErrorCode::KeychainUnavailable,
+            L::KeychainLocked => AppErrorCode::KeychainLocked,
+            L::InsecureUrl => AppErrorCode::InsecureUrl,
+            L::ContentMismatch => AppErrorCode::ContentMismatch,
+            L::FactorExists => AppErrorCode::FactorExists,
+        }
+    }
+}
+
+impl AppErrorCode {
+    /// The snake_case name, identical to the serde form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppErrorCode::Network => "network",
+            AppErrorCode::Server => "server",
+            AppErrorCode::Mapping => "mapping",
+            AppErrorCode::Storage => "storage",
+            AppErrorCode::Input => "input",
+            AppErrorCode::InvalidArgument => "invalid_argument",
+            AppErrorCode::KeyStorage => "key_storage",
+            AppErrorCode::Initialization => "initialization",
+            AppErrorCode::AuthenticationToken => "authentication_token",
+            AppErrorCode::ExpiredChallenge => "expired_challenge",
+            AppErrorCode::AlreadyResponded => "already_responded",
+            AppErrorCode::SignatureRejected => "signature_rejected",
+            AppErrorCode::WrongFactor => "wrong_factor",
+            AppErrorCode::NotUpdated => "not_updated",
+            AppErrorCode::FactorNotFound => "factor_not_found",
+            AppErrorCode::KeychainUnavailable => "keychain_unavailable",
+            AppErrorCode::KeychainLocked => "keychain_locked",
+            AppErrorCode::InsecureUrl => "insecure_url",
+            AppErrorCode::ContentMismatch => "content_mismatch",
+            AppErrorCode::FactorExists => "factor_exists",
+            AppErrorCode::AccountNotFound => "account_not_found",
+            AppErrorCode::ChallengeNotFound => "challenge_not_found",
+            AppErrorCode::FactorNotVerified => "factor_not_verified",
+            AppErrorCode::Desktop => "desktop",
+            AppErrorCode::NoDemo => "no_demo",
+            AppErrorCode::EnrollRequestNotFound => "enroll_request_not_found",
+        }
+    }
+}
+
+impl std::fmt::Display for AppErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl AppError {
     /// The stable code the UI branches on.
-    pub fn code(&self) -> String {
+    pub fn code(&self) -> AppErrorCode {
         match self {
-            AppError::VerifyPush(e) => e.code().as_str().into(),
-            AppError::Input(_) => "input".into(),
-            AppError::AccountNotFound(_) => "account_not_found".into(),
-            AppError::ChallengeNotFound(_) => "challenge_not_found".into(),
-            AppError::NotVerified(_) => "factor_not_verified".into(),
-            AppError::Storage(_) => "storage".into(),
-            AppError::Desktop(_) => "desktop".into(),
-            AppError::NoDemo => "no_demo".into(),
-            AppError::EnrollRequestNotFound(_) => "enroll_request_not_found".into(),
+            AppError::VerifyPush(e) => e.code().into(),
+            AppError::Input(_) => AppErrorCode::Input,
+            AppError::AccountNotFound(_) => AppErrorCode::AccountNotFound,
+            AppError::ChallengeNotFound(_) => AppErrorCode::ChallengeNotFound,
+            AppError::NotVerified(_) => AppErrorCode::FactorNotVerified,
+            AppError::Storage(_) => AppErrorCode::Storage,
+            AppError::Desktop(_) => AppErrorCode::Desktop,
+            AppError::NoDemo => AppErrorCode::NoDemo,
+            AppError::EnrollRequestNotFound(_) => AppErrorCode::EnrollRequestNotFound,
         }
     }
 
@@ -95,11 +225,12 @@ impl Serialize for AppError {
     }
 }
 
-/// A serializable snapshot of an [`AppError`] (same JSON shape).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A serializable snapshot of an [`AppError`] (same JSON shape): what every command rejects
+/// with.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct ErrorView {
     /// Stable code.
-    pub code: String,
+    pub code: AppErrorCode,
     /// Human-readable message.
     pub message: String,
     /// The server's error body, if any.
@@ -143,6 +274,70 @@ pub fn is_transient(e: &verify_push::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every library code, for the mapping test (the `From` match is exhaustive, this list is
+    /// checked against it by the test below).
+    const LIBRARY: &[verify_push::ErrorCode] = {
+        use verify_push::ErrorCode as L;
+        &[
+            L::Network,
+            L::Server,
+            L::Mapping,
+            L::Storage,
+            L::Input,
+            L::InvalidArgument,
+            L::KeyStorage,
+            L::Initialization,
+            L::AuthenticationToken,
+            L::ExpiredChallenge,
+            L::AlreadyResponded,
+            L::SignatureRejected,
+            L::WrongFactor,
+            L::NotUpdated,
+            L::FactorNotFound,
+            L::KeychainUnavailable,
+            L::KeychainLocked,
+            L::InsecureUrl,
+            L::ContentMismatch,
+            L::FactorExists,
+        ]
+    };
+
+    #[test]
+    fn library_codes_keep_their_snake_case_names() {
+        for &c in LIBRARY {
+            let app = AppErrorCode::from(c);
+            assert_eq!(
+                serde_json::to_value(app).unwrap(),
+                serde_json::to_value(c).unwrap()
+            );
+            assert_eq!(app.to_string(), c.as_str());
+        }
+    }
+
+    #[test]
+    fn display_is_the_serde_name() {
+        for e in [
+            AppError::Input(String::new()),
+            AppError::AccountNotFound(String::new()),
+            AppError::ChallengeNotFound(String::new()),
+            AppError::NotVerified(String::new()),
+            AppError::Storage(String::new()),
+            AppError::Desktop(String::new()),
+            AppError::NoDemo,
+            AppError::EnrollRequestNotFound(String::new()),
+        ] {
+            let code = e.code();
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::String(code.to_string())
+            );
+        }
+        assert_eq!(
+            AppError::NotVerified("YF1".into()).code().to_string(),
+            "factor_not_verified"
+        );
+    }
 
     #[test]
     fn own_errors_serialize_with_code_message_server() {

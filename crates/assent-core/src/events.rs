@@ -1,8 +1,26 @@
 //! Everything the core tells the outside world goes through [`EventSink`]: the GUI turns events
 //! into Tauri events, notifications and tray updates; tests collect them; the CLI prints them.
 
+use serde::Serialize;
+use ts_rs::TS;
+
 use crate::enroll_requests::EnrollRequestView;
 use crate::views::{Account, ChallengeView, EnrollStep, PendingChallenge, WatcherStatus};
+
+/// Payload of the `enroll-progress` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub struct EnrollProgressEvent {
+    /// The step enrolment just reached.
+    pub step: EnrollStep,
+}
+
+/// Payload of the `focus-challenge` event: show this challenge's card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FocusChallengeEvent {
+    /// YC… SID of the challenge.
+    pub challenge_sid: String,
+}
 
 /// Why a challenge left the pending list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,6 +78,6 @@ mod tests {
         let path = dir.path().join("x.json");
         std::fs::write(&path, b"{not json").unwrap();
         let err = load::<BTreeMap<String, u32>>(&path).unwrap_err();
-        assert_eq!(err.code(), "storage");
+        assert_eq!(err.code(), crate::error::AppErrorCode::Storage);
     }
 }

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod bindings;
 pub mod cli;
 pub mod enroll_requests;
 pub mod error;

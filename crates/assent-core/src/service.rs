@@ -194,8 +194,9 @@ impl Core {
                 let err = AppError::from(e);
                 tracing::warn!(challenge = %key, code = %err.code(), "answer failed");
                 if matches!(
-                    err.code().as_str(),
-                    "expired_challenge" | "already_responded"
+                    err.code(),
+                    crate::error::AppErrorCode::ExpiredChallenge
+                        | crate::error::AppErrorCode::AlreadyResponded
                 ) {
                     if let Ok(c) = self.client.get_challenge(&key.factor, &key.challenge).await {
                         self.watcher.resolved(&key, &ChallengeView::from(&c));

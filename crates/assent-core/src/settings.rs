@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use ts_rs::TS;
 
 use crate::{jsonfile, AppError};
 
@@ -13,7 +14,7 @@ use crate::{jsonfile, AppError};
 pub const POLL_SECS_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 
 /// User settings (camelCase JSON, the contract's `Settings`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
     /// Poll interval while the user is active.
@@ -88,7 +89,8 @@ impl Settings {
 }
 
 /// `pausedUntil`: an RFC 3339 time or the string `"forever"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, TS)]
+#[ts(type = "string")]
 pub enum PausedUntil {
     /// Until resumed by the user.
     Forever,
@@ -173,6 +175,7 @@ impl SettingsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::AppErrorCode;
 
     #[test]
     fn contract_json_shape() {
@@ -202,7 +205,7 @@ mod tests {
             poll_interval_secs: 0,
             ..Settings::default()
         };
-        assert_eq!(store.set(bad).unwrap_err().code(), "input");
+        assert_eq!(store.set(bad).unwrap_err().code(), AppErrorCode::Input);
         assert!(!dir.path().join("settings.json").exists());
         let ok = store.update(|s| s.poll_interval_secs = 5).unwrap();
         assert_eq!(ok.poll_interval_secs, 5);

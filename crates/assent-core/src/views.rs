@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use ts_rs::TS;
 use verify_push::{Challenge, ChallengeSid, ChallengeStatus, Factor, FactorSid};
 
 use crate::error::ErrorView;
@@ -13,7 +14,7 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// One enrolled account (a local push factor).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     /// YF… SID.
@@ -25,6 +26,7 @@ pub struct Account {
     /// The user's identity at the relying party.
     pub identity: String,
     /// "verified" or "unverified".
+    #[ts(type = "\"verified\" | \"unverified\"")]
     pub status: &'static str,
     /// API base URL this factor talks to.
     pub base_url: String,
@@ -33,6 +35,7 @@ pub struct Account {
     /// Last challenge seen or answered for this account.
     pub last_activity_at: Option<String>,
     /// `"key_missing"` when the private key is gone from the keychain.
+    #[ts(type = "\"key_missing\" | null")]
     pub problem: Option<&'static str>,
 }
 
@@ -71,7 +74,7 @@ pub fn is_verified(f: &Factor) -> bool {
 }
 
 /// One label/value line of a challenge's details.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct Field {
     /// Label, as the relying party sent it (rendered as text only).
     pub label: String,
@@ -80,7 +83,7 @@ pub struct Field {
 }
 
 /// A challenge as the UI shows it (hidden details stay in Rust).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ChallengeView {
     /// YC… SID.
@@ -88,6 +91,7 @@ pub struct ChallengeView {
     /// YF… SID of the factor it was sent to.
     pub factor_sid: String,
     /// "pending" | "approved" | "denied" | "expired".
+    #[ts(type = "\"pending\" | \"approved\" | \"denied\" | \"expired\"")]
     pub status: &'static str,
     /// The relying party's message.
     pub message: String,
@@ -179,7 +183,7 @@ impl ChallengeView {
 }
 
 /// A pending challenge plus the account's name (the card's and the notification's title).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingChallenge {
     /// The challenge.
@@ -230,7 +234,7 @@ impl PendingChallenge {
 }
 
 /// One page of an account's answered and expired challenges.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryPage {
     /// Newest first.
@@ -242,7 +246,7 @@ pub struct HistoryPage {
 }
 
 /// What the watcher is doing, for the offline banner and the tray.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct WatcherStatus {
     /// False after a poll failed for network or server reasons, until one succeeds.
@@ -256,7 +260,7 @@ pub struct WatcherStatus {
 }
 
 /// Steps reported while enrolling (`enroll-progress`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrollStep {
     /// Reading the link or JSON payload.
@@ -271,4 +275,16 @@ pub enum EnrollStep {
     Saving,
     /// Finished.
     Done,
+}
+
+/// Version, demo URL and log directory for the About/Settings view (`app_info`).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    /// App version.
+    pub version: String,
+    /// The embedded demo site, when it runs.
+    pub demo_url: Option<String>,
+    /// Where logs are written.
+    pub log_dir: String,
 }

@@ -4,6 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
+use assent_core::error::AppErrorCode;
 use assent_core::views::EnrollStep;
 use assent_core::{AppEvent, Decision, EnrollRequestView, RemovalReason};
 use common::{Backend, Collector, Device};
@@ -59,7 +60,7 @@ async fn deny_and_then_answering_again_is_a_typed_error() {
         .answer(&dev.factor, &sid, Decision::Approve)
         .await
         .expect_err("already answered");
-    assert_eq!(err.code(), "already_responded");
+    assert_eq!(err.code(), AppErrorCode::AlreadyResponded);
     let json = serde_json::to_value(&err).expect("serializes");
     assert_eq!(json["code"], "already_responded");
     assert!(json.get("server").is_some());
@@ -79,9 +80,9 @@ async fn bad_sids_are_input_errors() {
         )
         .await
         .expect_err("bad factor sid");
-    assert_eq!(err.code(), "input");
+    assert_eq!(err.code(), AppErrorCode::Input);
     let err = dev.core.history("YFnope", None).await.expect_err("bad sid");
-    assert_eq!(err.code(), "input");
+    assert_eq!(err.code(), AppErrorCode::Input);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +117,7 @@ async fn enroll_reports_progress_and_bad_payloads_are_input_errors() {
 
     for bad in ["", "{}", "not a payload", "assent://enroll?token=x"] {
         let err = dev.core.enroll(bad, None).await.expect_err("rejected");
-        assert_eq!(err.code(), "input", "{bad:?} -> {err}");
+        assert_eq!(err.code(), AppErrorCode::Input, "{bad:?} -> {err}");
     }
     assert_eq!(dev.core.accounts().await.expect("accounts").len(), 1);
 }
@@ -212,7 +213,7 @@ async fn a_challenge_is_found_by_sid_for_the_cli() {
         .find_challenge("YC0123456789abcdef0123456789abcdef", None)
         .await
         .expect_err("unknown");
-    assert_eq!(err.code(), "challenge_not_found");
+    assert_eq!(err.code(), AppErrorCode::ChallengeNotFound);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,7 +224,7 @@ async fn settings_are_validated_and_persisted() {
     s.poll_interval_secs = 0;
     assert_eq!(
         dev.core.update_settings(s).expect_err("too fast").code(),
-        "input"
+        AppErrorCode::Input
     );
     let mut s = dev.core.settings();
     s.poll_interval_secs = 3;
@@ -278,21 +279,18 @@ async fn a_deep_link_becomes_a_preview_without_the_token_and_confirming_enrols()
     let view = core.queue_enroll_link(&link);
     let EnrollRequestView::Preview {
         request_id,
-        identity,
-        service_sid,
-        base_url,
-        factor_type,
+        preview,
     } = &view
     else {
         panic!("valid link previewed as {view:?}");
     };
-    assert_eq!(identity, "jill-user1");
-    assert_eq!(service_sid, &backend.service);
+    assert_eq!(preview.identity, "jill-user1");
+    assert_eq!(preview.service_sid, backend.service);
     assert_eq!(
-        base_url,
+        preview.base_url,
         backend.emu.base_url().as_str().trim_end_matches('/')
     );
-    assert_eq!(factor_type, "push");
+    assert_eq!(preview.factor_type, "push");
     let json = serde_json::to_value(&view).expect("serializes");
     let mut keys: Vec<&str> = json
         .as_object()
@@ -352,7 +350,7 @@ async fn a_deep_link_becomes_a_preview_without_the_token_and_confirming_enrols()
         .confirm_enroll_request(request_id, None)
         .await
         .expect_err("gone");
-    assert_eq!(err.code(), "enroll_request_not_found");
+    assert_eq!(err.code(), AppErrorCode::EnrollRequestNotFound);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,7 +363,7 @@ async fn a_failed_confirmation_keeps_the_request_for_a_retry() {
         .confirm_enroll_request(&id, Some("x".repeat(65)))
         .await
         .expect_err("name too long");
-    assert_eq!(err.code(), "input");
+    assert_eq!(err.code(), AppErrorCode::Input);
     assert_eq!(
         core.enroll_request().map(|v| v.request_id().to_owned()),
         Some(id.clone())
@@ -385,7 +383,7 @@ async fn an_invalid_deep_link_yields_an_error_preview_without_the_token() {
     let EnrollRequestView::Invalid { request_id, error } = &view else {
         panic!("invalid link previewed as {view:?}");
     };
-    assert_eq!(error.code, "input");
+    assert_eq!(error.code, AppErrorCode::Input);
     let json = serde_json::to_value(&view).expect("serializes");
     assert_eq!(json["requestId"], request_id.as_str());
     assert_eq!(json["error"]["code"], "input");
@@ -401,7 +399,7 @@ async fn an_invalid_deep_link_yields_an_error_preview_without_the_token() {
         .confirm_enroll_request(request_id, None)
         .await
         .expect_err("invalid");
-    assert_eq!(err.code(), "input");
+    assert_eq!(err.code(), AppErrorCode::Input);
     assert_eq!(core.enroll_request(), None);
     assert!(core.accounts().await.expect("accounts").is_empty());
     // Dismissing drops an invalid request just the same.
@@ -419,13 +417,13 @@ async fn unknown_enroll_request_ids_are_typed_errors() {
         .confirm_enroll_request("00000000-0000-4000-8000-000000000000", None)
         .await
         .expect_err("unknown");
-    assert_eq!(err.code(), "enroll_request_not_found");
+    assert_eq!(err.code(), AppErrorCode::EnrollRequestNotFound);
     assert_eq!(
         serde_json::to_value(&err).expect("serializes")["code"],
         "enroll_request_not_found"
     );
     let err = core.dismiss_enroll_request("nope").expect_err("unknown");
-    assert_eq!(err.code(), "enroll_request_not_found");
+    assert_eq!(err.code(), AppErrorCode::EnrollRequestNotFound);
 
     // A dismissed request cannot be confirmed afterwards.
     let (link, _token) = backend.enrollment_link("lena-user1").await;
@@ -435,6 +433,6 @@ async fn unknown_enroll_request_ids_are_typed_errors() {
         .confirm_enroll_request(&id, None)
         .await
         .expect_err("dismissed");
-    assert_eq!(err.code(), "enroll_request_not_found");
+    assert_eq!(err.code(), AppErrorCode::EnrollRequestNotFound);
     assert!(core.accounts().await.expect("accounts").is_empty());
 }

@@ -7,6 +7,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use assent_core::error::AppErrorCode;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use common::{Backend, Device};
@@ -169,7 +170,7 @@ async fn approve_refuses_to_sign_a_challenge_that_differs_from_its_card() {
         .answer(YF_HOSTILE, sid, assent_core::Decision::Approve)
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "content_mismatch", "{err}");
+    assert_eq!(err.code(), AppErrorCode::ContentMismatch, "{err}");
     assert!(
         hostile.posts_to_challenges.lock().unwrap().is_empty(),
         "nothing was signed and sent"
@@ -201,7 +202,7 @@ async fn enrolment_that_returns_a_stored_factor_sid_keeps_the_account() {
         "identity": "victim-user2", "factorType": "push", "baseUrl": base})
     .to_string();
     let err = dev.core.enroll(&payload, None).await.unwrap_err();
-    assert_eq!(err.code(), "factor_exists", "{err}");
+    assert_eq!(err.code(), AppErrorCode::FactorExists, "{err}");
     assert_eq!(dev.core.accounts().await.unwrap(), before);
     drop(hostile);
 }

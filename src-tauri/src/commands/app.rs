@@ -1,11 +1,10 @@
 //! App-level commands: watcher control and information.
 
-use serde::Serialize;
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::state::AppState;
-use assent_core::views::WatcherStatus;
+use assent_core::views::{AppInfo, WatcherStatus};
 use assent_core::AppError;
 
 /// Polls all accounts now.
@@ -35,18 +34,6 @@ pub fn open_demo(app: &AppHandle) -> Result<(), AppError> {
     app.opener()
         .open_url(url.as_str(), None::<&str>)
         .map_err(|e| AppError::Desktop(format!("cannot open the browser: {e}")))
-}
-
-/// Version, demo URL and log directory for the About/Settings view.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AppInfo {
-    /// App version.
-    pub version: String,
-    /// The embedded demo site, when it runs.
-    pub demo_url: Option<String>,
-    /// Where logs are written.
-    pub log_dir: String,
 }
 
 /// App information.

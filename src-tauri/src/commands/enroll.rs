@@ -1,11 +1,12 @@
 //! Enrolment commands.
 //!
 //! Deep links never cross IPC: the UI sees an [`EnrollRequestView`] (no token) and answers with
-//! its `requestId`.
+//! its `requestId`. Pasted text is previewed by the same parser ([`preview_enroll_payload`]).
 
 use tauri::State;
 
 use crate::state::AppState;
+use assent_core::enroll_requests::{self, EnrollPreview};
 use assent_core::views::Account;
 use assent_core::{AppError, EnrollRequestView};
 
@@ -18,6 +19,12 @@ pub async fn enroll(
     friendly_name: Option<String>,
 ) -> Result<Account, AppError> {
     state.core.enroll(&payload, friendly_name).await
+}
+
+/// What enrolling with the pasted text would add (never the token), or why it would fail.
+#[tauri::command]
+pub async fn preview_enroll_payload(text: String) -> Result<EnrollPreview, AppError> {
+    enroll_requests::preview_payload(&text)
 }
 
 /// The newest deep-link request still waiting for confirmation (a preview, or `null`); call

@@ -19,6 +19,7 @@ macro_rules! app_commands {
             $crate::commands::challenges::deny_challenge,
             $crate::commands::challenges::challenge_history,
             $crate::commands::enroll::enroll,
+            $crate::commands::enroll::preview_enroll_payload,
             $crate::commands::enroll::take_enroll_request,
             $crate::commands::enroll::confirm_enroll_request,
             $crate::commands::enroll::dismiss_enroll_request,

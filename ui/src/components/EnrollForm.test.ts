@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import EnrollForm from "./EnrollForm.svelte";
-import { account, appError, backendEmit, deferred, mockBackend, type Call } from "../test/backend";
-import type { Account, EnrollRequest } from "../lib/types";
+import { account, appError, backendEmit, deferred, enrollPreview, mockBackend, type Call } from "../test/backend";
+import type { Account, AppErrorCode, EnrollPreview, EnrollRequest } from "../lib/types";
 
 const LINK =
   "assent://enroll?token=eyJhbGciOi.secret.sig&serviceSid=VA00000000000000000000000000000001&identity=alice&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A8790%2Fv2%2F";
@@ -11,23 +11,35 @@ async function flush() {
   await new Promise((r) => setTimeout(r, 0));
 }
 
+/** The calls of one command. */
+function only(calls: Call[], cmd: string): Call[] {
+  return calls.filter((c) => c.cmd === cmd);
+}
+
 describe("EnrollForm", () => {
   it("enrols the pasted text with the optional name, showing progress steps from events", async () => {
     const result = deferred<Account>();
-    const calls = mockBackend({ enroll: () => result.promise });
+    const calls = mockBackend({
+      preview_enroll_payload: () => enrollPreview({ identity: "alice@example.com" }),
+      enroll: () => result.promise,
+    });
     const oncomplete = vi.fn();
     render(EnrollForm, { oncomplete, oncancel: vi.fn() });
     await flush();
     const input = screen.getByTestId("enroll-input");
     expect(document.activeElement).toBe(input);
     await fireEvent.input(input, { target: { value: `  ${LINK}\n` } });
-    // The preview shows where the account goes, never the token.
-    expect(screen.getByLabelText("What will be added")).toHaveTextContent("127.0.0.1:8790");
-    expect(screen.getByLabelText("What will be added")).not.toHaveTextContent("secret");
+    // The backend parses the pasted text; the preview shows where the account goes.
+    expect(only(calls, "preview_enroll_payload")).toEqual([{ cmd: "preview_enroll_payload", args: { text: LINK } }]);
+    const preview = await screen.findByLabelText("What will be added");
+    expect(preview).toHaveTextContent("alice@example.com");
+    expect(preview).toHaveTextContent("http://127.0.0.1:8790");
+    expect(preview).not.toHaveTextContent("secret");
+    expect(screen.getByTestId("enroll-name")).toHaveAttribute("placeholder", "e.g. Work (alice@example.com)");
     await fireEvent.input(screen.getByTestId("enroll-name"), { target: { value: " Bank " } });
     await fireEvent.click(screen.getByTestId("enroll-submit"));
 
-    expect(calls).toEqual([{ cmd: "enroll", args: { payload: LINK, friendlyName: "Bank" } }]);
+    expect(only(calls, "enroll")).toEqual([{ cmd: "enroll", args: { payload: LINK, friendlyName: "Bank" } }]);
     expect(screen.getByTestId("enroll-submit")).toBeDisabled();
     for (const step of ["creating_key", "creating_factor", "verifying"] as const) {
       await backendEmit("enroll-progress", { step });
@@ -47,25 +59,60 @@ describe("EnrollForm", () => {
   });
 
   it("omits friendlyName when no name is given and refuses an empty payload locally", async () => {
-    const calls = mockBackend({ enroll: () => account() });
+    const calls = mockBackend({
+      preview_enroll_payload: () => Promise.reject(appError("input", "enrolment JSON is invalid")),
+      enroll: () => account(),
+    });
     render(EnrollForm, { oncomplete: vi.fn(), oncancel: vi.fn() });
     await fireEvent.click(screen.getByTestId("enroll-submit"));
     expect(calls).toHaveLength(0);
     expect(screen.getByTestId("enroll-error")).toHaveAttribute("data-code", "input");
     await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: '{"token":"t"}' } });
+    await flush();
+    // Not enrollable: no preview, and the preview's refusal is not shown as an error.
+    expect(screen.queryByLabelText("What will be added")).toBeNull();
     await fireEvent.click(screen.getByTestId("enroll-submit"));
-    await vi.waitFor(() => expect(calls).toHaveLength(1));
-    expect(calls[0].args).toEqual({ payload: '{"token":"t"}' });
+    await vi.waitFor(() => expect(only(calls, "enroll")).toHaveLength(1));
+    expect(only(calls, "enroll")[0].args).toEqual({ payload: '{"token":"t"}' });
   });
 
-  it.each([
+  it("shows only the newest preview when answers arrive out of order, none for cleared text", async () => {
+    const answers: ReturnType<typeof deferred<EnrollPreview>>[] = [];
+    const calls = mockBackend({
+      preview_enroll_payload: () => {
+        const d = deferred<EnrollPreview>();
+        answers.push(d);
+        return d.promise;
+      },
+    });
+    render(EnrollForm, { oncomplete: vi.fn(), oncancel: vi.fn() });
+    const input = screen.getByTestId("enroll-input");
+    await fireEvent.input(input, { target: { value: "first" } });
+    await fireEvent.input(input, { target: { value: "second" } });
+    await vi.waitFor(() => expect(answers).toHaveLength(2));
+    answers[1].resolve(enrollPreview({ identity: "newest" }));
+    await flush();
+    answers[0].resolve(enrollPreview({ identity: "stale" }));
+    await flush();
+    expect(screen.getByLabelText("What will be added")).toHaveTextContent("newest");
+    expect(screen.getByLabelText("What will be added")).not.toHaveTextContent("stale");
+    await fireEvent.input(input, { target: { value: "  " } });
+    await flush();
+    expect(screen.queryByLabelText("What will be added")).toBeNull();
+    expect(only(calls, "preview_enroll_payload").map((c) => c.args.text)).toEqual(["first", "second"]);
+  });
+
+  it.each<[AppErrorCode, string]>([
     ["input", "That doesn't look like a valid enrolment link or payload."],
     ["insecure_url", "The server address is not secure."],
     ["keychain_unavailable", "The system keychain is not available."],
     ["network", "Could not reach the server."],
     ["authentication_token", "The enrolment token was rejected."],
   ])("explains a %s error", async (code, title) => {
-    mockBackend({ enroll: () => Promise.reject(appError(code, `detail for ${code}`)) });
+    mockBackend({
+      preview_enroll_payload: () => enrollPreview(),
+      enroll: () => Promise.reject(appError(code, `detail for ${code}`)),
+    });
     render(EnrollForm, { oncomplete: vi.fn(), oncancel: vi.fn() });
     await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: LINK } });
     await fireEvent.click(screen.getByTestId("enroll-submit"));
@@ -81,6 +128,7 @@ describe("EnrollForm", () => {
 
   it("shows the server's code and message", async () => {
     mockBackend({
+      preview_enroll_payload: () => enrollPreview(),
       enroll: () =>
         Promise.reject(
           appError("server", "Verify API error", { code: 60317, message: "Factor already exists", moreInfo: null, status: 409 }),

@@ -1,5 +1,5 @@
 // Human wording for AppError codes. The UI classifies errors by code, never by message text.
-import type { AppError } from "./types";
+import type { AppError, ErrorCode } from "./types";
 
 /** A headline and an optional hint for an error. */
 export interface ErrorText {
@@ -10,21 +10,22 @@ export interface ErrorText {
 /** Wording that depends on where the error happened. */
 export type ErrorContext = "enroll" | "enroll_link" | "general";
 
-const ENROLL_TEXT: Record<string, ErrorText> = {
+const ENROLL_TEXT: Partial<Record<ErrorCode, ErrorText>> = {
   input: {
     title: "That doesn't look like a valid enrolment link or payload.",
     hint: "Paste the whole assent://enroll link or the JSON payload the website showed you.",
   },
 };
 
-const ENROLL_LINK_TEXT: Record<string, ErrorText> = {
+const ENROLL_LINK_TEXT: Partial<Record<ErrorCode, ErrorText>> = {
   input: {
     title: "This enrolment link is not valid.",
     hint: "Ask the website for a new link, or paste the code it shows under Add account.",
   },
 };
 
-const TEXT: Record<string, ErrorText> = {
+// Every code the backend can send has wording: a new Rust code fails the type check here.
+const TEXT: Record<ErrorCode, ErrorText> = {
   input: { title: "That value was not accepted.", hint: null },
   account_not_found: { title: "This account no longer exists in Assent.", hint: null },
   challenge_not_found: { title: "This request is no longer known.", hint: "It may have been answered or removed already." },
@@ -70,6 +71,24 @@ const TEXT: Record<string, ErrorText> = {
   storage: { title: "Assent could not read or write its data.", hint: null },
   mapping: { title: "The server sent an answer Assent could not read.", hint: null },
   initialization: { title: "Assent could not start up correctly.", hint: null },
+  invalid_argument: { title: "That value was not accepted.", hint: null },
+  signature_rejected: {
+    title: "The server refused the signed answer.",
+    hint: "The account's key may no longer match the server. Try again, or remove and re-add the account.",
+  },
+  content_mismatch: {
+    title: "This request changed after it was shown.",
+    hint: "Nothing was signed. Check the request again before answering.",
+  },
+  factor_exists: {
+    title: "This account is already in Assent.",
+    hint: "The server returned an account Assent already has; nothing was replaced.",
+  },
+  factor_not_verified: {
+    title: "The server did not confirm the new account.",
+    hint: "Nothing was added. Ask the website for a new link and try again.",
+  },
+  internal: { title: "Something went wrong inside Assent.", hint: null },
 };
 
 /** Wording for an error; unknown codes get a generic headline (the message is shown too). */

@@ -7,8 +7,10 @@ import type {
   AppError,
   AppInfo,
   ChallengeView,
+  EnrollPreview,
   EnrollProgressEvent,
   EnrollRequest,
+  ErrorCode,
   FocusChallengeEvent,
   HistoryPage,
   PendingChallenge,
@@ -22,7 +24,8 @@ export function toAppError(e: unknown): AppError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
     const o = e as Partial<AppError>;
     return {
-      code: String(o.code),
+      // The backend only sends its own codes (the generated `AppErrorCode`).
+      code: String(o.code) as ErrorCode,
       message: String(o.message),
       server: o.server ?? null,
     };
@@ -51,6 +54,9 @@ export const api = {
     call<HistoryPage>("challenge_history", pageToken ? { factorSid, pageToken } : { factorSid }),
   enroll: (payload: string, friendlyName?: string) =>
     call<Account>("enroll", friendlyName ? { payload, friendlyName } : { payload }),
+  /** What enrolling with the pasted text would add (parsed in Rust, never returns the token);
+   * rejects with why `enroll` would fail. */
+  previewEnrollPayload: (text: string) => call<EnrollPreview>("preview_enroll_payload", { text }),
   removeAccount: (factorSid: string) => call<null>("remove_account", { factorSid }),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),

@@ -1,135 +1,41 @@
-// The IPC contract with src-tauri, mirrored from docs/design.md ("src-tauri ↔ ui").
-// Every field is camelCase JSON; dates are RFC 3339 UTC strings.
+// The IPC contract with src-tauri (docs/design.md "src-tauri ↔ ui"). The backend's types are
+// generated from the Rust types into ./bindings (never edit those; scripts/check-bindings.sh
+// regenerates them); this module re-exports them under the names the UI uses and adds the
+// UI-only ones. Every field is camelCase JSON; dates are RFC 3339 UTC strings.
+import type { AppErrorCode } from "./bindings/AppErrorCode";
+import type { EnrollRequestView } from "./bindings/EnrollRequestView";
+import type { ErrorView } from "./bindings/ErrorView";
 
-/** A stable error code from the backend (snake_case), e.g. "network" or "insecure_url". */
-export type ErrorCode =
-  | "network"
-  | "server"
-  | "mapping"
-  | "storage"
-  | "input"
-  | "key_storage"
-  | "initialization"
-  | "authentication_token"
-  | "expired_challenge"
-  | "already_responded"
-  | "wrong_factor"
-  | "not_updated"
-  | "factor_not_found"
-  | "keychain_unavailable"
-  | "keychain_locked"
-  | "insecure_url"
-  // The backend may add codes; the UI falls back to the message for unknown ones.
-  | (string & {});
-
+export type { Account } from "./bindings/Account";
+export type { AppErrorCode } from "./bindings/AppErrorCode";
+export type { AppInfo } from "./bindings/AppInfo";
+export type { ChallengeView } from "./bindings/ChallengeView";
+export type { EnrollPreview } from "./bindings/EnrollPreview";
+export type { EnrollProgressEvent } from "./bindings/EnrollProgressEvent";
+export type { EnrollStep } from "./bindings/EnrollStep";
+export type { ErrorView } from "./bindings/ErrorView";
+export type { Field } from "./bindings/Field";
+export type { FocusChallengeEvent } from "./bindings/FocusChallengeEvent";
+export type { HistoryPage } from "./bindings/HistoryPage";
+export type { PendingChallenge } from "./bindings/PendingChallenge";
+export type { Settings } from "./bindings/Settings";
+export type { WatcherStatus } from "./bindings/WatcherStatus";
 /** The Verify API's own error body, kept whole. */
-export interface ServerError {
-  code: number | null;
-  message: string;
-  moreInfo: string | null;
-  status: number;
-}
+export type { ServerErrorView as ServerError } from "./bindings/ServerErrorView";
 
-/** What every command rejects with. */
-export interface AppError {
-  code: ErrorCode;
-  message: string;
-  server: ServerError | null;
-}
+/** A stable error code: one of the backend's, or "internal" when the IPC bridge itself failed
+ * (a missing command, no bridge; see `toAppError`). */
+export type ErrorCode = AppErrorCode | "internal";
 
-export type AccountStatus = "verified" | "unverified";
+/** What every command rejects with: the backend's error, or a bridge failure. */
+export type AppError = Omit<ErrorView, "code"> & { code: ErrorCode };
 
-export interface Account {
-  factorSid: string;
-  friendlyName: string;
-  serviceSid: string;
-  identity: string;
-  status: AccountStatus;
-  baseUrl: string;
-  createdAt: string;
-  lastActivityAt: string | null;
-  problem: null | "key_missing";
-}
-
-export interface Field {
-  label: string;
-  value: string;
-}
-
-export type ChallengeStatus = "pending" | "approved" | "denied" | "expired";
-
-export interface ChallengeView {
-  sid: string;
-  factorSid: string;
-  status: ChallengeStatus;
-  message: string;
-  fields: Field[];
-  createdAt: string;
-  expiresAt: string;
-  respondedAt: string | null;
-}
-
-export interface PendingChallenge extends ChallengeView {
-  accountName: string;
-}
-
-export interface HistoryPage {
-  items: ChallengeView[];
-  nextPageToken: string | null;
-  previousPageToken: string | null;
-}
-
-export interface Settings {
-  pollIntervalSecs: number;
-  idlePollIntervalSecs: number;
-  notificationsEnabled: boolean;
-  startAtLogin: boolean;
-  /** RFC 3339 instant, or "forever"; null when not paused. */
-  pausedUntil: string | null;
-}
-
-export interface WatcherStatus {
-  online: boolean;
-  paused: boolean;
-  lastPollAt: string | null;
-  lastError: AppError | null;
-}
-
-export interface AppInfo {
-  version: string;
-  demoUrl: string | null;
-  logDir: string;
-}
-
-export type EnrollStep = "parsing" | "creating_key" | "creating_factor" | "verifying" | "saving" | "done";
-
-/** Payload of `focus-challenge`. */
-export interface FocusChallengeEvent {
-  challengeSid: string;
-}
-
-/** A valid deep link waiting for confirmation: what it would add. Never the link or token. */
-export interface EnrollRequestPreview {
-  /** Opaque id for `confirm_enroll_request` / `dismiss_enroll_request`. */
-  requestId: string;
-  identity: string;
-  serviceSid: string;
-  /** Origin of the API server (scheme, host and port only, no path). */
-  baseUrl: string;
-  factorType: "push";
-  error?: undefined;
-}
+/** A valid deep link waiting for confirmation: what it would add. Never the link or token.
+ * (`error?: undefined` lets the UI tell the two kinds apart with `request.error`.) */
+export type EnrollRequestPreview = Extract<EnrollRequestView, { identity: string }> & { error?: undefined };
 
 /** A deep link that cannot be enrolled, and why (the message never contains the token). */
-export interface EnrollRequestInvalid {
-  requestId: string;
-  error: AppError;
-}
+export type EnrollRequestInvalid = Extract<EnrollRequestView, { error: unknown }>;
 
 /** Payload of `enroll-request` and result of `take_enroll_request` (a deep link arrived). */
 export type EnrollRequest = EnrollRequestPreview | EnrollRequestInvalid;
-
-/** Payload of `enroll-progress`. */
-export interface EnrollProgressEvent {
-  step: EnrollStep;
-}

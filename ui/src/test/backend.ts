@@ -2,7 +2,16 @@
 // `@tauri-apps/api/mocks` (commands through mockIPC, events through its event plugin mock).
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import type { Account, AppError, PendingChallenge, Settings, WatcherStatus } from "../lib/types";
+import type {
+  Account,
+  AppError,
+  AppErrorCode,
+  EnrollPreview,
+  ErrorView,
+  PendingChallenge,
+  Settings,
+  WatcherStatus,
+} from "../lib/types";
 
 export type Handler = (args: Record<string, unknown>) => unknown;
 
@@ -95,6 +104,18 @@ export function watcher(over: Partial<WatcherStatus> = {}): WatcherStatus {
   return { online: true, paused: false, lastPollAt: null, lastError: null, ...over };
 }
 
-export function appError(code: string, message: string, server: AppError["server"] = null): AppError {
+/** What `preview_enroll_payload` answers for a valid payload (the backend parses it). */
+export function enrollPreview(over: Partial<EnrollPreview> = {}): EnrollPreview {
+  return {
+    identity: "alice",
+    serviceSid: "VA00000000000000000000000000000001",
+    baseUrl: "http://127.0.0.1:8790",
+    factorType: "push",
+    ...over,
+  };
+}
+
+/** An error as the backend sends it (also what `toAppError` passes through). */
+export function appError(code: AppErrorCode, message: string, server: AppError["server"] = null): ErrorView {
   return { code, message, server };
 }

@@ -2,8 +2,14 @@
 // no inline styles, nothing persisted in the web view, IPC only through lib/ipc.ts.
 import { describe, expect, it } from "vitest";
 
-// Every app source file as text (Vite's raw import), without the tests.
-const ALL = import.meta.glob(["../**/*.ts", "../**/*.svelte", "!../**/*.test.ts", "!../test/**"], {
+// Every app source file as text (Vite's raw import), without the tests and without the
+// bindings generated from Rust (type declarations only, checked below).
+const ALL = import.meta.glob(
+  ["../**/*.ts", "../**/*.svelte", "!../**/*.test.ts", "!../test/**", "!../lib/bindings/**"],
+  { query: "?raw", import: "default", eager: true },
+) as Record<string, string>;
+
+const BINDINGS = import.meta.glob("../lib/bindings/*.ts", {
   query: "?raw",
   import: "default",
   eager: true,
@@ -32,6 +38,17 @@ describe("source guards", () => {
   });
   it("stores nothing in the web view", () => {
     expect(offenders(/localStorage|sessionStorage|indexedDB|document\.cookie/)).toEqual([]);
+  });
+  it("takes from the generated bindings nothing but types", () => {
+    const files = Object.keys(BINDINGS);
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const code = BINDINGS[f].replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\/\/.*$/gm, "");
+      expect(code.match(/^(import|export)\b(?! type )/gm), f).toBeNull();
+    }
+    // The UI reaches them only through lib/types.ts (type-only re-exports).
+    const importers = offenders(/from "\.\.?\/(lib\/)?bindings\//).filter((f) => !f.endsWith("lib/types.ts"));
+    expect(importers).toEqual([]);
   });
   it("calls invoke/listen only from lib/ipc.ts", () => {
     const files = sources().filter((f) => !f.endsWith("lib/ipc.ts"));
