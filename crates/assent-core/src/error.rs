@@ -38,6 +38,26 @@ pub enum AppError {
     /// (code `enroll_request_not_found`).
     #[error("no enrolment request {0:?} is waiting")]
     EnrollRequestNotFound(String),
+    /// The sign-in asks for number matching and no number was given; nothing was sent
+    /// (code `match_required`).
+    #[error("this sign-in asks you to match the number shown on the sign-in page; approve with that number")]
+    MatchRequired,
+    /// The number did not match the sign-in page's. `denied`: the challenge was then denied
+    /// with `deny_reason` `wrong_match` (code `wrong_match`); otherwise that deny failed and the
+    /// challenge may still be pending (code `wrong_match_deny_failed`).
+    #[error("{}", if *denied { "the number did not match the sign-in page, so the sign-in was denied" } else { "the number did not match the sign-in page; the sign-in was not approved, but denying it failed too" })]
+    WrongMatch {
+        /// Whether the deny reached the server.
+        denied: bool,
+    },
+    /// A number was given for a sign-in that does not ask for matching; nothing was sent
+    /// (code `match_not_required`).
+    #[error("this sign-in does not ask for number matching; approve it without a number")]
+    MatchNotRequired,
+    /// The sign-in asks for number matching but its request is malformed, so it can only be
+    /// denied (code `match_invalid`).
+    #[error("this sign-in asks for number matching but its number is malformed, so it cannot be approved; deny it and sign in again")]
+    MatchInvalid,
 }
 
 /// The server's own error body, passed through for the UI (`AppError.server`).
@@ -67,6 +87,11 @@ impl AppError {
             AppError::Desktop(_) => "desktop".into(),
             AppError::NoDemo => "no_demo".into(),
             AppError::EnrollRequestNotFound(_) => "enroll_request_not_found".into(),
+            AppError::MatchRequired => "match_required".into(),
+            AppError::WrongMatch { denied: true } => "wrong_match".into(),
+            AppError::WrongMatch { denied: false } => "wrong_match_deny_failed".into(),
+            AppError::MatchNotRequired => "match_not_required".into(),
+            AppError::MatchInvalid => "match_invalid".into(),
         }
     }
 
