@@ -67,7 +67,19 @@ export interface ChallengeView {
   createdAt: string;
   expiresAt: string;
   respondedAt: string | null;
+  /** Number matching the relying party asked for; never holds which number is right. */
+  match?: MatchRequest | null;
 }
+
+/** How the user proves they see the sign-in page: pick its number among three, or type it. */
+export interface MatchRequest {
+  mode: "choose" | "type";
+  /** For "choose": three two-digit numbers, one of them the sign-in page's. */
+  choices?: string[];
+}
+
+/** Why a sign-in was denied, told to the relying party. */
+export type DenyReason = "not_me" | "mistake";
 
 export interface PendingChallenge extends ChallengeView {
   accountName: string;
