@@ -44,9 +44,12 @@ impl Notifier {
             .body(&body_text(&p.challenge.message, markup))
             .timeout(Timeout::Never);
         if actions {
-            n.action("default", "Open")
-                .action("approve", "Approve")
-                .action("deny", "Deny");
+            n.action("default", "Open");
+            // Matching needs the sign-in page's number, which only the card can ask for.
+            if p.challenge.match_request.is_none() {
+                n.action("approve", "Approve");
+            }
+            n.action("deny", "Deny");
         }
         let handle = match n.show_async().await {
             Ok(h) => Arc::new(h),
@@ -79,7 +82,9 @@ impl Notifier {
         // Some servers (dunst) keep the bubble after an action; the request is handled now.
         handle.close_async().await;
         match chosen.as_str() {
-            "approve" => respond(&app, &p, Decision::Approve).await,
+            "approve" if p.challenge.match_request.is_none() => {
+                respond(&app, &p, Decision::Approve).await
+            }
             "deny" => respond(&app, &p, Decision::Deny).await,
             _ => focus(&app, p.sid()),
         }

@@ -43,6 +43,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     ErrorView::export_all(&cfg)?;
     ServerErrorView::export_all(&cfg)?;
     AppErrorCode::export_all(&cfg)?;
+    crate::matching::DenyReason::export_all(&cfg)?;
     Ok(())
 }
 

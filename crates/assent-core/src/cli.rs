@@ -8,8 +8,9 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::events::{AppEvent, EventSink, RemovalReason};
+use crate::matching::DenyReason;
 use crate::views::{Account, ChallengeView, PendingChallenge};
-use crate::{AppError, Core, CoreOptions, Decision, Paths};
+use crate::{Answer, AppError, Core, CoreOptions, Paths};
 
 /// Output format switch shared by the subcommands.
 #[derive(Debug, Clone, Copy, Args)]
@@ -54,6 +55,10 @@ pub enum Command {
         /// The account it belongs to, if known (saves a lookup).
         #[arg(long)]
         account: Option<String>,
+        /// The two-digit number the sign-in page shows, when it asks for number matching.
+        /// A wrong number denies the sign-in.
+        #[arg(long, value_name = "NN")]
+        code: Option<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -64,6 +69,10 @@ pub enum Command {
         /// The account it belongs to, if known (saves a lookup).
         #[arg(long)]
         account: Option<String>,
+        /// Why, told to the relying party: "not_me" (someone else is signing in) or
+        /// "mistake" (you started it by mistake).
+        #[arg(long, value_parser = parse_reason)]
+        reason: Option<DenyReason>,
         #[command(flatten)]
         out: Output,
     },
@@ -187,13 +196,14 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
         Command::Approve {
             challenge_sid,
             account,
+            code,
             out,
         } => {
             answer(
                 core,
                 &challenge_sid,
                 account.as_deref(),
-                Decision::Approve,
+                Answer::Approve { code },
                 out.json,
             )
             .await
@@ -201,13 +211,14 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
         Command::Deny {
             challenge_sid,
             account,
+            reason,
             out,
         } => {
             answer(
                 core,
                 &challenge_sid,
                 account.as_deref(),
-                Decision::Deny,
+                Answer::Deny { reason },
                 out.json,
             )
             .await
@@ -220,12 +231,12 @@ async fn answer(
     core: &Arc<Core>,
     challenge_sid: &str,
     account: Option<&str>,
-    decision: Decision,
+    answer: Answer,
     json: bool,
 ) -> Result<(), AppError> {
     let c = core.find_challenge(challenge_sid, account).await?;
     let view = core
-        .answer(c.factor_sid.as_ref(), challenge_sid, decision)
+        .answer_with(c.factor_sid.as_ref(), challenge_sid, answer)
         .await?;
     if json {
         print_json(&view)
@@ -233,6 +244,11 @@ async fn answer(
         println!("{} {}", view.status, view.sid);
         Ok(())
     }
+}
+
+fn parse_reason(s: &str) -> Result<DenyReason, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a reason; use not_me or mistake"))
 }
 
 /// Prints watcher events to stdout: one line each (JSON lines with `--json`).
@@ -382,6 +398,9 @@ fn print_pending(p: &PendingChallenge) {
     for f in &p.challenge.fields {
         println!("    {}: {}", clean(&f.label), clean(&f.value));
     }
+    if p.challenge.match_request.is_some() {
+        println!("    number matching: approve with --code <the number on the sign-in page>");
+    }
 }
 
 /// Server-provided text on a terminal: control characters (escape sequences) become spaces.
@@ -393,7 +412,48 @@ fn clean(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::clean;
+    use super::{clean, Command};
+    use crate::matching::DenyReason;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: Command,
+    }
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("assent").chain(args.iter().copied())).map(|c| c.cmd)
+    }
+
+    #[test]
+    fn approve_takes_a_code_and_deny_a_reason() {
+        let sid = "YC00000000000000000000000000000001";
+        match parse(&["approve", sid, "--code", "47"]) {
+            Ok(Command::Approve { code, .. }) => assert_eq!(code.as_deref(), Some("47")),
+            _ => panic!("approve --code"),
+        }
+        match parse(&["approve", sid]) {
+            Ok(Command::Approve { code, .. }) => assert_eq!(code, None),
+            _ => panic!("approve"),
+        }
+        for (arg, want) in [
+            ("not_me", DenyReason::NotMe),
+            ("mistake", DenyReason::Mistake),
+        ] {
+            match parse(&["deny", sid, "--reason", arg]) {
+                Ok(Command::Deny { reason, .. }) => assert_eq!(reason, Some(want)),
+                _ => panic!("deny --reason {arg}"),
+            }
+        }
+        // Assent's own reason and unknown words are not accepted from the user.
+        for bad in ["wrong_match", "NOT_ME", "", "other"] {
+            assert!(parse(&["deny", sid, "--reason", bad]).is_err(), "{bad:?}");
+        }
+        // Denying has no code, approving no reason.
+        assert!(parse(&["deny", sid, "--code", "47"]).is_err());
+        assert!(parse(&["approve", sid, "--reason", "not_me"]).is_err());
+    }
 
     #[test]
     fn escape_sequences_cannot_reach_the_terminal() {

@@ -39,6 +39,26 @@ pub enum AppError {
     /// (code `enroll_request_not_found`).
     #[error("no enrolment request {0:?} is waiting")]
     EnrollRequestNotFound(String),
+    /// The sign-in asks for number matching and no number was given; nothing was sent
+    /// (code `match_required`).
+    #[error("this sign-in asks you to match the number shown on the sign-in page; approve with that number")]
+    MatchRequired,
+    /// The number did not match the sign-in page's. `denied`: the challenge was then denied
+    /// with `deny_reason` `wrong_match` (code `wrong_match`); otherwise that deny failed and the
+    /// challenge may still be pending (code `wrong_match_deny_failed`).
+    #[error("{}", if *denied { "the number did not match the sign-in page, so the sign-in was denied" } else { "the number did not match the sign-in page; the sign-in was not approved, but denying it failed too" })]
+    WrongMatch {
+        /// Whether the deny reached the server.
+        denied: bool,
+    },
+    /// A number was given for a sign-in that does not ask for matching; nothing was sent
+    /// (code `match_not_required`).
+    #[error("this sign-in does not ask for number matching; approve it without a number")]
+    MatchNotRequired,
+    /// The sign-in asks for number matching but its request is malformed, so it can only be
+    /// denied (code `match_invalid`).
+    #[error("this sign-in asks for number matching but its number is malformed, so it cannot be approved; deny it and sign in again")]
+    MatchInvalid,
 }
 
 /// The server's own error body, passed through for the UI (`AppError.server`).
@@ -113,6 +133,16 @@ pub enum AppErrorCode {
     NoDemo,
     /// No deep-link enrolment request has this id.
     EnrollRequestNotFound,
+    /// The request asks for number matching and no number was given.
+    MatchRequired,
+    /// The number did not match; the request was denied.
+    WrongMatch,
+    /// The number did not match, and denying the request failed too.
+    WrongMatchDenyFailed,
+    /// A number was given for a request that does not ask for matching.
+    MatchNotRequired,
+    /// The request's number-matching data is malformed: it can only be denied.
+    MatchInvalid,
 }
 
 impl From<verify_push::ErrorCode> for AppErrorCode {
@@ -174,6 +204,11 @@ impl AppErrorCode {
             AppErrorCode::Desktop => "desktop",
             AppErrorCode::NoDemo => "no_demo",
             AppErrorCode::EnrollRequestNotFound => "enroll_request_not_found",
+            AppErrorCode::MatchRequired => "match_required",
+            AppErrorCode::WrongMatch => "wrong_match",
+            AppErrorCode::WrongMatchDenyFailed => "wrong_match_deny_failed",
+            AppErrorCode::MatchNotRequired => "match_not_required",
+            AppErrorCode::MatchInvalid => "match_invalid",
         }
     }
 }
@@ -197,6 +232,11 @@ impl AppError {
             AppError::Desktop(_) => AppErrorCode::Desktop,
             AppError::NoDemo => AppErrorCode::NoDemo,
             AppError::EnrollRequestNotFound(_) => AppErrorCode::EnrollRequestNotFound,
+            AppError::MatchRequired => AppErrorCode::MatchRequired,
+            AppError::WrongMatch { denied: true } => AppErrorCode::WrongMatch,
+            AppError::WrongMatch { denied: false } => AppErrorCode::WrongMatchDenyFailed,
+            AppError::MatchNotRequired => AppErrorCode::MatchNotRequired,
+            AppError::MatchInvalid => AppErrorCode::MatchInvalid,
         }
     }
 

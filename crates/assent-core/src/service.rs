@@ -1,7 +1,7 @@
 //! [`Core`]: the command layer. Every front end (window, notification actions, tray, CLI) calls
 //! these methods, so an action taken anywhere goes through exactly the same code.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 pub use verify_push::Decision;
@@ -13,6 +13,7 @@ use verify_push::{
 use crate::accounts::{self, ActivityStore};
 use crate::enroll_requests::{EnrollRequestView, EnrollRequests};
 use crate::events::{AppEvent, EventSink};
+use crate::matching::{DenyReason, MatchCode, MatchFailure, MatchRule};
 use crate::settings::{Settings, SettingsStore};
 use crate::views::{
     is_verified, Account, ChallengeKey, ChallengeView, EnrollStep, HistoryPage, PendingChallenge,
@@ -32,6 +33,21 @@ pub fn client_builder() -> verify_push::VerifyPushBuilder {
     VerifyPush::builder()
         .app_id(APP_ID)
         .app(APP_NAME, env!("CARGO_PKG_VERSION"))
+}
+
+/// What the user answered, with what the defences need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Approve; `code` is the number picked or typed when the sign-in asks for matching.
+    Approve {
+        /// Two digits, or `None` when no number was asked for.
+        code: Option<String>,
+    },
+    /// Deny; `reason` is sent to the relying party as `Metadata` `deny_reason`.
+    Deny {
+        /// Why, if the user said.
+        reason: Option<DenyReason>,
+    },
 }
 
 /// How to build a [`Core`].
@@ -150,47 +166,108 @@ impl Core {
         self.watcher.pending()
     }
 
-    /// Approves or denies a challenge: the single path for the window's buttons, notification
-    /// actions and the CLI. When the challenge is on a card (it was shown), the challenge
-    /// fetched for signing must still show the card's text, else nothing is signed
-    /// (`content_mismatch`). On "already answered" or "expired" the card is dropped too, and
-    /// the error is returned for the UI to show.
+    /// Approves or denies a challenge without a matching number or deny reason; see
+    /// [`Core::answer_with`].
     pub async fn answer(
         &self,
         factor_sid: &str,
         challenge_sid: &str,
         decision: Decision,
     ) -> Result<ChallengeView, AppError> {
+        let answer = match decision {
+            Decision::Approve => Answer::Approve { code: None },
+            Decision::Deny => Answer::Deny { reason: None },
+        };
+        self.answer_with(factor_sid, challenge_sid, answer).await
+    }
+
+    /// Approves or denies a challenge: the single path for the window's buttons, notification
+    /// actions and the CLI. When the challenge is on a card (it was shown), the challenge
+    /// fetched for signing must still show the card's text, else nothing is signed
+    /// (`content_mismatch`). On "already answered" or "expired" the card is dropped too, and
+    /// the error is returned for the UI to show.
+    ///
+    /// Number matching is decided on the challenge fetched for signing (see
+    /// [`crate::matching`]): without a number it is `match_required`, a malformed number is
+    /// `input`, a number for a challenge without matching is `match_not_required`, and in all
+    /// three nothing is sent. A wrong number denies the challenge with `deny_reason`
+    /// `wrong_match` and returns `wrong_match`. A deny reason goes to the server as `Metadata`.
+    pub async fn answer_with(
+        &self,
+        factor_sid: &str,
+        challenge_sid: &str,
+        answer: Answer,
+    ) -> Result<ChallengeView, AppError> {
         let key = ChallengeKey {
             factor: parse_factor(factor_sid)?,
             challenge: parse_challenge(challenge_sid)?,
         };
+        let (decision, entered, metadata) = match &answer {
+            Answer::Approve { code } => {
+                let entered = code
+                    .as_deref()
+                    .map(|c| {
+                        MatchCode::parse(c.trim()).ok_or_else(|| {
+                            AppError::Input("the matching number must be two digits".into())
+                        })
+                    })
+                    .transpose()?;
+                (Decision::Approve, entered, None)
+            }
+            Answer::Deny { reason } => (Decision::Deny, None, reason.map(DenyReason::metadata)),
+        };
         let shown = self.watcher.displayed(&key);
         tracing::info!(challenge = %key, decision = %decision, shown = shown.is_some(), "answering challenge");
-        let result = match &shown {
-            Some(card) => {
-                let same = |c: &Challenge| card.challenge.shows_same_as(c);
-                self.client
-                    .answer_if_shown(&key.factor, &key.challenge, decision, &same)
-                    .await
+        let failure: Mutex<Option<MatchFailure>> = Mutex::new(None);
+        let check = |c: &Challenge| {
+            if shown
+                .as_ref()
+                .is_some_and(|card| !card.challenge.shows_same_as(c))
+            {
+                return false;
             }
-            // Not on a card (the CLI with a SID the user read elsewhere): the key still binds
-            // the answer to this account's server and key.
-            None => {
-                self.client
-                    .update_challenge(&key.factor, &key.challenge, decision)
-                    .await
+            if decision != Decision::Approve {
+                return true;
+            }
+            match MatchRule::of(c).check(entered.as_ref()) {
+                Ok(()) => true,
+                Err(f) => {
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(f);
+                    false
+                }
             }
         };
-        match result {
-            Ok(c) => {
+        // Not on a card (the CLI with a SID the user read elsewhere), only the matching rule
+        // is checked; the key still binds the answer to this account's server and key.
+        let result = self
+            .client
+            .answer_with_metadata(
+                &key.factor,
+                &key.challenge,
+                decision,
+                metadata.as_ref(),
+                Some(&check),
+            )
+            .await;
+        let failure = *failure.lock().unwrap_or_else(|p| p.into_inner());
+        match (result, failure) {
+            (Ok(c), _) => {
                 let view = ChallengeView::from(&c);
                 tracing::info!(challenge = %key, status = view.status, "challenge answered");
                 self.activity.touch(factor_sid, Utc::now());
                 self.watcher.resolved(&key, &view);
                 Ok(view)
             }
-            Err(e) => {
+            (Err(verify_push::Error::ContentMismatch { .. }), Some(f)) => {
+                tracing::warn!(challenge = %key, failure = ?f, "number matching refused the approval");
+                match f {
+                    MatchFailure::Required => Err(AppError::MatchRequired),
+                    MatchFailure::NotRequired => Err(AppError::MatchNotRequired),
+                    MatchFailure::Invalid => Err(AppError::MatchInvalid),
+                    MatchFailure::Wrong => Err(self.deny_wrong_match(&key, shown.as_ref()).await),
+                }
+            }
+            (Err(e), _) => {
                 let err = AppError::from(e);
                 tracing::warn!(challenge = %key, code = %err.code(), "answer failed");
                 if matches!(
@@ -203,6 +280,44 @@ impl Core {
                     }
                 }
                 Err(err)
+            }
+        }
+    }
+
+    /// A wrong number is a sign someone else started the sign-in: deny it, telling the
+    /// relying party why, instead of leaving it open for another guess.
+    async fn deny_wrong_match(
+        &self,
+        key: &ChallengeKey,
+        shown: Option<&PendingChallenge>,
+    ) -> AppError {
+        let same = |c: &Challenge| shown.is_none_or(|card| card.challenge.shows_same_as(c));
+        let metadata = DenyReason::WrongMatch.metadata();
+        match self
+            .client
+            .answer_with_metadata(
+                &key.factor,
+                &key.challenge,
+                Decision::Deny,
+                Some(&metadata),
+                Some(&same),
+            )
+            .await
+        {
+            Ok(c) => {
+                let view = ChallengeView::from(&c);
+                self.activity.touch(key.factor.as_ref(), Utc::now());
+                self.watcher.resolved(key, &view);
+                AppError::WrongMatch { denied: true }
+            }
+            Err(e) => {
+                tracing::warn!(challenge = %key, code = %e.code().as_str(), "denying after a wrong match failed");
+                if let Ok(c) = self.client.get_challenge(&key.factor, &key.challenge).await {
+                    if c.status != verify_push::ChallengeStatus::Pending {
+                        self.watcher.resolved(key, &ChallengeView::from(&c));
+                    }
+                }
+                AppError::WrongMatch { denied: false }
             }
         }
     }

@@ -7,6 +7,7 @@ use ts_rs::TS;
 use verify_push::{Challenge, ChallengeSid, ChallengeStatus, Factor, FactorSid};
 
 use crate::error::ErrorView;
+use crate::matching::{MatchRule, MatchView};
 
 /// RFC 3339 UTC with second precision, the format every date in the contract uses.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -103,6 +104,9 @@ pub struct ChallengeView {
     pub expires_at: String,
     /// When it was answered, if it was.
     pub responded_at: Option<String>,
+    /// Number matching the relying party asked for (pending challenges only); never the code.
+    #[serde(rename = "match")]
+    pub match_request: Option<MatchView>,
 }
 
 /// The contract's status word for a challenge status.
@@ -134,6 +138,10 @@ impl From<&Challenge> for ChallengeView {
             created_at: rfc3339(c.created_at),
             expires_at: rfc3339(c.expires_at),
             responded_at: c.responded_at.map(rfc3339),
+            match_request: match c.status {
+                ChallengeStatus::Pending => MatchRule::of(c).view(c),
+                _ => None,
+            },
         }
     }
 }

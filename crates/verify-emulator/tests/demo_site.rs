@@ -678,3 +678,115 @@ async fn cross_site_and_tokenless_posts_are_refused_and_change_nothing() {
     assert_eq!(count(&db, "access_tokens"), 1);
     site.emu.shutdown().await;
 }
+
+/// The sign-in option "Ask for number matching" puts Assent's keys into the hidden details and
+/// shows the number on the status page (only while pending); a denial's `deny_reason` is shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn number_matching_option_and_deny_reasons_are_shown() {
+    let site = Site::start().await;
+    let identity = sha256_hex("matcher");
+    let page = site.enrol_page("matcher").await;
+    let payload: Value = serde_json::from_str(&unescape(
+        &between(&page, "data-testid=\"enroll-payload\">", "</pre>").expect("payload"),
+    ))
+    .expect("payload is JSON");
+    let service_sid = payload["serviceSid"].as_str().expect("sid").to_owned();
+    let device = Device::enroll(
+        &site.http,
+        &site.api_base(),
+        payload["token"].as_str().expect("token"),
+        &service_sid,
+        &identity,
+        "Matcher's desktop",
+    )
+    .await
+    .expect("enrols");
+    let factor_sid = device.factor_sid();
+    let (_, picker) = site
+        .page(&format!("/demo/signin?identity={identity}"))
+        .await;
+    assert!(picker.contains("name=\"match_number\""), "{picker}");
+    assert!(picker.contains("Ask for number matching"), "{picker}");
+
+    // Ticked: the challenge asks for matching and the page shows the same number.
+    let (status, location, _) = site
+        .submit(
+            "/demo/signin",
+            &[
+                ("identity", &identity),
+                ("factor_sid", &factor_sid),
+                ("match_number", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let sid = location.rsplit('/').next().expect("sid").to_owned();
+    let api_path = format!("Services/{service_sid}/Entities/{identity}/Challenges/{sid}");
+    let challenge = site.api_get(&api_path).await;
+    assert_eq!(challenge["hidden_details"]["assent_match_mode"], "choose");
+    let code = challenge["hidden_details"]["assent_match_code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    assert!(
+        code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{code}"
+    );
+    let (_, pending) = site.page(&location).await;
+    check_csp_friendly(&pending);
+    assert_eq!(
+        between(&pending, "data-testid=\"match-code\">", "<").as_deref(),
+        Some(code.as_str()),
+        "{pending}"
+    );
+    // The device says the number did not match: the page says so, and no longer shows it.
+    device
+        .answer_with_metadata(&sid, "denied", r#"{"deny_reason":"wrong_match"}"#)
+        .await
+        .expect("denies");
+    let (_, denied) = site.page(&location).await;
+    assert_eq!(status_of(&denied), "denied");
+    assert!(!denied.contains("data-testid=\"match-code\""), "{denied}");
+    assert!(denied.contains("data-reason=\"wrong_match\""), "{denied}");
+    assert!(denied.contains("did not match this page"), "{denied}");
+
+    // Unticked: no matching keys, no number.
+    for (reason, text) in [
+        ("not_me", "this wasn&#39;t them"),
+        ("mistake", "it was a mistake"),
+        ("<b>odd</b>", "does not know"),
+    ] {
+        let (_, location, _) = site
+            .submit(
+                "/demo/signin",
+                &[("identity", &identity), ("factor_sid", &factor_sid)],
+            )
+            .await;
+        let sid = location.rsplit('/').next().expect("sid").to_owned();
+        let challenge = site
+            .api_get(&format!(
+                "Services/{service_sid}/Entities/{identity}/Challenges/{sid}"
+            ))
+            .await;
+        assert!(challenge["hidden_details"]
+            .get("assent_match_code")
+            .is_none());
+        let (_, pending) = site.page(&location).await;
+        assert!(!pending.contains("data-testid=\"match-code\""), "{pending}");
+        assert!(
+            !pending.contains("data-testid=\"deny-reason\""),
+            "{pending}"
+        );
+        let metadata = serde_json::json!({ "deny_reason": reason }).to_string();
+        device
+            .answer_with_metadata(&sid, "denied", &metadata)
+            .await
+            .expect("denies");
+        let (_, denied) = site.page(&location).await;
+        assert_eq!(status_of(&denied), "denied");
+        assert!(denied.contains(text), "{reason}: {denied}");
+        // Server text is escaped.
+        assert!(!denied.contains("<b>odd"), "{denied}");
+    }
+    site.emu.shutdown().await;
+}

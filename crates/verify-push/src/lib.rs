@@ -71,8 +71,8 @@ pub use challenge::{
     Expectation, Field, Order,
 };
 pub use client::{
-    metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, MAX_PENDING_PAGES, PENDING_PAGE_SIZE,
-    SDK_VERSION,
+    metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, MAX_PENDING_PAGES,
+    METADATA_MAX_CHARS, PENDING_PAGE_SIZE, SDK_VERSION,
 };
 pub use enrollment::{parse_base_url, EnrollRequest, EnrollmentPayload, TWILIO_BASE_URL};
 pub use error::{ApiError, Error, ErrorCode};

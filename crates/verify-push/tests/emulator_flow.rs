@@ -568,3 +568,68 @@ async fn pending_challenges_reads_every_page() {
     let newest = dev.client.newest_pending(&f.sid).await.unwrap().unwrap();
     assert_eq!(newest.sid.as_str(), genuine);
 }
+
+#[tokio::test]
+async fn answers_carry_metadata_and_oversized_metadata_is_refused_unsent() {
+    let backend = Backend::start().await;
+    let dev = device();
+    let f = enrolled(&backend, &dev).await;
+    let path = |yc: &str| {
+        format!(
+            "v2/Services/{}/Entities/{}/Challenges/{yc}",
+            f.service_sid, f.identity
+        )
+    };
+
+    let yc = backend.challenge(&f, "Deny with a reason?", None).await;
+    let m = verify_push::metadata([("deny_reason", "not_me")]);
+    let done = dev
+        .client
+        .answer_with_metadata(
+            &f.sid,
+            &sid(&yc),
+            verify_push::Decision::Deny,
+            Some(&m),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status, ChallengeStatus::Denied);
+    let c = backend.get(&path(&yc)).await;
+    assert_eq!(c["status"], "denied");
+    assert_eq!(c["metadata"], json!({"deny_reason": "not_me"}));
+
+    // Longer than Twilio's limit: refused before anything is signed or sent.
+    let yc = backend.challenge(&f, "Too much metadata?", None).await;
+    let big = verify_push::metadata([("k", "x".repeat(verify_push::METADATA_MAX_CHARS))]);
+    let e = dev
+        .client
+        .answer_with_metadata(
+            &f.sid,
+            &sid(&yc),
+            verify_push::Decision::Deny,
+            Some(&big),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Input, "{e}");
+    let c = backend.get(&path(&yc)).await;
+    assert_eq!(c["status"], "pending");
+    assert_eq!(c["metadata"], serde_json::Value::Null);
+
+    // `shown` refusing is a content mismatch, and nothing is sent.
+    let e = dev
+        .client
+        .answer_with_metadata(
+            &f.sid,
+            &sid(&yc),
+            verify_push::Decision::Approve,
+            None,
+            Some(&|_| false),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ContentMismatch, "{e}");
+    assert_eq!(backend.challenge_status(&f, &yc).await, "pending");
+}

@@ -1,11 +1,11 @@
-//! Challenge commands. Approve and deny go through `Core::answer`, the same function the
+//! Challenge commands. Approve and deny go through `Core::answer_with`, the same function the
 //! notification buttons and the CLI use.
 
 use tauri::State;
 
 use crate::state::AppState;
 use assent_core::views::{ChallengeView, HistoryPage, PendingChallenge};
-use assent_core::{AppError, Decision};
+use assent_core::{Answer, AppError, DenyReason};
 
 /// The pending challenges the watcher knows about.
 #[tauri::command]
@@ -15,30 +15,42 @@ pub async fn pending_challenges(
     Ok(state.core.pending())
 }
 
-/// One command per answer, so no argument from the web view can turn a deny into an approve;
-/// both have the same body.
-macro_rules! answer_command {
-    ($(#[$doc:meta])* $name:ident => $decision:expr) => {
-        $(#[$doc])*
-        #[tauri::command]
-        pub async fn $name(
-            state: State<'_, AppState>,
-            factor_sid: String,
-            challenge_sid: String,
-        ) -> Result<ChallengeView, AppError> {
-            state.core.answer(&factor_sid, &challenge_sid, $decision).await
-        }
-    };
+// One command per answer, so no argument from the web view can turn a deny into an approve.
+
+/// Approves a challenge; `code` is the number the user picked or typed when the sign-in asks
+/// for number matching (checked in Rust; a wrong one denies the sign-in).
+#[tauri::command]
+pub async fn approve_challenge(
+    state: State<'_, AppState>,
+    factor_sid: String,
+    challenge_sid: String,
+    code: Option<String>,
+) -> Result<ChallengeView, AppError> {
+    state
+        .core
+        .answer_with(&factor_sid, &challenge_sid, Answer::Approve { code })
+        .await
 }
 
-answer_command!(
-    /// Approves a challenge.
-    approve_challenge => Decision::Approve
-);
-answer_command!(
-    /// Denies a challenge.
-    deny_challenge => Decision::Deny
-);
+/// Denies a challenge; `reason` (`not_me` | `mistake`) is told to the relying party.
+#[tauri::command]
+pub async fn deny_challenge(
+    state: State<'_, AppState>,
+    factor_sid: String,
+    challenge_sid: String,
+    reason: Option<String>,
+) -> Result<ChallengeView, AppError> {
+    let reason = reason
+        .map(|r| {
+            r.parse::<DenyReason>()
+                .map_err(|_| AppError::Input(format!("{r:?} is not a deny reason")))
+        })
+        .transpose()?;
+    state
+        .core
+        .answer_with(&factor_sid, &challenge_sid, Answer::Deny { reason })
+        .await
+}
 
 /// One page of an account's answered and expired challenges.
 #[tauri::command]

@@ -110,15 +110,98 @@ describe("ChallengeCard", () => {
     expect(screen.queryByTestId("approve-button")).toBeNull();
   });
 
-  it("denies with deny_challenge", async () => {
+  it.each([
+    ["deny-button", "This wasn't me", "not_me"],
+    ["deny-mistake-button", "It was a mistake", "mistake"],
+  ])("%s (%s) denies with reason %s", async (testid, label, reason) => {
     const calls = mockBackend({ deny_challenge: () => answered("denied") });
     render(ChallengeCard, { challenge: challenge() });
-    await fireEvent.click(screen.getByTestId("deny-button"));
+    expect(screen.getByTestId(testid)).toHaveTextContent(label);
+    await fireEvent.click(screen.getByTestId(testid));
     await vi.waitFor(() => expect(screen.getByTestId("challenge-result").textContent).toMatch(/denied/));
-    expect(calls[0]).toEqual({
-      cmd: "deny_challenge",
-      args: { factorSid: "YF00000000000000000000000000000001", challengeSid: "YC00000000000000000000000000000001" },
+    expect(calls).toEqual([
+      {
+        cmd: "deny_challenge",
+        args: { factorSid: "YF00000000000000000000000000000001", challengeSid: "YC00000000000000000000000000000001", reason },
+      },
+    ]);
+  });
+
+  it("choose mode: three numbers, Approve disabled until one is picked, the pick is sent", async () => {
+    const calls = mockBackend({ approve_challenge: () => answered("approved") });
+    render(ChallengeCard, { challenge: challenge({ match: { mode: "choose", choices: ["12", "47", "90"] } }) });
+    const choices = screen.getAllByTestId("match-choice");
+    expect(choices.map((c) => c.textContent)).toEqual(["12", "47", "90"]);
+    expect(screen.queryByTestId("match-input")).toBeNull();
+    expect(screen.getByTestId("approve-button")).toBeDisabled();
+    // A click on the disabled button sends nothing.
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    expect(calls).toHaveLength(0);
+
+    await fireEvent.click(choices[2]);
+    expect(choices[2]).toHaveAttribute("aria-pressed", "true");
+    await fireEvent.click(choices[1]);
+    expect(choices[1]).toHaveAttribute("aria-pressed", "true");
+    expect(choices[2]).toHaveAttribute("aria-pressed", "false");
+    expect(screen.getByTestId("approve-button")).toBeEnabled();
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    await vi.waitFor(() => expect(screen.getByTestId("challenge-result").textContent).toMatch(/approved/));
+    expect(calls).toEqual([
+      {
+        cmd: "approve_challenge",
+        args: { factorSid: "YF00000000000000000000000000000001", challengeSid: "YC00000000000000000000000000000001", code: "47" },
+      },
+    ]);
+  });
+
+  it("type mode: Approve enabled only for two digits, the typed number is sent", async () => {
+    const calls = mockBackend({ approve_challenge: () => answered("approved") });
+    const user = userEvent.setup();
+    render(ChallengeCard, { challenge: challenge({ match: { mode: "type" } }) });
+    expect(screen.queryAllByTestId("match-choice")).toHaveLength(0);
+    const input = screen.getByLabelText("Type the number the sign-in page shows");
+    expect(input).toBe(screen.getByTestId("match-input"));
+    expect(screen.getByTestId("approve-button")).toBeDisabled();
+    await user.type(input, "4");
+    expect(screen.getByTestId("approve-button")).toBeDisabled();
+    await user.type(input, "x");
+    expect(screen.getByTestId("approve-button")).toBeDisabled();
+    await user.clear(input);
+    await user.type(input, "07");
+    expect(screen.getByTestId("approve-button")).toBeEnabled();
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    expect(calls[0].args).toEqual({
+      factorSid: "YF00000000000000000000000000000001",
+      challengeSid: "YC00000000000000000000000000000001",
+      code: "07",
     });
+  });
+
+  it("a wrong number ends the card as denied and says why", async () => {
+    mockBackend({
+      approve_challenge: () =>
+        Promise.reject(appError("wrong_match", "the number did not match the sign-in page, so the sign-in was denied")),
+    });
+    const onsettled = vi.fn();
+    const announce = vi.fn();
+    render(ChallengeCard, { challenge: challenge({ match: { mode: "choose", choices: ["12", "47", "90"] } }), onsettled, announce });
+    await fireEvent.click(screen.getAllByTestId("match-choice")[0]);
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    await vi.waitFor(() => expect(onsettled).toHaveBeenCalledWith(expect.objectContaining({ status: "denied" })));
+    expect(screen.getByTestId("challenge-result")).toHaveTextContent(/denied/);
+    expect(screen.getByTestId("challenge-result-reason")).toHaveTextContent("did not match");
+    expect(announce).toHaveBeenCalledWith(expect.stringContaining("did not match"));
+    expect(screen.queryByTestId("approve-button")).toBeNull();
+  });
+
+  it("a challenge without matching shows no number picker and approves without a code", async () => {
+    const calls = mockBackend({ approve_challenge: () => answered("approved") });
+    render(ChallengeCard, { challenge: challenge({ match: null }) });
+    expect(screen.queryByTestId("match")).toBeNull();
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    expect(calls[0].args).not.toHaveProperty("code");
   });
 
   it("shows a retryable error with the server code and re-enables the buttons", async () => {
@@ -185,6 +268,8 @@ describe("ChallengeCard", () => {
     screen.getByTestId("challenge-card").focus();
     await user.tab();
     expect(document.activeElement).toBe(screen.getByTestId("deny-button"));
+    await user.tab();
+    expect(document.activeElement).toBe(screen.getByTestId("deny-mistake-button"));
     await user.tab();
     expect(document.activeElement).toBe(screen.getByTestId("approve-button"));
     await user.keyboard("{Enter}");

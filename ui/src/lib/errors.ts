@@ -34,6 +34,23 @@ const TEXT: Record<ErrorCode, ErrorText> = {
     hint: "It was already used or cancelled. Open the link from the website again.",
   },
   desktop: { title: "The desktop integration failed.", hint: null },
+  match_required: {
+    title: "This sign-in asks you to match a number.",
+    hint: "Pick or type the number shown on the sign-in page, then approve.",
+  },
+  wrong_match: {
+    title: "The number did not match the sign-in page.",
+    hint: "Assent denied the sign-in. If you were signing in, start again.",
+  },
+  wrong_match_deny_failed: {
+    title: "The number did not match the sign-in page.",
+    hint: "The sign-in was not approved, but denying it failed. Deny it now.",
+  },
+  match_not_required: { title: "This sign-in does not ask for a number.", hint: null },
+  match_invalid: {
+    title: "This sign-in's number check is malformed, so it cannot be approved.",
+    hint: "Deny it and ask the website to sign you in again.",
+  },
   no_demo: { title: "The demo site is not running.", hint: "Assent was started without its built-in demo server." },
   insecure_url: {
     title: "The server address is not secure.",

@@ -27,6 +27,8 @@ describe("api", () => {
     });
     await api.approveChallenge("YF1", "YC1");
     await api.denyChallenge("YF1", "YC2");
+    await api.approveChallenge("YF1", "YC3", "07");
+    await api.denyChallenge("YF1", "YC4", "mistake");
     await api.challengeHistory("YF1");
     await api.challengeHistory("YF1", "tok");
     await api.enroll("payload");
@@ -39,6 +41,8 @@ describe("api", () => {
     expect(calls.map((c) => [c.cmd, c.args])).toEqual([
       ["approve_challenge", { factorSid: "YF1", challengeSid: "YC1" }],
       ["deny_challenge", { factorSid: "YF1", challengeSid: "YC2" }],
+      ["approve_challenge", { factorSid: "YF1", challengeSid: "YC3", code: "07" }],
+      ["deny_challenge", { factorSid: "YF1", challengeSid: "YC4", reason: "mistake" }],
       ["challenge_history", { factorSid: "YF1" }],
       ["challenge_history", { factorSid: "YF1", pageToken: "tok" }],
       ["enroll", { payload: "payload" }],

@@ -7,6 +7,7 @@ import type {
   AppError,
   AppInfo,
   ChallengeView,
+  DenyReason,
   EnrollPreview,
   EnrollProgressEvent,
   EnrollRequest,
@@ -46,10 +47,18 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const api = {
   listAccounts: () => call<Account[]>("list_accounts"),
   pendingChallenges: () => call<PendingChallenge[]>("pending_challenges"),
-  approveChallenge: (factorSid: string, challengeSid: string) =>
-    call<ChallengeView>("approve_challenge", { factorSid, challengeSid }),
-  denyChallenge: (factorSid: string, challengeSid: string) =>
-    call<ChallengeView>("deny_challenge", { factorSid, challengeSid }),
+  /** `code`: the number picked or typed when the sign-in asks for number matching. */
+  approveChallenge: (factorSid: string, challengeSid: string, code?: string) =>
+    call<ChallengeView>(
+      "approve_challenge",
+      code === undefined ? { factorSid, challengeSid } : { factorSid, challengeSid, code },
+    ),
+  /** `reason` is told to the relying party. */
+  denyChallenge: (factorSid: string, challengeSid: string, reason?: DenyReason) =>
+    call<ChallengeView>(
+      "deny_challenge",
+      reason === undefined ? { factorSid, challengeSid } : { factorSid, challengeSid, reason },
+    ),
   challengeHistory: (factorSid: string, pageToken?: string) =>
     call<HistoryPage>("challenge_history", pageToken ? { factorSid, pageToken } : { factorSid }),
   enroll: (payload: string, friendlyName?: string) =>

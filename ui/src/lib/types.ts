@@ -20,6 +20,10 @@ export type { HistoryPage } from "./bindings/HistoryPage";
 export type { PendingChallenge } from "./bindings/PendingChallenge";
 export type { Settings } from "./bindings/Settings";
 export type { WatcherStatus } from "./bindings/WatcherStatus";
+export type { DenyReason } from "./bindings/DenyReason";
+/** The number matching a relying party asked for: the mode and, for "choose", the numbers to
+ * pick from. Never the code. */
+export type { MatchView as MatchRequest } from "./bindings/MatchView";
 /** The Verify API's own error body, kept whole. */
 export type { ServerErrorView as ServerError } from "./bindings/ServerErrorView";
 

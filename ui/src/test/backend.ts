@@ -84,6 +84,7 @@ export function challenge(over: Partial<PendingChallenge> = {}): PendingChalleng
     createdAt: created.toISOString(),
     expiresAt: expires.toISOString(),
     respondedAt: null,
+    match: null,
     accountName: "Work laptop",
     ...over,
   };

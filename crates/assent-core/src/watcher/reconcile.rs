@@ -84,6 +84,7 @@ mod tests {
                 created_at: "2026-01-01T00:00:00Z".into(),
                 expires_at: "2026-01-01T00:05:00Z".into(),
                 responded_at: None,
+                match_request: None,
             },
             account_name: "Bank".into(),
             expires: DateTime::<Utc>::UNIX_EPOCH,

@@ -111,6 +111,25 @@ impl Backend {
         message: &str,
         fields: &[(&str, &str)],
     ) -> String {
+        self.challenge_hidden(
+            identity,
+            factor,
+            message,
+            fields,
+            &[("transaction_id", "tx-1")],
+        )
+        .await
+    }
+
+    /// [`Backend::challenge`] with the given hidden details (flat strings).
+    pub async fn challenge_hidden(
+        &self,
+        identity: &str,
+        factor: &str,
+        message: &str,
+        fields: &[(&str, &str)],
+        hidden: &[(&str, &str)],
+    ) -> String {
         let mut form: Vec<(&str, String)> = vec![
             ("FactorSid", factor.to_owned()),
             ("Details.Message", message.to_owned()),
@@ -121,7 +140,14 @@ impl Backend {
                 serde_json::json!({"label": l, "value": v}).to_string(),
             ));
         }
-        form.push(("HiddenDetails", r#"{"transaction_id":"tx-1"}"#.to_owned()));
+        let hidden: serde_json::Map<String, serde_json::Value> = hidden
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+            .collect();
+        form.push((
+            "HiddenDetails",
+            serde_json::Value::Object(hidden).to_string(),
+        ));
         let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let c = self
             .post(
@@ -130,6 +156,18 @@ impl Backend {
             )
             .await;
         c["sid"].as_str().expect("challenge sid").to_owned()
+    }
+
+    /// The challenge as the backend sees it (status, metadata, ...).
+    pub async fn fetch_challenge(&self, identity: &str, sid: &str) -> serde_json::Value {
+        let (code, body) = self
+            .get(&format!(
+                "Services/{}/Entities/{identity}/Challenges/{sid}",
+                self.service
+            ))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        body
     }
 
     /// The challenge's status as the backend sees it.

@@ -100,6 +100,9 @@ pub struct Challenge {
     pub expiration_date: Option<String>,
     /// When the device answered (RFC 3339).
     pub date_responded: Option<String>,
+    /// What the device sent with its answer (Assent: `deny_reason`).
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// What the demo puts into a new challenge.

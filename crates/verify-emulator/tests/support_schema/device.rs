@@ -245,6 +245,25 @@ impl Device {
             .await
     }
 
+    /// [`Device::answer`] with a `Metadata` form field (a JSON object text).
+    pub async fn answer_with_metadata(
+        &self,
+        sid: &str,
+        status: &str,
+        metadata: &str,
+    ) -> Result<Value, String> {
+        let (challenge, fields) = self.fetch_challenge(sid).await?;
+        if fields.is_empty() {
+            return Err("no Twilio-Verify-Signature-Fields header".into());
+        }
+        let payload = self.key.challenge_payload(&challenge, &fields, status);
+        self.post(
+            &self.challenge_path(sid),
+            &[("AuthPayload", payload), ("Metadata", metadata.to_owned())],
+        )
+        .await
+    }
+
     /// The key, for tests that build requests by hand.
     pub fn key(&self) -> &DeviceKey {
         &self.key

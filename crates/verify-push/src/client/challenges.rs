@@ -11,7 +11,7 @@ use crate::store::StoredFactor;
 use crate::time::server_key;
 use crate::transport::Method;
 use crate::wire;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 /// A D5 response with what signing needs.
@@ -146,7 +146,24 @@ impl VerifyPush {
         decision: Decision,
         shown: &(dyn Fn(&Challenge) -> bool + Send + Sync),
     ) -> Result<Challenge, Error> {
-        self.respond_checked(factor, sid, decision, None, Some(shown))
+        self.respond_checked(factor, sid, decision, None, Some(shown), None)
+            .await
+    }
+
+    /// Answers a challenge, sending `metadata` as the update's `Metadata` (a JSON object of
+    /// flat strings the relying party reads back, at most [`METADATA_MAX_CHARS`] characters
+    /// encoded) and, when `shown` is given, signing only if it accepts the fetched challenge
+    /// (as [`VerifyPush::answer_if_shown`]). Metadata is not part of the signed claims.
+    pub async fn answer_with_metadata(
+        &self,
+        factor: &FactorSid,
+        sid: &ChallengeSid,
+        decision: Decision,
+        metadata: Option<&BTreeMap<String, String>>,
+        shown: Option<&(dyn Fn(&Challenge) -> bool + Send + Sync)>,
+    ) -> Result<Challenge, Error> {
+        let metadata = metadata.map(encode_metadata).transpose()?;
+        self.respond_checked(factor, sid, decision, None, shown, metadata)
             .await
     }
 
@@ -224,7 +241,7 @@ impl VerifyPush {
         decision: Decision,
         expect: Option<&Expectation>,
     ) -> Result<Challenge, Error> {
-        self.respond_checked(factor, sid, decision, expect, None)
+        self.respond_checked(factor, sid, decision, expect, None, None)
             .await
     }
 
@@ -235,6 +252,7 @@ impl VerifyPush {
         decision: Decision,
         expect: Option<&Expectation>,
         shown: Option<&(dyn Fn(&Challenge) -> bool + Send + Sync)>,
+        metadata: Option<String>,
     ) -> Result<Challenge, Error> {
         let status = decision.status();
         let rec = self.record(factor)?;
@@ -299,9 +317,11 @@ impl VerifyPush {
         let key = self.key_for(&rec).await?;
         let jws = challenge_jws(&key, &claims)?;
         let url = route(&rec.factor, &format!("Challenges/{sid}"))?;
-        let (resp, _) = self
-            .device_call(&rec, Method::Post, url, &[("AuthPayload", jws)])
-            .await?;
+        let mut form = vec![("AuthPayload", jws)];
+        if let Some(m) = metadata {
+            form.push(("Metadata", m));
+        }
+        let (resp, _) = self.device_call(&rec, Method::Post, url, &form).await?;
         resp.success().map_err(|e| answer_error(sid, e))?;
         let after = self.fetch(&rec, sid).await?.challenge;
         if after.status != status {
@@ -313,6 +333,22 @@ impl VerifyPush {
         tracing::info!(factor = %factor, challenge = %sid, status = %status, "challenge answered");
         Ok(after)
     }
+}
+
+/// The longest `Metadata` Twilio accepts on a challenge update, in characters of its JSON text.
+pub const METADATA_MAX_CHARS: usize = 1024;
+
+/// `Metadata` as the stringified JSON object Twilio expects; too long is [`Error::Input`], so
+/// the server never has to refuse (and the answer is never half sent).
+fn encode_metadata(m: &BTreeMap<String, String>) -> Result<String, Error> {
+    let text = serde_json::to_string(m)
+        .map_err(|e| Error::Input(format!("metadata cannot be encoded: {e}")))?;
+    if text.chars().count() > METADATA_MAX_CHARS {
+        return Err(Error::Input(format!(
+            "metadata is longer than {METADATA_MAX_CHARS} characters"
+        )));
+    }
+    Ok(text)
 }
 
 /// Twilio's codes for a refused answer get their own error codes: the race with another

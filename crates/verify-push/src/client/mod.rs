@@ -9,6 +9,7 @@ mod factors;
 mod local;
 
 pub use builder::VerifyPushBuilder;
+pub use challenges::METADATA_MAX_CHARS;
 pub use local::IntegrityReport;
 
 use crate::crypto::KeyPair;

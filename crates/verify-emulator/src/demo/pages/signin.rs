@@ -73,7 +73,7 @@ pub async fn pick(
             let status = factor.status.as_deref().unwrap_or("unknown");
             let action = if status == "verified" {
                 format!(
-                    r#"<form method="post" action="/demo/signin">{}<input type="hidden" name="identity" value="{}"><input type="hidden" name="factor_sid" value="{}"><button type="submit">Send sign-in request</button></form>"#,
+                    r#"<form method="post" action="/demo/signin">{}<input type="hidden" name="identity" value="{}"><input type="hidden" name="factor_sid" value="{}"><label><input type="checkbox" name="match_number" value="on" data-testid="match-option"> Ask for number matching</label> <button type="submit">Send sign-in request</button></form>"#,
                     csrf.hidden_input(),
                     esc(&identity),
                     esc(&factor.sid)
@@ -99,6 +99,23 @@ pub async fn pick(
 pub struct StartForm {
     identity: String,
     factor_sid: String,
+    /// The "Ask for number matching" checkbox (absent when unticked).
+    #[serde(default)]
+    match_number: Option<String>,
+}
+
+/// Hidden-details keys Assent reads for number matching (see the README, "For relying parties").
+const MATCH_MODE_KEY: &str = "assent_match_mode";
+const MATCH_CODE_KEY: &str = "assent_match_code";
+
+/// What Assent tells the relying party in `metadata.deny_reason`, in the page's words.
+fn deny_reason_text(reason: &str) -> Option<&'static str> {
+    match reason {
+        "not_me" => Some("The device owner says this wasn't them."),
+        "mistake" => Some("The device owner says it was a mistake."),
+        "wrong_match" => Some("The number chosen on the device did not match this page."),
+        _ => None,
+    }
 }
 
 /// `POST /signin`: creates the challenge and redirects to its status page.
@@ -120,6 +137,11 @@ pub async fn start(
     let transaction_id = format!("tx-{}", uuid::Uuid::new_v4().simple());
     let mut hidden = serde_json::Map::new();
     hidden.insert("transaction_id".into(), transaction_id.into());
+    if form.match_number.as_deref() == Some("on") {
+        let code = format!("{:02}", rand::random_range(0..100u8));
+        hidden.insert(MATCH_MODE_KEY.into(), "choose".into());
+        hidden.insert(MATCH_CODE_KEY.into(), code.into());
+    }
     let new = NewChallenge {
         factor_sid: form.factor_sid,
         message: format!("Sign in to {SERVICE_NAME}"),
@@ -177,8 +199,34 @@ pub async fn status(
         .and_then(|h| h.get("transaction_id"))
         .and_then(|t| t.as_str())
         .unwrap_or("");
+    let code = challenge
+        .hidden_details
+        .as_ref()
+        .and_then(|h| h.get(MATCH_CODE_KEY))
+        .and_then(|t| t.as_str());
+    let match_html = match code {
+        Some(code) if challenge.status == "pending" => format!(
+            r#"<p class="match">On your device, pick the number <strong data-testid="match-code">{}</strong>.</p>"#,
+            esc(code)
+        ),
+        _ => String::new(),
+    };
+    let reason = challenge
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("deny_reason"))
+        .and_then(|r| r.as_str());
+    let reason_html = match reason {
+        Some(r) if challenge.status == "denied" => format!(
+            r#"<p data-testid="deny-reason" data-reason="{}">{}</p>"#,
+            esc(r),
+            esc(deny_reason_text(r).unwrap_or("The device gave a reason this page does not know."))
+        ),
+        _ => String::new(),
+    };
     let body = format!(
         r#"<p id="challenge-status" data-testid="challenge-status" data-status="{status}" class="status status-{status}">{headline}</p>
+{match_html}{reason_html}
 <table>
 <tr><th>Message</th><td>{message}</td></tr>
 {fields}
