@@ -56,11 +56,16 @@ case ${1:-} in
     test)
         need_toolchain
         wine_env
-        # The library with its in-process emulator over loopback, and the app's core. The OS
-        # keychain tests stay off (ASSENT_TEST_KEYRING unset): Wine's Credential Manager is a
-        # stub, so these runs use the in-memory and file key stores.
+        # The library with its in-process emulator over loopback, and the app's core. The
+        # Secret Service tests stay off (ASSENT_TEST_KEYRING unset); tests/credential_manager.rs
+        # runs OsKeyStore against Wine's Credential Manager, the rest use the in-memory and file
+        # key stores.
+        # killed_writer_never_corrupts_the_store kills its child 5-80 ms after spawning it; a
+        # Wine process takes longer than that to start, so the child dies before its first
+        # write and the test can only see the initial version. It runs natively on Linux.
         env -u ASSENT_TEST_KEYRING -u DISPLAY cargo nextest run --target "$TARGET" \
-            -p verify-push -p assent-core --profile ci
+            -p verify-push -p assent-core --profile ci \
+            -E 'not (package(verify-push) & test(=killed_writer_never_corrupts_the_store))'
         wineserver -k 2>/dev/null || true
         ;;
     package)
