@@ -91,7 +91,10 @@ mod win {
         }
         // SAFETY: no arguments, no preconditions.
         let now = unsafe { GetTickCount() };
-        Some(Duration::from_millis(super::ms_since_input(now, info.dwTime)))
+        Some(Duration::from_millis(super::ms_since_input(
+            now,
+            info.dwTime,
+        )))
     }
 }
 

@@ -18,12 +18,12 @@ use crate::state::AppState;
 use assent_core::views::PendingChallenge;
 use assent_core::Decision;
 
-#[cfg(all(unix, not(target_os = "macos")))]
-use backend_xdg::Backend;
-#[cfg(windows)]
-use backend_toast::Backend;
 #[cfg(not(any(windows, all(unix, not(target_os = "macos")))))]
 use backend_none::Backend;
+#[cfg(windows)]
+use backend_toast::Backend;
+#[cfg(all(unix, not(target_os = "macos")))]
+use backend_xdg::Backend;
 
 /// Why a notification was not shown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,7 +58,10 @@ impl NotifyError {
 
 /// What the user did with a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(any(windows, all(unix, not(target_os = "macos")))), allow(dead_code))]
+#[cfg_attr(
+    not(any(windows, all(unix, not(target_os = "macos")))),
+    allow(dead_code)
+)]
 enum Choice {
     /// Clicked the body (or "Open").
     Open,
@@ -70,7 +73,10 @@ impl Choice {
     /// The user's answer, `None` when the notification closed without one. Only the two action
     /// identifiers we register answer; anything else (the body click, an unknown or crafted
     /// action, an inline reply) only opens the window.
-    #[cfg_attr(not(any(windows, all(unix, not(target_os = "macos")))), allow(dead_code))]
+    #[cfg_attr(
+        not(any(windows, all(unix, not(target_os = "macos")))),
+        allow(dead_code)
+    )]
     fn of(response: &notify_rust::NotificationResponse) -> Option<Choice> {
         use notify_rust::NotificationResponse as R;
         match response {
@@ -333,7 +339,10 @@ pub fn focus(app: &AppHandle, challenge_sid: &str) {
 }
 
 /// Collapses whitespace and bounds length.
-#[cfg_attr(not(any(windows, all(unix, not(target_os = "macos")))), allow(dead_code))]
+#[cfg_attr(
+    not(any(windows, all(unix, not(target_os = "macos")))),
+    allow(dead_code)
+)]
 fn one_line(text: &str, max: usize) -> String {
     let s: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.chars().count() > max {
@@ -347,7 +356,10 @@ fn one_line(text: &str, max: usize) -> String {
 
 /// The body as plain text: when the server interprets markup, server-provided text is escaped
 /// so `<b>`, `<a href>` or `<img>` show literally.
-#[cfg_attr(not(any(windows, all(unix, not(target_os = "macos")))), allow(dead_code))]
+#[cfg_attr(
+    not(any(windows, all(unix, not(target_os = "macos")))),
+    allow(dead_code)
+)]
 fn body_text(message: &str, server_does_markup: bool) -> String {
     let bounded = one_line(message, 300);
     if !server_does_markup {

@@ -79,7 +79,8 @@ mod registry {
     use assent_core::AppError;
 
     const RUN: &str = r"Software\Microsoft\Windows\CurrentVersion\Run";
-    const APPROVED: &str = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run";
+    const APPROVED: &str =
+        r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run";
     // What Task Manager writes for "Enabled": 2, then a zero FILETIME.
     const APPROVED_ON: [u8; 12] = [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     // HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND): no such key or value.

@@ -171,10 +171,9 @@ fn map_err_on(os: &str, e: keyring::Error) -> Error {
         keyring::Error::Invalid(what, why) => {
             Error::KeyStorage(format!("keychain attribute {what} is invalid: {why}"))
         }
-        keyring::Error::Ambiguous(c) => Error::KeyStorage(format!(
-            "{} keychain entries match one key alias",
-            c.len()
-        )),
+        keyring::Error::Ambiguous(c) => {
+            Error::KeyStorage(format!("{} keychain entries match one key alias", c.len()))
+        }
         other => Error::KeyStorage(other.to_string()),
     }
 }
