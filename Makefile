@@ -2,7 +2,7 @@
 # Everything is installed by the scripts themselves (apt, npm, cargo); see scripts/.
 SHELL := /usr/bin/env bash
 
-.PHONY: run test check unit bench screenshots setup headless
+.PHONY: run test check unit bench screenshots setup headless package-windows
 
 ## Build and start Assent (with its embedded emulator and demo site); prints the demo URL.
 run:
@@ -35,3 +35,7 @@ setup:
 ## Open a shell on the private headless desktop used by the tests.
 headless:
 	@scripts/headless.sh bash
+
+## Build a release assent.exe for Windows (x86_64-pc-windows-gnu) and print its size.
+package-windows:
+	@scripts/windows.sh package

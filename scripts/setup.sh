@@ -15,7 +15,10 @@ build_pkgs=(build-essential pkg-config file curl wget libssl-dev libdbus-1-dev
 # What the headless tests use: X server, keyring, notification daemon, WebDriver, tray watcher.
 test_pkgs=(xvfb xauth dbus dbus-x11 libglib2.0-bin imagemagick x11-utils xdotool fonts-dejavu-core
     webkit2gtk-driver gnome-keyring libsecret-tools dunst libnotify-bin keyutils chromium
-    python3 python3-dbus-next python3-venv)
+    python3 python3-dbus-next python3-venv
+    gcc-mingw-w64-x86-64 wine wine64)
+# The last line is the Windows build (scripts/windows.sh): mingw-w64 for the C in aws-lc-sys
+# and ring, Wine to run the Windows test binaries.
 
 pkgs=("${build_pkgs[@]}")
 case $mode in
@@ -96,7 +99,25 @@ install_test_tools() {
     fi
 }
 
+# The Windows target for scripts/windows.sh (clippy, tests under Wine, package-windows).
+install_windows_target() {
+    local t=x86_64-pc-windows-gnu
+    if ! command -v rustup >/dev/null 2>&1; then
+        notice "rustup not found: add the Rust target $t for your toolchain yourself"
+        return 0
+    fi
+    if rustup target list --installed | grep -qx "$t"; then
+        echo "rustup: target $t present"
+    else
+        say "rustup target add $t"
+        rustup target add "$t" </dev/null
+    fi
+}
+
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs)"
 install_apt
 install_ui
-if [ "$mode" = test ]; then install_test_tools; fi
+if [ "$mode" = test ]; then
+    install_test_tools
+    install_windows_target
+fi

@@ -76,6 +76,10 @@ fi
 step clippy cargo clippy --workspace --all-targets $features -- -D warnings
 # shellcheck disable=SC2086
 step build cargo build --workspace --all-targets $features
+# Windows: the whole workspace through clippy for x86_64-pc-windows-gnu, then the library and
+# core tests run under Wine (scripts/windows.sh).
+step win-clippy scripts/windows.sh clippy
+step win-test scripts/windows.sh test
 
 # Headless part: each step gets a fresh private desktop (bus, X, keyring, dunst, tauri-driver).
 e2e_env=()

@@ -19,6 +19,11 @@ import proctree
 TARGET = Path(os.environ.get("BENCH_TARGET_DIR", ROOT / "target-bench"))
 ASSENT = Path(os.environ.get("BENCH_ASSENT_BIN", TARGET / "release" / "assent"))
 EMULATOR = Path(os.environ.get("BENCH_EMULATOR_BIN", TARGET / "release" / "verify-emulator"))
+# The Windows exe from `make package-windows`, in the bench's target dir or the default one.
+WINDOWS_EXES = [Path(os.environ["BENCH_ASSENT_EXE"])] if os.environ.get("BENCH_ASSENT_EXE") else [
+    TARGET / "x86_64-pc-windows-gnu" / "release" / "assent.exe",
+    ROOT / "target" / "x86_64-pc-windows-gnu" / "release" / "assent.exe",
+]
 HELLO = Path(os.environ.get("BENCH_HELLO_BIN", TARGET / "hello-tauri" / "release" / "hello-tauri"))
 LOGS = Path(os.environ.get("BENCH_LOGS", ROOT / "results" / "logs"))
 

@@ -1,9 +1,11 @@
 //! Start at login; the login item starts Assent with `--hidden` (straight to the tray).
 //!
 //! Linux: our own XDG autostart entry ([`xdg`]), because the plugin's backend ignores
-//! `XDG_CONFIG_HOME` and does not quote the program path. macOS and Windows:
+//! `XDG_CONFIG_HOME` and does not quote the program path. Windows: our own `Run` registry
+//! value ([`windows`]), for the same quoting reason and to stay per-user. macOS:
 //! tauri-plugin-autostart.
 
+pub mod windows;
 #[cfg(target_os = "linux")]
 pub mod xdg;
 
@@ -17,7 +19,7 @@ use assent_core::{AppError, Core};
 pub const LOGIN_ARGS: &[&str] = &["--hidden"];
 
 /// The plugin, configured to pass [`LOGIN_ARGS`].
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
     tauri_plugin_autostart::Builder::new()
         .args(LOGIN_ARGS.iter().copied())
@@ -25,9 +27,9 @@ pub fn plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
         .build()
 }
 
-/// Nothing to set up on Linux ([`xdg`] reads the environment when asked); an empty plugin
-/// keeps the builder in lib.rs the same on every platform.
-#[cfg(target_os = "linux")]
+/// Nothing to set up on Linux and Windows (the entry is read and written when asked); an
+/// empty plugin keeps the builder in lib.rs the same on every platform.
+#[cfg(any(target_os = "linux", windows))]
 pub fn plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
     tauri::plugin::Builder::new("assent-autostart").build()
 }
@@ -42,7 +44,26 @@ fn login_item_enabled(_app: &AppHandle) -> Result<bool, AppError> {
     xdg::LoginEntry::for_this_binary(LOGIN_ARGS)?.is_enabled()
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
+fn set_login_item(_app: &AppHandle, enabled: bool) -> Result<(), AppError> {
+    windows::set(enabled, &this_exe()?, LOGIN_ARGS)
+}
+
+#[cfg(windows)]
+fn login_item_enabled(_app: &AppHandle) -> Result<bool, AppError> {
+    windows::is_enabled()
+}
+
+#[cfg(windows)]
+fn this_exe() -> Result<String, AppError> {
+    std::env::current_exe()
+        .map_err(|e| AppError::Desktop(format!("cannot find this program's path: {e}")))?
+        .into_os_string()
+        .into_string()
+        .map_err(|_| AppError::Desktop("this program's path is not valid Unicode".into()))
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
 fn set_login_item(app: &AppHandle, enabled: bool) -> Result<(), AppError> {
     use tauri_plugin_autostart::ManagerExt;
     let launcher = app.autolaunch();
@@ -54,7 +75,7 @@ fn set_login_item(app: &AppHandle, enabled: bool) -> Result<(), AppError> {
     r.map_err(|e| AppError::Desktop(format!("cannot change start at login: {e}")))
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 fn login_item_enabled(app: &AppHandle) -> Result<bool, AppError> {
     use tauri_plugin_autostart::ManagerExt;
     app.autolaunch()

@@ -2,11 +2,13 @@
 //!
 //! On X11 a background thread asks the XScreenSaver extension for the time since the last
 //! keyboard or mouse input every few seconds (libXss is loaded at run time, like tao loads
-//! Xlib). Where that is unavailable (Wayland without XWayland, other OSes) idle time is unknown
-//! and the watcher treats the user as active, so requests are never noticed late. A shown
+//! Xlib). On Windows `GetLastInputInfo` answers the same question directly (one cheap call per
+//! ask, no thread). Where neither is available (Wayland without XWayland, macOS, other OSes)
+//! idle time is unknown and the watcher treats the user as active, so requests are never
+//! noticed late. A shown
 //! window and focusing it also count as activity (`GuiIdle`, `Watcher::note_interaction`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +19,8 @@ const UNKNOWN: u64 = u64::MAX;
 /// Idle time sampled by a background thread.
 #[derive(Debug, Clone)]
 pub struct SystemIdle {
+    // Windows asks the OS on every call instead.
+    #[cfg_attr(windows, allow(dead_code))]
     idle_ms: Arc<AtomicU64>,
 }
 
@@ -31,8 +35,14 @@ impl SystemIdle {
 }
 
 impl IdleSource for SystemIdle {
+    #[cfg(windows)]
     fn idle_time(&self) -> Option<Duration> {
-        match self.idle_ms.load(Ordering::Relaxed) {
+        win::idle_time()
+    }
+
+    #[cfg(not(windows))]
+    fn idle_time(&self) -> Option<Duration> {
+        match self.idle_ms.load(std::sync::atomic::Ordering::Relaxed) {
             UNKNOWN => None,
             ms => Some(Duration::from_millis(ms)),
         }
@@ -50,6 +60,41 @@ impl IdleSource for GuiIdle {
             return Some(Duration::ZERO);
         }
         self.0.idle_time()
+    }
+}
+
+/// Milliseconds since the last input, from two readings of the 32-bit millisecond tick counter
+/// (`GetTickCount` and `LASTINPUTINFO::dwTime`). The counter wraps every 49.7 days; wrapping
+/// subtraction keeps the answer right across the wrap.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn ms_since_input(now_tick: u32, last_input_tick: u32) -> u64 {
+    u64::from(now_tick.wrapping_sub(last_input_tick))
+}
+
+#[cfg(windows)]
+mod win {
+    use std::time::Duration;
+
+    use windows_sys::Win32::System::SystemInformation::GetTickCount;
+    use windows_sys::Win32::UI::Input::KeyboardAndMouse::{GetLastInputInfo, LASTINPUTINFO};
+
+    /// Time since the last keyboard or mouse input of this session; `None` if Windows refuses.
+    pub(super) fn idle_time() -> Option<Duration> {
+        let mut info = LASTINPUTINFO {
+            cbSize: std::mem::size_of::<LASTINPUTINFO>() as u32,
+            dwTime: 0,
+        };
+        // SAFETY: `info` is a properly sized, writable LASTINPUTINFO that outlives the call.
+        let ok = unsafe { GetLastInputInfo(&mut info) };
+        if ok == 0 {
+            return None;
+        }
+        // SAFETY: no arguments, no preconditions.
+        let now = unsafe { GetTickCount() };
+        Some(Duration::from_millis(super::ms_since_input(
+            now,
+            info.dwTime,
+        )))
     }
 }
 
@@ -111,5 +156,25 @@ mod x11 {
                 std::thread::sleep(SAMPLE_EVERY);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_milliseconds_survive_the_tick_counter_wrap() {
+        assert_eq!(ms_since_input(5_000, 2_000), 3_000);
+        assert_eq!(ms_since_input(7, 7), 0);
+        // Input 10 ms before the 49.7-day wrap, asked 5 ms after it.
+        assert_eq!(ms_since_input(5, u32::MAX - 9), 15);
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn windows_reports_an_idle_time() {
+        // Any interactive or service session has a last-input tick; the value itself varies.
+        assert!(SystemIdle::start().idle_time().is_some());
     }
 }

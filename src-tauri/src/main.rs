@@ -27,6 +27,8 @@ struct Cli {
 }
 
 fn main() {
+    #[cfg(windows)]
+    attach_parent_console();
     let cli = Cli::parse();
     let code = match cli.command {
         Some(cmd) => assent_core::cli::run(cmd, |dir| assent::logging::init(dir, false)),
@@ -52,4 +54,16 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// A release build has no console of its own (GUI subsystem), so `assent list` run from a
+/// terminal would print nothing; write to the terminal that started us, if any. Started from
+/// Explorer or a login item there is none and the call fails harmlessly.
+#[cfg(windows)]
+fn attach_parent_console() {
+    use windows_sys::Win32::System::Console::{AttachConsole, ATTACH_PARENT_PROCESS};
+    // SAFETY: no pointers; fails (returns 0) when there is no parent console or one is attached.
+    unsafe {
+        AttachConsole(ATTACH_PARENT_PROCESS);
+    }
 }

@@ -1,10 +1,11 @@
 //! Hostile-environment cases over real loopback HTTP: DNS-rebinding style `Host` headers,
 //! `--no-demo`, and owner-only state files.
 
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 
 use serde_json::Value;
-use verify_emulator::{spawn, DbLocation, EmulatorConfig};
+use verify_emulator::{spawn, EmulatorConfig};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -103,15 +104,18 @@ async fn no_demo_serves_the_api_only() {
     emu.shutdown().await;
 }
 
+#[cfg(unix)]
 fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).expect("stat").permissions().mode() & 0o777
 }
 
 /// The DB (it holds the auth token) and its WAL/SHM files end up 0600 on every start: in a
 /// directory that already existed, over a file a loose umask once made 0644, and in a fresh
-/// nested directory, which is created 0700.
+/// nested directory, which is created 0700. Unix modes only; Windows has ACLs instead.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_files_are_owner_only() {
+    use verify_emulator::DbLocation;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let existing = dir.path().join("old.sqlite");

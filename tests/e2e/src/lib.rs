@@ -3,6 +3,9 @@
 //! and probes of the headless desktop (dunst notifications, gnome-keyring).
 //!
 //! Run inside `scripts/headless.sh` with `ASSENT_E2E=1` (what `make test` does).
+//!
+//! Linux only: the desktop it drives (D-Bus, gnome-keyring, dunst, WebKitWebDriver) is Linux's.
+#![cfg(target_os = "linux")]
 
 pub mod app;
 pub mod check;

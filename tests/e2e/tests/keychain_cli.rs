@@ -10,6 +10,8 @@
 //! with `cargo build --workspace --all-targets --features assent/custom-protocol`. Each test runs
 //! its own D-Bus and gnome-keyring ([`PrivateKeyring`]): locking or stopping it touches no other
 //! test, and the CLI finds it through `DBUS_SESSION_BUS_ADDRESS`.
+// Linux only, like the harness (src/lib.rs).
+#![cfg(target_os = "linux")]
 
 use assent_e2e::check::{ensure, report};
 use assent_e2e::emulator::Emulator;

@@ -1,5 +1,7 @@
 //! Scenarios on the real Assent window. Each needs `ASSENT_E2E=1` inside `scripts/headless.sh`
 //! (else it prints a SKIP notice and passes) and fails with a message naming what didn't happen.
+// Linux only, like the harness (src/lib.rs).
+#![cfg(target_os = "linux")]
 
 use assent_e2e::app::tid;
 use assent_e2e::check::{ensure, report};

@@ -71,6 +71,13 @@ struct Entries {
 
 impl Entries {
     fn entry(&self, user: &str) -> Result<keyring::Entry, Error> {
+        if cfg!(not(any(
+            target_os = "linux",
+            target_os = "macos",
+            target_os = "windows"
+        ))) {
+            return Err(no_keychain_here());
+        }
         keyring::Entry::new(&self.service, user).map_err(map_err)
     }
 
@@ -120,13 +127,40 @@ fn check_alias(alias: &str) -> Result<(), Error> {
 /// Maps keyring errors to typed errors with a message a user can act on. The platform detail
 /// is included; keyring's errors never contain the secret (except `BadEncoding`, not shown).
 pub(crate) fn map_err(e: keyring::Error) -> Error {
+    map_err_on(std::env::consts::OS, e)
+}
+
+/// What to tell the user about a locked and an unreachable keychain on `os`.
+fn keychain_hints(os: &str) -> (&'static str, &'static str) {
+    match os {
+        // keyring's Windows backend reports ERROR_NO_SUCH_LOGON_SESSION as NoStorageAccess:
+        // the process runs without a logon session's credentials (a service, a network logon).
+        "windows" => (
+            "Windows Credential Manager refused access: sign in to Windows interactively (not as a service or over a network logon) and try again",
+            "Windows Credential Manager failed: check that the Credential Manager service (VaultSvc) is running and try again",
+        ),
+        "macos" => (
+            "unlock your login keychain (or allow access) and try again",
+            "the macOS Keychain is not reachable: sign in to a graphical session and try again",
+        ),
+        _ => (
+            "unlock your login keyring (or allow access) and try again",
+            "start your keyring (on Linux a Secret Service such as gnome-keyring on the session D-Bus) and try again",
+        ),
+    }
+}
+
+/// [`map_err`] with the advice for `os` (a `std::env::consts::OS` value); separate so every
+/// platform's wording is tested on any platform.
+fn map_err_on(os: &str, e: keyring::Error) -> Error {
+    let (locked, unavailable) = keychain_hints(os);
     match e {
-        keyring::Error::NoStorageAccess(inner) => Error::KeychainLocked(format!(
-            "unlock your login keyring (or allow access) and try again ({inner})"
-        )),
-        keyring::Error::PlatformFailure(inner) => Error::KeychainUnavailable(format!(
-            "start your keyring (on Linux a Secret Service such as gnome-keyring on the session D-Bus) and try again ({inner})"
-        )),
+        keyring::Error::NoStorageAccess(inner) => {
+            Error::KeychainLocked(format!("{locked} ({inner})"))
+        }
+        keyring::Error::PlatformFailure(inner) => {
+            Error::KeychainUnavailable(format!("{unavailable} ({inner})"))
+        }
         keyring::Error::NoEntry => Error::KeyStorage("no such keychain entry".into()),
         keyring::Error::BadEncoding(_) => {
             Error::KeyStorage("keychain entry has an unexpected encoding".into())
@@ -137,12 +171,20 @@ pub(crate) fn map_err(e: keyring::Error) -> Error {
         keyring::Error::Invalid(what, why) => {
             Error::KeyStorage(format!("keychain attribute {what} is invalid: {why}"))
         }
-        keyring::Error::Ambiguous(c) => Error::KeyStorage(format!(
-            "{} keychain entries match one key alias",
-            c.len()
-        )),
+        keyring::Error::Ambiguous(c) => {
+            Error::KeyStorage(format!("{} keychain entries match one key alias", c.len()))
+        }
         other => Error::KeyStorage(other.to_string()),
     }
+}
+
+/// The error for a build whose OS has no keychain backend: keyring would fall back to its
+/// in-memory mock store there and lose every key at exit, so nothing is stored at all.
+pub(crate) fn no_keychain_here() -> Error {
+    Error::KeychainUnavailable(format!(
+        "no OS keychain backend for {} in this build; keys cannot be stored safely",
+        std::env::consts::OS
+    ))
 }
 
 impl Entries {
@@ -228,15 +270,49 @@ mod tests {
 
     #[test]
     fn keyring_errors_map_to_clear_codes() {
-        let locked = map_err(keyring::Error::NoStorageAccess(io("locked")));
+        let locked = map_err_on("linux", keyring::Error::NoStorageAccess(io("locked")));
         assert_eq!(locked.code(), ErrorCode::KeychainLocked);
         assert!(locked.to_string().contains("unlock"));
-        let gone = map_err(keyring::Error::PlatformFailure(io("no bus")));
+        let gone = map_err_on("linux", keyring::Error::PlatformFailure(io("no bus")));
         assert_eq!(gone.code(), ErrorCode::KeychainUnavailable);
         assert!(gone.to_string().contains("Secret Service"));
         let bad = map_err(keyring::Error::BadEncoding(vec![1, 2, 3]));
         assert_eq!(bad.code(), ErrorCode::KeyStorage);
         assert!(!bad.to_string().contains("[1, 2, 3]"));
+    }
+
+    #[test]
+    fn windows_credential_manager_errors_name_windows() {
+        let locked = map_err_on("windows", keyring::Error::NoStorageAccess(io("1312")));
+        assert_eq!(locked.code(), ErrorCode::KeychainLocked);
+        assert!(locked.to_string().contains("Credential Manager"));
+        assert!(locked.to_string().contains("1312"), "platform detail kept");
+        let failed = map_err_on("windows", keyring::Error::PlatformFailure(io("1168")));
+        assert_eq!(failed.code(), ErrorCode::KeychainUnavailable);
+        assert!(failed.to_string().contains("VaultSvc"));
+        assert!(!failed.to_string().contains("Secret Service"));
+        // The 2560-byte blob limit of a Windows credential is a storage error, not a crash.
+        let long = map_err_on("windows", keyring::Error::TooLong("password".into(), 2560));
+        assert_eq!(long.code(), ErrorCode::KeyStorage);
+        assert!(long.to_string().contains("2560"));
+    }
+
+    #[test]
+    fn every_platform_has_its_own_advice() {
+        let (lin, mac, win) = (
+            keychain_hints("linux"),
+            keychain_hints("macos"),
+            keychain_hints("windows"),
+        );
+        assert!(lin != mac && mac != win && lin != win);
+        assert_eq!(keychain_hints("freebsd"), lin);
+    }
+
+    #[test]
+    fn a_build_without_a_keychain_refuses_to_store() {
+        let e = no_keychain_here();
+        assert_eq!(e.code(), ErrorCode::KeychainUnavailable);
+        assert!(e.to_string().contains(std::env::consts::OS));
     }
 
     #[test]
