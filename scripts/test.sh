@@ -2,7 +2,6 @@
 # Runs every check and test of the repository, in order, stopping at the first failure.
 # Usage: scripts/test.sh            (what `make test` and .ci/run call)
 #   ASSENT_SKIP_SETUP=1   don't run scripts/setup.sh (already done)
-# Steps for pieces that don't exist yet are skipped with a notice, never silently.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -62,16 +61,10 @@ fi
 
 step fmt cargo fmt --all --check
 step bindings scripts/check-bindings.sh
-if have_ui; then
-    step ui-check bash -c 'cd ui && npm run check'
-    step ui-test bash -c 'cd ui && npm test'
-    # The app embeds ui/dist (custom-protocol), so it must exist before cargo compiles the app.
-    step ui-build bash -c 'cd ui && npm run build'
-else
-    skip ui-check "ui/ does not exist yet"
-    skip ui-test "ui/ does not exist yet"
-    skip ui-build "ui/ does not exist yet"
-fi
+step ui-check bash -c 'cd ui && npm run check'
+step ui-test bash -c 'cd ui && npm test'
+# The app embeds ui/dist (custom-protocol), so it must exist before cargo compiles the app.
+step ui-build bash -c 'cd ui && npm run build'
 # shellcheck disable=SC2086 # $features is one flag or empty
 step clippy cargo clippy --workspace --all-targets $features -- -D warnings
 # shellcheck disable=SC2086
@@ -82,36 +75,15 @@ step win-clippy scripts/windows.sh clippy
 step win-test scripts/windows.sh test
 
 # Headless part: each step gets a fresh private desktop (bus, X, keyring, dunst, tauri-driver).
-e2e_env=()
-if have_app && have_e2e; then
-    e2e_env=(ASSENT_E2E=1)
-else
-    notice "src-tauri/ or tests/e2e (as a workspace member) missing: end-to-end tests will skip"
-fi
 # shellcheck disable=SC2086
-step nextest scripts/headless.sh env ASSENT_TEST_KEYRING=1 "${e2e_env[@]}" \
+step nextest scripts/headless.sh env ASSENT_TEST_KEYRING=1 ASSENT_E2E=1 \
     cargo nextest run --workspace $features --profile ci
 
-if [ -x crates/verify-emulator/tests/python/run.sh ]; then
-    step python scripts/headless.sh crates/verify-emulator/tests/python/run.sh
-elif [ -f crates/verify-emulator/tests/python/run.sh ]; then
-    step python scripts/headless.sh bash crates/verify-emulator/tests/python/run.sh
-else
-    skip python "crates/verify-emulator/tests/python/run.sh does not exist yet"
-fi
+step python scripts/headless.sh bash crates/verify-emulator/tests/python/run.sh
 
 # Bounded fuzz smoke run of every target (the long run is documented in fuzz/README.md).
-if [ -d fuzz ]; then
-    step fuzz-smoke scripts/fuzz.sh "${FUZZ_SMOKE_SECS:-20}"
-else
-    skip fuzz-smoke "fuzz/ does not exist yet"
-fi
-
-if have_app; then
-    step tray scripts/headless.sh tests/tray/run.sh
-else
-    skip tray "src-tauri/ does not exist yet"
-fi
+step fuzz-smoke scripts/fuzz.sh "${FUZZ_SMOKE_SECS:-20}"
+step tray scripts/headless.sh tests/tray/run.sh
 
 # Totals over the test runners (nextest, pytest, tray), as one plain closing line.
 totals() {

@@ -79,6 +79,7 @@ mod win {
     use windows_sys::Win32::UI::Input::KeyboardAndMouse::{GetLastInputInfo, LASTINPUTINFO};
 
     /// Time since the last keyboard or mouse input of this session; `None` if Windows refuses.
+    #[allow(unsafe_code)]
     pub(super) fn idle_time() -> Option<Duration> {
         let mut info = LASTINPUTINFO {
             cbSize: std::mem::size_of::<LASTINPUTINFO>() as u32,

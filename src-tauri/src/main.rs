@@ -60,6 +60,7 @@ fn main() {
 /// terminal would print nothing; write to the terminal that started us, if any. Started from
 /// Explorer or a login item there is none and the call fails harmlessly.
 #[cfg(windows)]
+#[allow(unsafe_code)]
 fn attach_parent_console() {
     use windows_sys::Win32::System::Console::{AttachConsole, ATTACH_PARENT_PROCESS};
     // SAFETY: no pointers; fails (returns 0) when there is no parent console or one is attached.

@@ -173,7 +173,7 @@ mod tests {
     fn hostile_paths_and_arguments_are_refused() {
         for program in ["", "C:\\a\"b.exe", "C:\\a\nb.exe", "C:\\a\0.exe"] {
             let e = command_line(program, &[]).expect_err(program);
-            assert_eq!(e.code(), "desktop");
+            assert_eq!(e.code().as_str(), "desktop");
         }
         let e = command_line(r"C:\a.exe", &["--x\r\n--evil"]).expect_err("newline arg");
         assert!(e.to_string().contains("control characters"));
