@@ -155,7 +155,10 @@ fn ipc_ts_commands() -> Vec<String> {
         .split("call<")
         .skip(1)
         .filter_map(|rest| {
-            let after = &rest[rest.find(">(\"")? + 3..];
+            // `call<T>("name", …)`, the name possibly on the next line (prettier wraps long calls).
+            let after = rest[rest.find(">(")? + 2..]
+                .trim_start()
+                .strip_prefix('"')?;
             Some(after[..after.find('"')?].to_owned())
         })
         .collect();

@@ -39,8 +39,12 @@ async fn run() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let api = backend.api_base().map_err(|e| e.to_string())?;
+    // A fresh identity per round and process: rounds forget factors locally (so kills land in
+    // removals too), which leaves them on the server, and an entity takes at most 20 push
+    // factors (Twilio's 60315, which the emulator enforces).
+    let pid = std::process::id();
     for round in 0u64.. {
-        let identity = format!("kill-user-{}", round % 3);
+        let identity = format!("kill-{pid}-{round}");
         let token = backend
             .access_token(&service, &identity)
             .await
