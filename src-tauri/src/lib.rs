@@ -150,6 +150,7 @@ fn setup(
         sink: Arc::new(TauriSink::new(handle.clone(), notifier.clone())),
         idle: Arc::new(idle::GuiIdle(idle::SystemIdle::start())),
         watcher: WatcherConfig::default(),
+        quiet_after_not_me: assent_core::quiet::quiet_after_not_me(),
     })?;
     handle.manage(AppState::new(core.clone(), demo_url, notifier, emulator));
 

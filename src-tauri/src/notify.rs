@@ -101,33 +101,145 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
-    /// Shows the notification for a new challenge and handles its actions until it closes.
-    pub async fn show(self: std::sync::Arc<Self>, app: AppHandle, p: PendingChallenge) {
-        let choice = match self.backend.present(&p).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(challenge = %p.sid(), code = e.code(), error = %e, "notification not shown");
-                return;
-            }
+    /// Shows the notification of a request that is its account's only pending one, and
+    /// handles its actions until it closes. `one_click`: offer Approve on it.
+    pub async fn show(
+        self: std::sync::Arc<Self>,
+        app: AppHandle,
+        p: PendingChallenge,
+        one_click: bool,
+    ) {
+        let bubble = Bubble::single(&p, one_click);
+        let Some(choice) = self.present(&bubble).await else {
+            return;
         };
         match choice {
-            // Matching needs the sign-in page's number, which only the card can ask for.
-            Choice::Approve if p.challenge.match_request.is_some() => focus(&app, p.sid()),
+            // Never offered when matching is asked or one click is off; a crafted action only
+            // opens the window.
+            Choice::Approve if !one_click || p.challenge.match_request.is_some() => {
+                focus(&app, p.sid())
+            }
             Choice::Approve => respond(&app, &p, Decision::Approve).await,
             Choice::Deny => respond(&app, &p, Decision::Deny).await,
             Choice::Open => focus(&app, p.sid()),
         }
     }
 
+    /// Shows the grouped notification of an account with `pending` requests (`newest` among
+    /// them), replacing the account's other notifications. It only opens the window.
+    pub async fn show_group(
+        self: std::sync::Arc<Self>,
+        app: AppHandle,
+        newest: PendingChallenge,
+        pending: usize,
+        sound: bool,
+    ) {
+        self.backend.close_account(newest.factor_sid());
+        let bubble = Bubble::group(&newest, pending, sound);
+        if self.present(&bubble).await.is_some() {
+            focus(&app, newest.sid());
+        }
+    }
+
     /// Closes the notification of a challenge (of one account) that is no longer pending.
     pub fn close(self: &std::sync::Arc<Self>, factor_sid: &str, challenge_sid: &str) {
-        self.backend.close(factor_sid, challenge_sid);
+        self.backend.close(&format!("{factor_sid}/{challenge_sid}"));
+    }
+
+    /// Closes the grouped notifications of accounts with nothing pending any more.
+    pub fn close_groups_except(self: &std::sync::Arc<Self>, pending: &[PendingChallenge]) {
+        for factor in self.backend.group_factors() {
+            if !pending.iter().any(|p| p.factor_sid() == factor) {
+                self.backend.close(&Bubble::group_key(&factor));
+            }
+        }
     }
 
     /// Fetches the server's capabilities ahead of the first notification (D-Bus only).
     pub async fn prefetch_capabilities(&self) {
         self.backend.prefetch().await;
+    }
+
+    async fn present(&self, bubble: &Bubble) -> Option<Choice> {
+        match self.backend.present(bubble).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(challenge = %bubble.challenge_sid, code = e.code(), error = %e, "notification not shown");
+                None
+            }
+        }
+    }
+}
+
+/// One notification's content, whatever the backend. Text is plain: a backend whose server
+/// interprets markup escapes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Bubble {
+    /// Tracking key: `YF…/YC…` for a request, [`Bubble::group_key`] for an account's group.
+    key: String,
+    /// The request it was shown for (the newest, for a group): logs and focus.
+    challenge_sid: String,
+    summary: String,
+    body: String,
+    /// Offer Approve (Deny is offered on every single request's notification).
+    approve: bool,
+    /// Offer Deny.
+    deny: bool,
+    /// Pop up with sound.
+    sound: bool,
+}
+
+/// Detail fields shown in a notification at most (the card shows them all).
+const FIELDS_SHOWN: usize = 4;
+
+impl Bubble {
+    fn single(p: &PendingChallenge, one_click: bool) -> Bubble {
+        let mut lines = vec![one_line(&p.challenge.message, 200)];
+        for f in p.challenge.fields.iter().take(FIELDS_SHOWN) {
+            lines.push(format!(
+                "{}: {}",
+                one_line(&f.label, 40),
+                one_line(&f.value, 80)
+            ));
+        }
+        if p.challenge.fields.len() > FIELDS_SHOWN {
+            lines.push(format!(
+                "… and {} more in the window",
+                p.challenge.fields.len() - FIELDS_SHOWN
+            ));
+        }
+        lines.push(format!("From {}", one_line(&p.server_host, 80)));
+        Bubble {
+            key: format!("{}/{}", p.factor_sid(), p.sid()),
+            challenge_sid: p.sid().to_owned(),
+            summary: format!("Sign-in request: {}", one_line(&p.account_name, 80)),
+            body: lines.join("\n"),
+            approve: one_click && p.challenge.match_request.is_none(),
+            deny: true,
+            sound: true,
+        }
+    }
+
+    fn group(newest: &PendingChallenge, pending: usize, sound: bool) -> Bubble {
+        Bubble {
+            key: Bubble::group_key(newest.factor_sid()),
+            challenge_sid: newest.sid().to_owned(),
+            summary: format!(
+                "{pending} sign-in requests: {}",
+                one_line(&newest.account_name, 80)
+            ),
+            body: format!(
+                "From {}. Open Assent to read them; approving is not offered here while several are waiting.",
+                one_line(&newest.server_host, 80)
+            ),
+            approve: false,
+            deny: false,
+            sound,
+        }
+    }
+
+    fn group_key(factor_sid: &str) -> String {
+        format!("{factor_sid}/group")
     }
 }
 
@@ -137,42 +249,46 @@ mod backend_xdg {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
-    use notify_rust::{Notification, NotificationHandle, NotificationResponse, Timeout};
+    use notify_rust::{
+        Hint, Notification, NotificationHandle, NotificationResponse, Timeout, Urgency,
+    };
 
-    use super::{body_text, one_line, Choice, NotifyError};
-    use assent_core::views::PendingChallenge;
+    use super::{escape_markup, Bubble, Choice, NotifyError};
 
     #[derive(Default)]
     pub(super) struct Backend {
         caps: tokio::sync::OnceCell<Vec<String>>,
-        /// Open notifications by challenge key (`YF…/YC…`).
+        /// Open notifications by [`Bubble::key`].
         open: Mutex<HashMap<String, Arc<NotificationHandle>>>,
     }
 
     impl Backend {
-        pub(super) async fn present(
-            &self,
-            p: &PendingChallenge,
-        ) -> Result<Option<Choice>, NotifyError> {
+        pub(super) async fn present(&self, b: &Bubble) -> Result<Option<Choice>, NotifyError> {
             let started = std::time::Instant::now();
             let caps = self.capabilities().await;
             let actions = caps.iter().any(|c| c == "actions");
             let markup = caps.iter().any(|c| c == "body-markup");
+            let body = if markup {
+                escape_markup(&b.body)
+            } else {
+                b.body.clone()
+            };
             let mut n = Notification::new();
             n.appname("Assent")
-                .summary(&format!(
-                    "Sign-in request: {}",
-                    one_line(&p.account_name, 80)
-                ))
-                .body(&body_text(&p.challenge.message, markup))
+                .summary(&b.summary)
+                .body(&body)
                 .timeout(Timeout::Never);
+            if !b.sound {
+                n.hint(Hint::SuppressSound(true)).urgency(Urgency::Low);
+            }
             if actions {
                 n.action("default", "Open");
-                // Matching needs the sign-in page's number, which only the card can ask for.
-                if p.challenge.match_request.is_none() {
+                if b.approve {
                     n.action("approve", "Approve");
                 }
-                n.action("deny", "Deny");
+                if b.deny {
+                    n.action("deny", "Deny");
+                }
             }
             let handle = n
                 .show_async()
@@ -180,34 +296,65 @@ mod backend_xdg {
                 .map(Arc::new)
                 .map_err(|e| NotifyError::Show(e.to_string()))?;
             let id = handle.id();
-            tracing::info!(challenge = %p.sid(), notification_id = id, actions, "notification shown");
+            tracing::info!(challenge = %b.challenge_sid, key = %b.key, notification_id = id, actions, "notification shown");
             // From the task's start to the server's answer (connect, Notify, reply).
-            tracing::debug!(challenge = %p.sid(), show_ms = started.elapsed().as_secs_f64() * 1000.0, "notification timing");
-            self.lock().insert(p.key().to_string(), handle.clone());
+            tracing::debug!(challenge = %b.challenge_sid, show_ms = started.elapsed().as_secs_f64() * 1000.0, "notification timing");
+            if let Some(old) = self.lock().insert(b.key.clone(), handle.clone()) {
+                // A group shown again: the older one goes.
+                tokio::spawn(async move { old.close_async().await });
+            }
 
             let mut chosen = None;
             handle
                 .wait_for_action_async(|r: &NotificationResponse| chosen = Choice::of(r))
                 .await;
-            self.lock().remove(&p.key().to_string());
+            {
+                let mut open = self.lock();
+                if open.get(&b.key).is_some_and(|h| h.id() == id) {
+                    open.remove(&b.key);
+                }
+            }
             let Some(choice) = chosen else {
                 return Ok(None);
             };
-            tracing::info!(challenge = %p.sid(), notification_id = id, action = ?choice, "notification answered");
+            tracing::info!(challenge = %b.challenge_sid, notification_id = id, action = ?choice, "notification answered");
             // Some servers (dunst) keep the bubble after an action; the request is handled now.
             handle.close_async().await;
             Ok(Some(choice))
         }
 
-        pub(super) fn close(&self, factor_sid: &str, challenge_sid: &str) {
-            let Some(handle) = self.lock().remove(&format!("{factor_sid}/{challenge_sid}")) else {
+        /// Closes the notification tracked under `key`, if it is open.
+        pub(super) fn close(&self, key: &str) {
+            let Some(handle) = self.lock().remove(key) else {
                 return;
             };
-            let sid = challenge_sid.to_owned();
+            let key = key.to_owned();
             tauri::async_runtime::spawn(async move {
                 handle.close_async().await;
-                tracing::info!(challenge = %sid, notification_id = handle.id(), "notification closed");
+                tracing::info!(key = %key, notification_id = handle.id(), "notification closed");
             });
+        }
+
+        /// Closes every notification of one account (its requests' and its group's).
+        pub(super) fn close_account(&self, factor_sid: &str) {
+            let prefix = format!("{factor_sid}/");
+            let keys: Vec<String> = self
+                .lock()
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for k in keys {
+                self.close(&k);
+            }
+        }
+
+        /// Accounts with a grouped notification open.
+        pub(super) fn group_factors(&self) -> Vec<String> {
+            self.lock()
+                .keys()
+                .filter_map(|k| k.strip_suffix("/group").map(str::to_owned))
+                .collect()
         }
 
         pub(super) async fn prefetch(&self) {
@@ -247,31 +394,26 @@ mod backend_xdg {
 mod backend_toast {
     use notify_rust::{Notification, NotificationResponse, Timeout};
 
-    use super::{body_text, one_line, Choice, NotifyError};
-    use assent_core::views::PendingChallenge;
+    use super::{Bubble, Choice, NotifyError};
 
     #[derive(Default)]
     pub(super) struct Backend;
 
     impl Backend {
-        pub(super) async fn present(
-            &self,
-            p: &PendingChallenge,
-        ) -> Result<Option<Choice>, NotifyError> {
+        pub(super) async fn present(&self, b: &Bubble) -> Result<Option<Choice>, NotifyError> {
             let mut n = Notification::new();
             // Toast text is plain text (the XML is built escaped), so no markup escaping.
             n.appname("Assent")
-                .summary(&format!(
-                    "Sign-in request: {}",
-                    one_line(&p.account_name, 80)
-                ))
-                .body(&body_text(&p.challenge.message, false))
+                .summary(&b.summary)
+                .body(&b.body)
                 .timeout(Timeout::Never);
-            if p.challenge.match_request.is_none() {
+            if b.approve {
                 n.action("approve", "Approve");
             }
-            n.action("deny", "Deny");
-            let sid = p.sid().to_owned();
+            if b.deny {
+                n.action("deny", "Deny");
+            }
+            let sid = b.challenge_sid.clone();
             // Showing and waiting are blocking calls (WinRT, then a channel the toast's
             // callbacks feed).
             tokio::task::spawn_blocking(move || {
@@ -290,8 +432,14 @@ mod backend_toast {
             .map_err(|e| NotifyError::Show(e.to_string()))?
         }
 
-        pub(super) fn close(&self, _factor_sid: &str, challenge_sid: &str) {
-            tracing::debug!(challenge = %challenge_sid, "toasts cannot be withdrawn; left to the Action Center");
+        pub(super) fn close(&self, key: &str) {
+            tracing::debug!(key = %key, "toasts cannot be withdrawn; left to the Action Center");
+        }
+
+        pub(super) fn close_account(&self, _factor_sid: &str) {}
+
+        pub(super) fn group_factors(&self) -> Vec<String> {
+            Vec::new()
         }
 
         pub(super) async fn prefetch(&self) {}
@@ -301,21 +449,23 @@ mod backend_toast {
 /// No notification backend in this build.
 #[cfg(not(any(windows, all(unix, not(target_os = "macos")))))]
 mod backend_none {
-    use super::{Choice, NotifyError};
-    use assent_core::views::PendingChallenge;
+    use super::{Bubble, Choice, NotifyError};
 
     #[derive(Default)]
     pub(super) struct Backend;
 
     impl Backend {
-        pub(super) async fn present(
-            &self,
-            _p: &PendingChallenge,
-        ) -> Result<Option<Choice>, NotifyError> {
+        pub(super) async fn present(&self, _b: &Bubble) -> Result<Option<Choice>, NotifyError> {
             Err(NotifyError::unsupported())
         }
 
-        pub(super) fn close(&self, _factor_sid: &str, _challenge_sid: &str) {}
+        pub(super) fn close(&self, _key: &str) {}
+
+        pub(super) fn close_account(&self, _factor_sid: &str) {}
+
+        pub(super) fn group_factors(&self) -> Vec<String> {
+            Vec::new()
+        }
 
         pub(super) async fn prefetch(&self) {}
     }
@@ -327,7 +477,10 @@ async fn respond(app: &AppHandle, p: &PendingChallenge, decision: Decision) {
         return;
     };
     let core = state.core.clone();
-    if let Err(e) = core.answer(p.factor_sid(), p.sid(), decision).await {
+    if let Err(e) = core
+        .answer_from_notification(p.factor_sid(), p.sid(), decision)
+        .await
+    {
         tracing::warn!(challenge = %p.sid(), code = %e.code(), "answer from notification failed");
         // Show the card so the user sees what happened.
         focus(app, p.sid());
@@ -363,19 +516,12 @@ fn one_line(text: &str, max: usize) -> String {
     }
 }
 
-/// The body as plain text: when the server interprets markup, server-provided text is escaped
-/// so `<b>`, `<a href>` or `<img>` show literally.
-#[cfg_attr(
-    not(any(windows, all(unix, not(target_os = "macos")))),
-    allow(dead_code)
-)]
-fn body_text(message: &str, server_does_markup: bool) -> String {
-    let bounded = one_line(message, 300);
-    if !server_does_markup {
-        return bounded;
-    }
-    let mut out = String::with_capacity(bounded.len());
-    for ch in bounded.chars() {
+/// Server-provided text for a server that interprets markup: escaped so `<b>`, `<a href>` or
+/// `<img>` show literally.
+#[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
+fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
         match ch {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -393,13 +539,78 @@ mod tests {
     use super::*;
 
     #[test]
-    fn markup_is_escaped_only_for_markup_servers() {
+    fn markup_is_escaped() {
         let m = "<img src=x onerror=alert(1)> & <b>hi</b>";
-        assert_eq!(body_text(m, false), m);
         assert_eq!(
-            body_text(m, true),
+            escape_markup(m),
             "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;hi&lt;/b&gt;"
         );
+    }
+
+    fn pending(fields: usize, matching: bool) -> PendingChallenge {
+        use assent_core::views::{ChallengeView, Field};
+        let sid = "YC00000000000000000000000000000001";
+        let factor = "YF00000000000000000000000000000001";
+        PendingChallenge {
+            challenge: ChallengeView {
+                sid: sid.into(),
+                factor_sid: factor.into(),
+                status: "pending",
+                message: "Sign in\nto <Bank>".into(),
+                fields: (0..fields)
+                    .map(|i| Field {
+                        label: format!("Label {i}"),
+                        value: format!("value {i}"),
+                    })
+                    .collect(),
+                created_at: "2026-12-02T00:00:00Z".into(),
+                expires_at: "2026-12-02T00:05:00Z".into(),
+                responded_at: None,
+                match_request: matching.then_some(assent_core::MatchView {
+                    mode: assent_core::MatchMode::Type,
+                    choices: None,
+                }),
+            },
+            account_name: "Bank\naccount".into(),
+            server_host: "bank.example".into(),
+            expires: chrono::Utc::now(),
+            created: chrono::Utc::now(),
+            key: assent_core::views::ChallengeKey {
+                factor: factor.parse().unwrap(),
+                challenge: sid.parse().unwrap(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_request_names_account_server_and_fields_and_offers_approve_only_in_one_click() {
+        let b = Bubble::single(&pending(2, false), true);
+        assert_eq!(b.summary, "Sign-in request: Bank account");
+        assert_eq!(
+            b.body,
+            "Sign in to <Bank>\nLabel 0: value 0\nLabel 1: value 1\nFrom bank.example"
+        );
+        assert!(b.approve && b.deny && b.sound);
+        assert!(!Bubble::single(&pending(0, false), false).approve);
+        assert!(
+            !Bubble::single(&pending(0, true), true).approve,
+            "matching needs the card"
+        );
+        let many = Bubble::single(&pending(6, false), true);
+        assert!(many.body.contains("Label 3: value 3"));
+        assert!(!many.body.contains("Label 4"));
+        assert!(many.body.contains("… and 2 more in the window"));
+    }
+
+    #[test]
+    fn a_group_counts_names_the_account_and_only_opens_the_window() {
+        let p = pending(1, false);
+        let g = Bubble::group(&p, 30, false);
+        assert_eq!(g.summary, "30 sign-in requests: Bank account");
+        assert!(g.body.contains("From bank.example"));
+        assert!(!g.approve && !g.deny && !g.sound);
+        assert_eq!(g.key, format!("{}/group", p.factor_sid()));
+        assert_ne!(g.key, Bubble::single(&p, true).key);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use tauri::{AppHandle, Emitter};
 
 use crate::notify::Notifier;
 use assent_core::events::{AppEvent, EnrollProgressEvent, EventSink};
+use assent_core::Alert;
 
 /// The GUI's event sink.
 pub struct TauriSink {
@@ -40,13 +41,21 @@ impl EventSink for TauriSink {
     fn emit(&self, event: AppEvent) {
         match event {
             AppEvent::ChallengesChanged(list) => {
+                self.notifier.close_groups_except(&list);
                 self.send("challenges-changed", list);
                 self.refresh_tray();
             }
-            AppEvent::ChallengeAnnounced { challenge, notify } => {
-                if notify {
-                    let n = self.notifier.clone();
-                    tauri::async_runtime::spawn(n.show(self.app.clone(), challenge));
+            AppEvent::ChallengeAnnounced { challenge, alert } => {
+                let n = self.notifier.clone();
+                let app = self.app.clone();
+                match alert {
+                    Alert::Single { one_click } => {
+                        tauri::async_runtime::spawn(n.show(app, challenge, one_click));
+                    }
+                    Alert::Grouped { pending, sound } => {
+                        tauri::async_runtime::spawn(n.show_group(app, challenge, pending, sound));
+                    }
+                    Alert::Silent(_) => {}
                 }
             }
             AppEvent::ChallengeRemoved {

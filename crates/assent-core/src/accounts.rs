@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use verify_push::{Factor, VerifyPush};
 
+use crate::quiet::QuietStore;
 use crate::views::Account;
 use crate::{jsonfile, AppError};
 
@@ -63,10 +64,15 @@ impl ActivityStore {
     }
 }
 
-/// Builds the account list: local factors, newest activity, key problems.
+/// Builds the account list: local factors, newest activity, key problems, quiet.
 ///
 /// Blocking (reads the keychain for the integrity check): call from `spawn_blocking`.
-pub fn list(client: &VerifyPush, activity: &ActivityStore) -> Result<Vec<Account>, AppError> {
+pub fn list(
+    client: &VerifyPush,
+    activity: &ActivityStore,
+    quiet: &QuietStore,
+) -> Result<Vec<Account>, AppError> {
+    let now = Utc::now();
     let factors = client.factors()?;
     let missing: Vec<String> = match client.check_integrity() {
         Ok(report) => report
@@ -84,7 +90,9 @@ pub fn list(client: &VerifyPush, activity: &ActivityStore) -> Result<Vec<Account
         .iter()
         .map(|f| {
             let sid = f.sid.to_string();
-            Account::from_factor(f, activity.get(&sid), missing.contains(&sid))
+            let mut a = Account::from_factor(f, activity.get(&sid), missing.contains(&sid));
+            a.quieted_until = quiet.until(&sid, now).map(crate::views::rfc3339);
+            a
         })
         .collect();
     accounts.sort_by(|a, b| {

@@ -44,6 +44,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     ServerErrorView::export_all(&cfg)?;
     AppErrorCode::export_all(&cfg)?;
     crate::matching::DenyReason::export_all(&cfg)?;
+    crate::service::DenyAllReport::export_all(&cfg)?;
     Ok(())
 }
 

@@ -62,13 +62,17 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Deny a sign-in request.
+    /// Deny a sign-in request, or with --all every pending request of one account.
     Deny {
         /// The challenge SID (YC…).
-        challenge_sid: String,
-        /// The account it belongs to, if known (saves a lookup).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        challenge_sid: Option<String>,
+        /// The account it belongs to, if known (saves a lookup); required with --all.
         #[arg(long)]
         account: Option<String>,
+        /// Deny every pending request of --account (a flood of requests you did not make).
+        #[arg(long, requires = "account")]
+        all: bool,
         /// Why, told to the relying party: "not_me" (someone else is signing in) or
         /// "mistake" (you started it by mistake).
         #[arg(long, value_parser = parse_reason)]
@@ -209,10 +213,11 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
             .await
         }
         Command::Deny {
-            challenge_sid,
+            challenge_sid: Some(challenge_sid),
             account,
             reason,
             out,
+            ..
         } => {
             answer(
                 core,
@@ -222,6 +227,37 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
                 out.json,
             )
             .await
+        }
+        Command::Deny {
+            challenge_sid: None,
+            account,
+            reason,
+            out,
+            ..
+        } => {
+            let needle = account.ok_or_else(|| AppError::Input("--all needs --account".into()))?;
+            let factor = crate::accounts::find(core.client(), &needle)?;
+            // The cards deny_all checks each answer against.
+            core.watcher().poll_once().await;
+            let report = core.deny_all(factor.sid.as_ref(), reason).await?;
+            if out.json {
+                print_json(&report)?;
+            } else {
+                for v in &report.denied {
+                    println!("{} {}", v.status, v.sid);
+                }
+                for f in &report.failed {
+                    eprintln!("not denied {}: {}", f.sid, f.error);
+                }
+            }
+            match report.failed.first() {
+                None => Ok(()),
+                Some(_) => Err(AppError::Input(format!(
+                    "{} of {} requests could not be denied",
+                    report.failed.len(),
+                    report.failed.len() + report.denied.len()
+                ))),
+            }
         }
         Command::Watch { .. } => Ok(()),
     }
@@ -450,6 +486,19 @@ mod tests {
         for bad in ["wrong_match", "NOT_ME", "", "other"] {
             assert!(parse(&["deny", sid, "--reason", bad]).is_err(), "{bad:?}");
         }
+        // --all denies one account's requests: never without the account, never with a SID.
+        match parse(&["deny", "--all", "--account", "Bank"]) {
+            Ok(Command::Deny {
+                all: true,
+                challenge_sid: None,
+                account: Some(a),
+                ..
+            }) => assert_eq!(a, "Bank"),
+            other => panic!("deny --all: {other:?}"),
+        }
+        assert!(parse(&["deny", "--all"]).is_err());
+        assert!(parse(&["deny", sid, "--all", "--account", "Bank"]).is_err());
+        assert!(parse(&["deny"]).is_err());
         // Denying has no code, approving no reason.
         assert!(parse(&["deny", sid, "--code", "47"]).is_err());
         assert!(parse(&["approve", sid, "--reason", "not_me"]).is_err());

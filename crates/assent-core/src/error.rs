@@ -59,6 +59,13 @@ pub enum AppError {
     /// denied (code `match_invalid`).
     #[error("this sign-in asks for number matching but its number is malformed, so it cannot be approved; deny it and sign in again")]
     MatchInvalid,
+    /// A one-click Approve (a notification's button) while several requests are pending for
+    /// the account; nothing was sent (code `several_pending`).
+    #[error("{pending} sign-in requests are waiting for this account; open Assent and read them before approving one")]
+    SeveralPending {
+        /// Requests pending for the account.
+        pending: usize,
+    },
 }
 
 /// The server's own error body, passed through for the UI (`AppError.server`).
@@ -143,6 +150,8 @@ pub enum AppErrorCode {
     MatchNotRequired,
     /// The request's number-matching data is malformed: it can only be denied.
     MatchInvalid,
+    /// A one-click Approve while several requests are pending for the account.
+    SeveralPending,
 }
 
 impl From<verify_push::ErrorCode> for AppErrorCode {
@@ -209,6 +218,7 @@ impl AppErrorCode {
             AppErrorCode::WrongMatchDenyFailed => "wrong_match_deny_failed",
             AppErrorCode::MatchNotRequired => "match_not_required",
             AppErrorCode::MatchInvalid => "match_invalid",
+            AppErrorCode::SeveralPending => "several_pending",
         }
     }
 }
@@ -237,6 +247,7 @@ impl AppError {
             AppError::WrongMatch { denied: false } => AppErrorCode::WrongMatchDenyFailed,
             AppError::MatchNotRequired => AppErrorCode::MatchNotRequired,
             AppError::MatchInvalid => AppErrorCode::MatchInvalid,
+            AppError::SeveralPending { .. } => AppErrorCode::SeveralPending,
         }
     }
 

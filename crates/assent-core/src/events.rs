@@ -4,6 +4,7 @@
 use serde::Serialize;
 use ts_rs::TS;
 
+use crate::alerts::Alert;
 use crate::enroll_requests::EnrollRequestView;
 use crate::views::{Account, ChallengeView, EnrollStep, PendingChallenge, WatcherStatus};
 
@@ -40,13 +41,13 @@ pub enum RemovalReason {
 pub enum AppEvent {
     /// The full, current list of pending challenges (`challenges-changed`).
     ChallengesChanged(Vec<PendingChallenge>),
-    /// A challenge seen for the first time ever (persisted across restarts). `notify` is false
-    /// when notifications are disabled or paused.
+    /// A challenge seen for the first time ever (persisted across restarts), with the desktop
+    /// alert it raises ([`crate::alerts`]).
     ChallengeAnnounced {
         /// The new challenge.
         challenge: PendingChallenge,
-        /// Whether to show a desktop notification.
-        notify: bool,
+        /// Its notification, the account's grouped one, or none and why.
+        alert: Alert,
     },
     /// A challenge is no longer pending; its card and notification go away.
     ChallengeRemoved {

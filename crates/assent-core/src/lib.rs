@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod alerts;
 pub mod bindings;
 pub mod cli;
 pub mod enroll_requests;
@@ -16,16 +17,18 @@ pub mod history;
 pub mod jsonfile;
 pub mod matching;
 pub mod paths;
+pub mod quiet;
 pub mod service;
 pub mod settings;
 pub mod views;
 pub mod watcher;
 
+pub use alerts::{Alert, SilentReason};
 pub use enroll_requests::EnrollRequestView;
 pub use error::AppError;
 pub use events::{AppEvent, EventSink, NullSink, RemovalReason};
 pub use matching::{DenyReason, MatchMode, MatchView};
 pub use paths::Paths;
-pub use service::{Answer, Core, CoreOptions, Decision};
+pub use service::{Answer, Core, CoreOptions, Decision, DenyAllReport};
 pub use settings::Settings;
 pub use watcher::{IdleSource, Watcher, WatcherConfig};

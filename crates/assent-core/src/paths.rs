@@ -64,6 +64,11 @@ impl Paths {
         self.data_dir.join("activity.json")
     }
 
+    /// Accounts quieted after a "not me" report, with the time the quiet ends.
+    pub fn quiet_file(&self) -> PathBuf {
+        self.data_dir.join("quiet.json")
+    }
+
     /// The embedded verify-emulator's database.
     pub fn emulator_db(&self) -> PathBuf {
         self.data_dir.join("emulator.sqlite")

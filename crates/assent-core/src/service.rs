@@ -10,10 +10,15 @@ use verify_push::{
     VerifyPush,
 };
 
+use serde::Serialize;
+use ts_rs::TS;
+
 use crate::accounts::{self, ActivityStore};
 use crate::enroll_requests::{EnrollRequestView, EnrollRequests};
+use crate::error::ErrorView;
 use crate::events::{AppEvent, EventSink};
 use crate::matching::{DenyReason, MatchCode, MatchFailure, MatchRule};
+use crate::quiet::QuietStore;
 use crate::settings::{Settings, SettingsStore};
 use crate::views::{
     is_verified, Account, ChallengeKey, ChallengeView, EnrollStep, HistoryPage, PendingChallenge,
@@ -50,6 +55,24 @@ pub enum Answer {
     },
 }
 
+/// What [`Core::deny_all`] did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+pub struct DenyAllReport {
+    /// The requests denied, as the server answered.
+    pub denied: Vec<ChallengeView>,
+    /// The requests that could not be denied, and why.
+    pub failed: Vec<DenyAllFailure>,
+}
+
+/// One request [`Core::deny_all`] could not deny.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct DenyAllFailure {
+    /// YC… SID.
+    pub sid: String,
+    /// Why.
+    pub error: ErrorView,
+}
+
 /// How to build a [`Core`].
 pub struct CoreOptions {
     /// Data and log directories.
@@ -62,6 +85,8 @@ pub struct CoreOptions {
     pub idle: Arc<dyn IdleSource>,
     /// Watcher tuning.
     pub watcher: WatcherConfig,
+    /// How long an account stays quiet after a "not me" deny ([`crate::quiet`]).
+    pub quiet_after_not_me: std::time::Duration,
 }
 
 impl CoreOptions {
@@ -73,6 +98,7 @@ impl CoreOptions {
             sink: Arc::new(crate::NullSink),
             idle: Arc::new(crate::watcher::NeverIdle),
             watcher: WatcherConfig::default(),
+            quiet_after_not_me: crate::quiet::quiet_after_not_me(),
         }
     }
 }
@@ -83,6 +109,8 @@ pub struct Core {
     paths: Paths,
     settings: Arc<SettingsStore>,
     activity: Arc<ActivityStore>,
+    quiet: Arc<QuietStore>,
+    quiet_after_not_me: std::time::Duration,
     watcher: Watcher,
     sink: Arc<dyn EventSink>,
     enroll_requests: EnrollRequests,
@@ -108,10 +136,12 @@ impl Core {
         let client = builder.build()?;
         let settings = Arc::new(SettingsStore::load(opts.paths.settings_file()));
         let activity = Arc::new(ActivityStore::load(opts.paths.activity_file()));
+        let quiet = Arc::new(QuietStore::load(opts.paths.quiet_file()));
         let watcher = Watcher::new(
             client.clone(),
             settings.clone(),
             activity.clone(),
+            quiet.clone(),
             opts.sink.clone(),
             opts.idle,
             opts.paths.announced_file(),
@@ -122,6 +152,8 @@ impl Core {
             paths: opts.paths,
             settings,
             activity,
+            quiet,
+            quiet_after_not_me: opts.quiet_after_not_me,
             watcher,
             sink: opts.sink,
             enroll_requests: EnrollRequests::default(),
@@ -147,8 +179,9 @@ impl Core {
     pub async fn accounts(&self) -> Result<Vec<Account>, AppError> {
         let client = self.client.clone();
         let activity = self.activity.clone();
+        let quiet = self.quiet.clone();
         // The integrity check talks to the keychain, which blocks.
-        tokio::task::spawn_blocking(move || accounts::list(&client, &activity))
+        tokio::task::spawn_blocking(move || accounts::list(&client, &activity, &quiet))
             .await
             .map_err(|e| AppError::Storage(format!("account listing stopped: {e}")))?
     }
@@ -191,8 +224,26 @@ impl Core {
     /// [`crate::matching`]): without a number it is `match_required`, a malformed number is
     /// `input`, a number for a challenge without matching is `match_not_required`, and in all
     /// three nothing is sent. A wrong number denies the challenge with `deny_reason`
-    /// `wrong_match` and returns `wrong_match`. A deny reason goes to the server as `Metadata`.
+    /// `wrong_match` and returns `wrong_match`. A deny reason goes to the server as `Metadata`;
+    /// after "not me" the account is quieted ([`crate::quiet`]).
     pub async fn answer_with(
+        &self,
+        factor_sid: &str,
+        challenge_sid: &str,
+        answer: Answer,
+    ) -> Result<ChallengeView, AppError> {
+        let not_me = is_not_me(&answer);
+        let view = self
+            .answer_checked(factor_sid, challenge_sid, answer)
+            .await?;
+        if not_me {
+            self.quiet_account(factor_sid, 1).await;
+        }
+        Ok(view)
+    }
+
+    /// [`Core::answer_with`] without quieting the account after "not me".
+    async fn answer_checked(
         &self,
         factor_sid: &str,
         challenge_sid: &str,
@@ -282,6 +333,68 @@ impl Core {
                 Err(err)
             }
         }
+    }
+
+    /// The answer of a notification's button. Approve is one click only while the challenge is
+    /// its account's only pending one (`several_pending` otherwise, nothing sent): a flood
+    /// that arrived after the notification was shown must be read in the window first.
+    pub async fn answer_from_notification(
+        &self,
+        factor_sid: &str,
+        challenge_sid: &str,
+        decision: Decision,
+    ) -> Result<ChallengeView, AppError> {
+        let pending = self.watcher.pending_count(factor_sid);
+        if decision == Decision::Approve && pending > 1 {
+            tracing::warn!(factor = %factor_sid, pending, "one-click approve refused: several requests pending");
+            return Err(AppError::SeveralPending { pending });
+        }
+        self.answer(factor_sid, challenge_sid, decision).await
+    }
+
+    /// Denies every pending request of one account, each through [`Core::answer_with`] (so each
+    /// is checked against what its card shows), with the same reason. Returns the answered
+    /// views and the errors of those that could not be denied.
+    pub async fn deny_all(
+        &self,
+        factor_sid: &str,
+        reason: Option<DenyReason>,
+    ) -> Result<DenyAllReport, AppError> {
+        let factor = parse_factor(factor_sid)?;
+        let cards: Vec<PendingChallenge> = self
+            .watcher
+            .pending()
+            .into_iter()
+            .filter(|p| p.key().factor == factor)
+            .collect();
+        let mut report = DenyAllReport::default();
+        for card in &cards {
+            match self
+                .answer_checked(factor_sid, card.sid(), Answer::Deny { reason })
+                .await
+            {
+                Ok(view) => report.denied.push(view),
+                Err(e) => report.failed.push(DenyAllFailure {
+                    sid: card.sid().to_owned(),
+                    error: e.view(),
+                }),
+            }
+        }
+        tracing::info!(factor = %factor, denied = report.denied.len(), failed = report.failed.len(), "denied all pending requests");
+        if reason == Some(DenyReason::NotMe) && !report.denied.is_empty() {
+            self.quiet_account(factor_sid, report.denied.len()).await;
+        }
+        Ok(report)
+    }
+
+    /// Quiets an account after `reports` requests were denied as "not me", and tells the UI.
+    async fn quiet_account(&self, factor_sid: &str, reports: usize) {
+        let until = Utc::now()
+            + chrono::Duration::from_std(self.quiet_after_not_me)
+                .unwrap_or_else(|_| chrono::Duration::minutes(20));
+        self.quiet.quiet(factor_sid, until);
+        tracing::info!(factor = %factor_sid, reports, until = %until, "account quieted after a not-me report");
+        self.publish_accounts().await;
     }
 
     /// A wrong number is a sign someone else started the sign-in: deny it, telling the
@@ -378,11 +491,7 @@ impl Core {
         let mut out = Vec::new();
         for f in factors.into_iter().filter(is_verified) {
             let pending = self.client.pending_challenges(&f.sid).await?;
-            out.extend(
-                pending
-                    .iter()
-                    .map(|c| PendingChallenge::new(c, &f.friendly_name)),
-            );
+            out.extend(pending.iter().map(|c| PendingChallenge::new(c, &f)));
         }
         // Newest first: in a flood the request the user just caused is at the top.
         out.sort_by_key(|a| std::cmp::Reverse(a.created));
@@ -537,6 +646,7 @@ impl Core {
         }
         tracing::info!(factor = %factor, "account removed");
         self.activity.remove(factor_sid);
+        self.quiet.remove(factor_sid);
         self.watcher.forget_factor(factor_sid);
         self.publish_accounts().await;
         Ok(())
@@ -589,6 +699,15 @@ fn default_friendly_name() -> String {
         Some(h) => format!("Assent on {}", h.chars().take(40).collect::<String>()),
         None => "Assent desktop".to_owned(),
     }
+}
+
+fn is_not_me(answer: &Answer) -> bool {
+    matches!(
+        answer,
+        Answer::Deny {
+            reason: Some(DenyReason::NotMe)
+        }
+    )
 }
 
 /// Errors that say nothing about where a challenge is, only that we could not look.

@@ -9,6 +9,15 @@ use verify_push::{Challenge, ChallengeSid, ChallengeStatus, Factor, FactorSid};
 use crate::error::ErrorView;
 use crate::matching::{MatchRule, MatchView};
 
+/// `host[:port]` of a server URL (the port only when it is not the scheme's default).
+pub fn host_of(url: &url::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => url.as_str().to_owned(),
+    }
+}
+
 /// RFC 3339 UTC with second precision, the format every date in the contract uses.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -38,6 +47,9 @@ pub struct Account {
     /// `"key_missing"` when the private key is gone from the keychain.
     #[ts(type = "\"key_missing\" | null")]
     pub problem: Option<&'static str>,
+    /// Notifications for this account are held back until then, because the user reported one
+    /// of its requests as not theirs ([`crate::quiet`]); its requests are still listed.
+    pub quieted_until: Option<String>,
 }
 
 impl Account {
@@ -57,6 +69,7 @@ impl Account {
             created_at: rfc3339(f.created_at),
             last_activity_at: last_activity.map(rfc3339),
             problem: key_missing.then_some("key_missing"),
+            quieted_until: None,
         }
     }
 }
@@ -199,6 +212,9 @@ pub struct PendingChallenge {
     pub challenge: ChallengeView,
     /// Friendly name of the account it belongs to.
     pub account_name: String,
+    /// The host (and port, when not the default) of the account's server: every alert names
+    /// the server a request came from.
+    pub server_host: String,
     /// Expiry as a timestamp, for local bookkeeping (not serialized).
     #[serde(skip)]
     pub expires: DateTime<Utc>,
@@ -211,11 +227,12 @@ pub struct PendingChallenge {
 }
 
 impl PendingChallenge {
-    /// Builds the view of a pending challenge for an account.
-    pub fn new(c: &Challenge, account_name: &str) -> PendingChallenge {
+    /// Builds the view of a pending challenge listed for `factor`.
+    pub fn new(c: &Challenge, factor: &Factor) -> PendingChallenge {
         PendingChallenge {
             challenge: ChallengeView::from(c),
-            account_name: account_name.to_owned(),
+            account_name: factor.friendly_name.clone(),
+            server_host: host_of(&factor.base_url),
             expires: c.expires_at,
             created: c.created_at,
             key: ChallengeKey {

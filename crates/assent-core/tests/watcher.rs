@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use assent_core::watcher::SystemProbe;
-use assent_core::{AppEvent, Core, CoreOptions, Paths, RemovalReason, WatcherConfig};
+use assent_core::{
+    Alert, AppEvent, Core, CoreOptions, Paths, RemovalReason, SilentReason, WatcherConfig,
+};
 use common::{is_announce, Backend, Collector, Device};
 use verify_emulator::Faults;
 use verify_push::KeyStore;
@@ -38,8 +40,13 @@ async fn a_new_challenge_is_announced_once_within_a_poll_or_two() {
         polls_at_announce - polls_before
     );
     match e {
-        AppEvent::ChallengeAnnounced { challenge, notify } => {
-            assert!(notify, "notifications are on by default");
+        AppEvent::ChallengeAnnounced { challenge, alert } => {
+            assert_eq!(
+                alert,
+                Alert::Single { one_click: true },
+                "notifications are on by default"
+            );
+            assert_eq!(challenge.server_host, backend.emu.base_url().authority());
             assert_eq!(challenge.account_name, "Test laptop");
             assert_eq!(challenge.challenge.message, "Sign in to Demo?");
             assert_eq!(challenge.challenge.fields[0].label, "IP");
@@ -228,7 +235,7 @@ async fn paused_notifications_still_list_but_do_not_notify() {
     dev.core.watcher().poll_once().await;
     assert!(dev.core.watcher().status().paused);
     assert_eq!(
-        dev.events.count(|e| matches!(e, AppEvent::ChallengeAnnounced { challenge, notify: false } if challenge.sid() == sid)),
+        dev.events.count(|e| matches!(e, AppEvent::ChallengeAnnounced { challenge, alert: Alert::Silent(SilentReason::Paused) } if challenge.sid() == sid)),
         1
     );
     assert_eq!(dev.core.pending().len(), 1);

@@ -47,8 +47,10 @@ use rand::Rng;
 use verify_push::VerifyPush;
 
 use crate::accounts::ActivityStore;
+use crate::alerts::AlertLimiter;
 use crate::error::ErrorView;
 use crate::events::{AppEvent, EventSink, RemovalReason};
+use crate::quiet::QuietStore;
 use crate::settings::SettingsStore;
 use crate::views::{ChallengeKey, ChallengeView, PendingChallenge, WatcherStatus};
 
@@ -123,6 +125,8 @@ struct State {
     /// Answered here recently: a poll that raced the answer must not bring them back.
     resolved: HashMap<ChallengeKey, Instant>,
     last_interaction: Option<Instant>,
+    /// Recent alerts per account (push-fatigue rate limit).
+    limiter: AlertLimiter,
 }
 
 /// How long a locally answered SID is ignored by polls that may have started before the answer.
@@ -132,6 +136,7 @@ struct Inner {
     client: VerifyPush,
     settings: Arc<SettingsStore>,
     activity: Arc<ActivityStore>,
+    quiet: Arc<QuietStore>,
     sink: Arc<dyn EventSink>,
     idle: Arc<dyn IdleSource>,
     config: WatcherConfig,
@@ -157,10 +162,12 @@ impl std::fmt::Debug for Watcher {
 
 impl Watcher {
     /// Creates a watcher; nothing runs until [`Watcher::run`] or [`Watcher::poll_once`].
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: VerifyPush,
         settings: Arc<SettingsStore>,
         activity: Arc<ActivityStore>,
+        quiet: Arc<QuietStore>,
         sink: Arc<dyn EventSink>,
         idle: Arc<dyn IdleSource>,
         announced_file: PathBuf,
@@ -172,6 +179,7 @@ impl Watcher {
                 client,
                 settings,
                 activity,
+                quiet,
                 sink,
                 idle,
                 config,
@@ -210,9 +218,19 @@ impl Watcher {
         self.inner.polls.load(Ordering::SeqCst)
     }
 
-    /// The current pending challenges, oldest first.
+    /// The current pending challenges, newest first (a flood of old ones must not push the
+    /// request just made out of sight).
     pub fn pending(&self) -> Vec<PendingChallenge> {
         sorted(&self.state().pending)
+    }
+
+    /// How many challenges are pending for one account.
+    pub fn pending_count(&self, factor_sid: &str) -> usize {
+        self.state()
+            .pending
+            .keys()
+            .filter(|k| k.factor.as_ref() == factor_sid)
+            .count()
     }
 
     /// The card shown for `key`, as it was first shown (what an answer must still match).
@@ -272,6 +290,7 @@ impl Watcher {
             for key in &gone {
                 st.pending.remove(key);
             }
+            st.limiter.forget(factor_sid);
             gone
         };
         for key in &gone {
@@ -512,9 +531,10 @@ impl Watcher {
     }
 }
 
+/// Newest first; the key breaks ties so the order is stable.
 fn sorted(map: &BTreeMap<ChallengeKey, PendingChallenge>) -> Vec<PendingChallenge> {
     let mut v: Vec<PendingChallenge> = map.values().cloned().collect();
-    v.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.sid().cmp(b.sid())));
+    v.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.key().cmp(b.key())));
     v
 }
 
@@ -604,6 +624,7 @@ mod tests {
                 client,
                 Arc::new(SettingsStore::load(dir.path().join("settings.json"))),
                 Arc::new(ActivityStore::load(dir.path().join("activity.json"))),
+                Arc::new(QuietStore::load(dir.path().join("quiet.json"))),
                 Arc::new(NullSink),
                 idle.clone(),
                 dir.path().join("announced.json"),

@@ -10,6 +10,7 @@ use verify_push::ChallengeStatus;
 use super::reconcile::reconcile;
 use super::schedule::is_keychain_error;
 use super::{PollOutcome, Watcher, RESOLVED_GRACE};
+use crate::alerts::{decide, AccountBatch, Alert, Gate};
 use crate::error::{is_transient, retry_after, ErrorView};
 use crate::events::{AppEvent, RemovalReason};
 use crate::views::{is_verified, ChallengeKey, ChallengeView, PendingChallenge};
@@ -103,7 +104,7 @@ impl Watcher {
                     out.listed_ok.insert(f.sid.to_string());
                     // The library returns only this factor's challenges; the key says so too.
                     for c in challenges.iter().filter(|c| c.factor_sid == f.sid) {
-                        let p = PendingChallenge::new(c, &f.friendly_name);
+                        let p = PendingChallenge::new(c, f);
                         out.fresh.insert(p.key().clone(), p);
                     }
                 }
@@ -159,28 +160,58 @@ impl Watcher {
         (diff.added, diff.vanished)
     }
 
-    /// Announces new cards, each once ever. The list answer carries everything a notification
-    /// shows, so nothing (no further request, no key, no fsync) stands between it and the
-    /// notification. Returns how many were announced.
+    /// Announces new cards, each once ever, with the alert each raises
+    /// ([`crate::alerts::decide`], per account). The list answer carries everything a
+    /// notification shows, so nothing (no further request, no key, no fsync) stands between it
+    /// and the notification. Returns how many were announced.
     fn announce(&self, added: &[PendingChallenge]) -> usize {
         let settings = self.inner.settings.get();
         let now = Utc::now();
-        let mut announced = 0;
+        let gate = if !settings.notifications_enabled {
+            Gate::Disabled
+        } else if settings.is_paused(now) {
+            Gate::Paused
+        } else {
+            Gate::Open
+        };
+        // Recorded (memory and file) before any event: exactly once, restarts included.
+        let mut by_account: BTreeMap<&str, Vec<&PendingChallenge>> = BTreeMap::new();
         for p in added {
-            // Recorded (memory and file) before the event: exactly once, restarts included.
             if self.lock_announced().insert(p.key(), p.expires) {
-                announced += 1;
-                let notify = settings.should_notify(now);
-                tracing::info!(challenge = %p.sid(), factor = %p.factor_sid(), notify, "challenge announced");
-                self.inner.sink.emit(AppEvent::ChallengeAnnounced {
-                    challenge: p.clone(),
-                    notify,
-                });
+                by_account.entry(p.factor_sid()).or_default().push(p);
             } else {
                 tracing::info!(challenge = %p.sid(), "challenge pending (announced before)");
             }
         }
-        announced
+        let mut announcements: Vec<(&PendingChallenge, Alert)> = Vec::new();
+        {
+            let mut st = self.state();
+            for (factor, mut list) in by_account {
+                list.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.key().cmp(b.key())));
+                let batch = AccountBatch {
+                    new_matching: list
+                        .iter()
+                        .map(|p| p.challenge.match_request.is_some())
+                        .collect(),
+                    pending: st
+                        .pending
+                        .keys()
+                        .filter(|k| k.factor.as_ref() == factor)
+                        .count(),
+                    quieted: self.inner.quiet.until(factor, now).is_some(),
+                };
+                let alerts = decide(gate, &batch, factor, &mut st.limiter, Instant::now());
+                announcements.extend(list.into_iter().zip(alerts));
+            }
+        }
+        for (p, alert) in &announcements {
+            tracing::info!(challenge = %p.sid(), factor = %p.factor_sid(), alert = ?alert, "challenge announced");
+            self.inner.sink.emit(AppEvent::ChallengeAnnounced {
+                challenge: (*p).clone(),
+                alert: *alert,
+            });
+        }
+        announcements.len()
     }
 
     /// Drops vanished cards with their final state (network calls, after the announcements).

@@ -87,6 +87,7 @@ mod tests {
                 match_request: None,
             },
             account_name: "Bank".into(),
+            server_host: "bank.example".into(),
             expires: DateTime::<Utc>::UNIX_EPOCH,
             created: DateTime::<Utc>::UNIX_EPOCH,
             key: ChallengeKey {

@@ -255,7 +255,25 @@ pub fn core(
     sink: Arc<Collector>,
     interval: Option<Duration>,
 ) -> Arc<Core> {
+    core_quiet(
+        dir,
+        keys,
+        sink,
+        interval,
+        assent_core::quiet::QUIET_AFTER_NOT_ME,
+    )
+}
+
+/// [`core`] with the quiet period after a "not me" deny set.
+pub fn core_quiet(
+    dir: &std::path::Path,
+    keys: Arc<MemoryKeyStore>,
+    sink: Arc<Collector>,
+    interval: Option<Duration>,
+    quiet: Duration,
+) -> Arc<Core> {
     let mut opts = CoreOptions::new(Paths::at(dir));
+    opts.quiet_after_not_me = quiet;
     let ks: Arc<dyn KeyStore> = keys;
     opts.key_store = Some(ks);
     opts.sink = sink;
@@ -278,10 +296,26 @@ pub struct Device {
 
 impl Device {
     pub async fn enrolled(backend: &Backend, identity: &str, interval: Option<Duration>) -> Device {
+        Device::enrolled_quiet(
+            backend,
+            identity,
+            interval,
+            assent_core::quiet::QUIET_AFTER_NOT_ME,
+        )
+        .await
+    }
+
+    /// [`Device::enrolled`] with the quiet period after a "not me" deny set.
+    pub async fn enrolled_quiet(
+        backend: &Backend,
+        identity: &str,
+        interval: Option<Duration>,
+        quiet: Duration,
+    ) -> Device {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys = Arc::new(MemoryKeyStore::default());
         let events = Arc::new(Collector::default());
-        let core = core(dir.path(), keys.clone(), events.clone(), interval);
+        let core = core_quiet(dir.path(), keys.clone(), events.clone(), interval, quiet);
         let payload = backend.enrollment_json(identity).await;
         let account = core
             .enroll(&payload, Some("Test laptop".into()))

@@ -39,4 +39,9 @@ lastActivityAt: string | null,
 /**
  * `"key_missing"` when the private key is gone from the keychain.
  */
-problem: "key_missing" | null, };
+problem: "key_missing" | null, 
+/**
+ * Notifications for this account are held back until then, because the user reported one
+ * of its requests as not theirs ([`crate::quiet`]); its requests are still listed.
+ */
+quietedUntil: string | null, };

@@ -11,6 +11,11 @@ export type PendingChallenge = {
  */
 accountName: string, 
 /**
+ * The host (and port, when not the default) of the account's server: every alert names
+ * the server a request came from.
+ */
+serverHost: string, 
+/**
  * YC… SID.
  */
 sid: string, 
