@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "pending_challenges",
     "approve_challenge",
     "deny_challenge",
+    "deny_all_challenges",
     "challenge_history",
     "enroll",
     "preview_enroll_payload",

@@ -5,7 +5,7 @@ use tauri::State;
 
 use crate::state::AppState;
 use assent_core::views::{ChallengeView, HistoryPage, PendingChallenge};
-use assent_core::{Answer, AppError, DenyReason};
+use assent_core::{Answer, AppError, DenyAllReport, DenyReason};
 
 /// The pending challenges the watcher knows about.
 #[tauri::command]
@@ -40,16 +40,34 @@ pub async fn deny_challenge(
     challenge_sid: String,
     reason: Option<String>,
 ) -> Result<ChallengeView, AppError> {
-    let reason = reason
-        .map(|r| {
-            r.parse::<DenyReason>()
-                .map_err(|_| AppError::Input(format!("{r:?} is not a deny reason")))
-        })
-        .transpose()?;
+    let reason = parse_reason(reason)?;
     state
         .core
         .answer_with(&factor_sid, &challenge_sid, Answer::Deny { reason })
         .await
+}
+
+/// Denies every pending request of one account (a flood the user did not cause); `reason` as
+/// for [`deny_challenge`].
+#[tauri::command]
+pub async fn deny_all_challenges(
+    state: State<'_, AppState>,
+    factor_sid: String,
+    reason: Option<String>,
+) -> Result<DenyAllReport, AppError> {
+    state
+        .core
+        .deny_all(&factor_sid, parse_reason(reason)?)
+        .await
+}
+
+fn parse_reason(reason: Option<String>) -> Result<Option<DenyReason>, AppError> {
+    reason
+        .map(|r| {
+            r.parse::<DenyReason>()
+                .map_err(|_| AppError::Input(format!("{r:?} is not a deny reason")))
+        })
+        .transpose()
 }
 
 /// One page of an account's answered and expired challenges.

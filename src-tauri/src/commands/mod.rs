@@ -17,6 +17,7 @@ macro_rules! app_commands {
             $crate::commands::challenges::pending_challenges,
             $crate::commands::challenges::approve_challenge,
             $crate::commands::challenges::deny_challenge,
+            $crate::commands::challenges::deny_all_challenges,
             $crate::commands::challenges::challenge_history,
             $crate::commands::enroll::enroll,
             $crate::commands::enroll::preview_enroll_payload,

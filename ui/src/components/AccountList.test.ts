@@ -58,4 +58,16 @@ describe("AccountList", () => {
     await fireEvent.click(screen.getByRole("button", { name: /Add your first account/ }));
     expect(onadd).toHaveBeenCalledOnce();
   });
+
+  it("says an account is quieted, until when and why, only while it is", () => {
+    const accounts = [
+      account({ quietedUntil: "2026-11-26T12:20:00Z" }),
+      account({ factorSid: "YF2", quietedUntil: "2026-11-26T11:00:00Z" }),
+    ];
+    render(AccountList, { accounts, now: NOW, onhistory: vi.fn(), onremove: vi.fn(), onadd: vi.fn() });
+    const items = screen.getAllByTestId("account-item");
+    expect(within(items[0]).getByTestId("account-quieted")).toHaveTextContent("Quiet until");
+    expect(within(items[0]).getByTestId("account-quieted-text")).toHaveTextContent("not yours");
+    expect(within(items[1]).queryByTestId("account-quieted")).toBeNull();
+  });
 });

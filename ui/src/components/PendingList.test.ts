@@ -146,4 +146,57 @@ describe("PendingList focus requests", () => {
     await settle();
     expect(document.activeElement).toHaveAttribute("data-challenge-sid", "YC_NEW");
   });
+
+  it("offers Deny all below the cards when one account has several requests", async () => {
+    const calls = mockBackend({
+      deny_all_challenges: () => ({ denied: [], failed: [] }),
+    });
+    const store = new PendingStore();
+    render(PendingList, { store });
+    store.setChallenges([
+      challenge({ sid: "YC_A1", factorSid: "YF_A", accountName: "Bank", serverHost: "bank.example" }),
+      challenge({ sid: "YC_B1", factorSid: "YF_B", accountName: "Shop" }),
+    ]);
+    await settle();
+    expect(screen.queryByTestId("flood-bar")).toBeNull();
+    store.setChallenges([
+      challenge({ sid: "YC_A1", factorSid: "YF_A", accountName: "Bank", serverHost: "bank.example" }),
+      challenge({ sid: "YC_A2", factorSid: "YF_A", accountName: "Bank", serverHost: "bank.example" }),
+      challenge({ sid: "YC_B1", factorSid: "YF_B", accountName: "Shop" }),
+    ]);
+    await settle();
+    const bars = screen.getAllByTestId("flood-bar");
+    expect(bars).toHaveLength(1);
+    expect(bars[0].dataset.factorSid).toBe("YF_A");
+    expect(bars[0]).toHaveTextContent("2 requests are waiting for Bank from bank.example");
+    // Every card comes before the bar in the document: it never pushes a card down.
+    for (const c of screen.getAllByTestId("challenge-card")) {
+      expect(c.compareDocumentPosition(bars[0]) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    }
+    await fireEvent.click(screen.getByTestId("deny-all-button"));
+    await settle();
+    expect(calls.filter((c) => c.cmd === "deny_all_challenges")).toEqual([
+      { cmd: "deny_all_challenges", args: { factorSid: "YF_A", reason: "not_me" } },
+    ]);
+  });
+
+  it("shows why Deny all could not deny some requests", async () => {
+    mockBackend({
+      deny_all_challenges: () => ({
+        denied: [],
+        failed: [{ sid: "YC_A2", error: { code: "network", message: "connection refused", server: null } }],
+      }),
+    });
+    const store = new PendingStore();
+    render(PendingList, { store });
+    store.setChallenges([
+      challenge({ sid: "YC_A1", factorSid: "YF_A" }),
+      challenge({ sid: "YC_A2", factorSid: "YF_A" }),
+    ]);
+    await settle();
+    await fireEvent.click(screen.getByTestId("deny-all-button"));
+    await settle();
+    expect(screen.getByTestId("deny-all-error")).toHaveAttribute("data-code", "network");
+    expect(screen.getByTestId("deny-all-button")).not.toBeDisabled();
+  });
 });

@@ -51,6 +51,10 @@ const TEXT: Record<ErrorCode, ErrorText> = {
     title: "This sign-in's number check is malformed, so it cannot be approved.",
     hint: "Deny it and ask the website to sign you in again.",
   },
+  several_pending: {
+    title: "Several sign-in requests are waiting for this account.",
+    hint: "Read them in the window before approving one: a flood of requests is how attackers hope for a tired click.",
+  },
   no_demo: { title: "The demo site is not running.", hint: "Assent was started without its built-in demo server." },
   insecure_url: {
     title: "The server address is not secure.",

@@ -7,6 +7,7 @@ import type {
   AppError,
   AppInfo,
   ChallengeView,
+  DenyAllReport,
   DenyReason,
   EnrollPreview,
   EnrollProgressEvent,
@@ -58,6 +59,12 @@ export const api = {
     call<ChallengeView>(
       "deny_challenge",
       reason === undefined ? { factorSid, challengeSid } : { factorSid, challengeSid, reason },
+    ),
+  /** Denies every pending request of one account; says which could not be denied. */
+  denyAllChallenges: (factorSid: string, reason?: DenyReason) =>
+    call<DenyAllReport>(
+      "deny_all_challenges",
+      reason === undefined ? { factorSid } : { factorSid, reason },
     ),
   challengeHistory: (factorSid: string, pageToken?: string) =>
     call<HistoryPage>("challenge_history", pageToken ? { factorSid, pageToken } : { factorSid }),

@@ -21,6 +21,7 @@ export type { PendingChallenge } from "./bindings/PendingChallenge";
 export type { Settings } from "./bindings/Settings";
 export type { WatcherStatus } from "./bindings/WatcherStatus";
 export type { DenyReason } from "./bindings/DenyReason";
+export type { DenyAllReport } from "./bindings/DenyAllReport";
 /** The number matching a relying party asked for: the mode and, for "choose", the numbers to
  * pick from. Never the code. */
 export type { MatchView as MatchRequest } from "./bindings/MatchView";

@@ -65,6 +65,7 @@ export function account(over: Partial<Account> = {}): Account {
     createdAt: "2026-11-20T10:00:00Z",
     lastActivityAt: null,
     problem: null,
+    quietedUntil: null,
     ...over,
   };
 }
@@ -86,6 +87,7 @@ export function challenge(over: Partial<PendingChallenge> = {}): PendingChalleng
     respondedAt: null,
     match: null,
     accountName: "Work laptop",
+    serverHost: "bank.example",
     ...over,
   };
 }
