@@ -21,6 +21,10 @@ const COMMANDS: &[&str] = &[
     "take_enroll_request",
     "confirm_enroll_request",
     "dismiss_enroll_request",
+    "verification_status",
+    "set_pin",
+    "set_verification_scope",
+    "remove_pin",
 ];
 
 fn main() {

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Manager};
 
 use crate::notify::Notifier;
+use crate::state::AppState;
 use assent_core::events::{AppEvent, EnrollProgressEvent, EventSink};
 use assent_core::Alert;
 
@@ -50,7 +51,11 @@ impl EventSink for TauriSink {
                 let app = self.app.clone();
                 match alert {
                     Alert::Single { one_click } => {
-                        tauri::async_runtime::spawn(n.show(app, challenge, one_click));
+                        // Approving behind the app PIN needs the window, where it is typed.
+                        let pin = app
+                            .try_state::<AppState>()
+                            .is_none_or(|s| s.core.needs_verification(challenge.factor_sid()));
+                        tauri::async_runtime::spawn(n.show(app, challenge, one_click && !pin));
                     }
                     Alert::Grouped { pending, sound } => {
                         tauri::async_runtime::spawn(n.show_group(app, challenge, pending, sound));
@@ -71,6 +76,7 @@ impl EventSink for TauriSink {
                 self.send("enroll-progress", EnrollProgressEvent { step })
             }
             AppEvent::EnrollRequest(view) => self.send("enroll-request", view),
+            AppEvent::VerificationChanged(view) => self.send("verification-changed", view),
         }
     }
 }

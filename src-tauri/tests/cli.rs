@@ -131,3 +131,97 @@ fn usage_errors_and_bad_input_do_not_start_the_gui() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2), "clap usage error");
 }
+
+/// `assent` with `args`, detached from any controlling terminal (`setsid`), stdin closed.
+fn assent_without_terminal(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new("setsid")
+        .arg("--wait")
+        .arg(env!("CARGO_BIN_EXE_assent"))
+        .args(args)
+        .env("ASSENT_DATA_DIR", dir)
+        .env("ASSENT_EMULATOR_ADDR", "off")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("setsid runs assent")
+}
+
+/// `assent` with `args` on a pseudo-terminal (`script`), typing `typed` at it.
+fn assent_on_terminal(dir: &std::path::Path, args: &[&str], typed: &str) -> Output {
+    use std::io::Write;
+    let mut cmd = String::from(env!("CARGO_BIN_EXE_assent"));
+    for a in args {
+        cmd.push(' ');
+        cmd.push_str(a);
+    }
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command", &cmd, "/dev/null"])
+        .env("ASSENT_DATA_DIR", dir)
+        .env("ASSENT_EMULATOR_ADDR", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs assent");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(typed.as_bytes())
+        .expect("typed");
+    child.wait_with_output().expect("script ends")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_asks_for_the_pin_on_the_terminal_and_refuses_without_one() {
+    if !keyring_enabled() {
+        return;
+    }
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payload = backend.enrollment_json("cli-pin-01").await;
+    let account = ok_json(assent(dir.path(), &["enroll", &payload, "--json"]));
+    let factor = account["factorSid"].as_str().expect("sid").to_owned();
+    // The PIN as the window's settings would set it.
+    assent_core::verification::VerificationStore::load(dir.path().join("verification.json"))
+        .set_pin(
+            None,
+            &assent_core::verification::Pin::new("246810".into()).expect("pin"),
+            assent_core::verification::Scope::All,
+            chrono::Utc::now(),
+        )
+        .expect("pin set");
+    let sid = backend
+        .challenge("cli-pin-01", &factor, "PIN on the terminal", &[])
+        .await;
+
+    // No terminal: refused with the typed code, a sentence on stderr, nothing sent.
+    let out = assent_without_terminal(dir.path(), &["approve", &sid, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no terminal"), "{stderr}");
+    assert!(stderr.contains("\"verification_required\""), "{stderr}");
+    assert_eq!(backend.status("cli-pin-01", &sid).await, "pending");
+
+    // A wrong PIN typed at the prompt: refused, nothing sent. (The PIN is typed before the
+    // prompt turns echo off, so the terminal may echo it here; a person types after it.)
+    let out = assent_on_terminal(dir.path(), &["approve", &sid], "135799\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Assent PIN:"), "{text}");
+    assert!(text.contains("[pin_wrong]"), "{text}");
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert_eq!(backend.status("cli-pin-01", &sid).await, "pending");
+
+    // The right one approves.
+    let out = assent_on_terminal(dir.path(), &["approve", &sid], "246810\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(backend.status("cli-pin-01", &sid).await, "approved");
+
+    // Denying never asks.
+    let other = backend
+        .challenge("cli-pin-01", &factor, "Deny without PIN", &[])
+        .await;
+    let denied = assent_without_terminal(dir.path(), &["deny", &other, "--json"]);
+    assert!(denied.status.success(), "{:?}", denied);
+    assert_eq!(backend.status("cli-pin-01", &other).await, "denied");
+}

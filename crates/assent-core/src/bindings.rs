@@ -45,6 +45,8 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     AppErrorCode::export_all(&cfg)?;
     crate::matching::DenyReason::export_all(&cfg)?;
     crate::service::DenyAllReport::export_all(&cfg)?;
+    crate::verification::VerificationView::export_all(&cfg)?;
+    crate::verification::Scope::export_all(&cfg)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::events::{AppEvent, EventSink, RemovalReason};
 use crate::matching::DenyReason;
+use crate::verification::Pin;
 use crate::views::{Account, ChallengeView, PendingChallenge};
 use crate::{Answer, AppError, Core, CoreOptions, Paths};
 
@@ -207,7 +208,7 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
                 core,
                 &challenge_sid,
                 account.as_deref(),
-                Answer::Approve { code },
+                Answer::Approve { code, pin: None },
                 out.json,
             )
             .await
@@ -271,6 +272,15 @@ async fn answer(
     json: bool,
 ) -> Result<(), AppError> {
     let c = core.find_challenge(challenge_sid, account).await?;
+    let mut answer = answer;
+    if let Answer::Approve {
+        pin: pin @ None, ..
+    } = &mut answer
+    {
+        if core.needs_verification(c.factor_sid.as_ref()) {
+            *pin = Some(read_pin()?);
+        }
+    }
     let view = core
         .answer_with(c.factor_sid.as_ref(), challenge_sid, answer)
         .await?;
@@ -279,6 +289,22 @@ async fn answer(
     } else {
         println!("{} {}", view.status, view.sid);
         Ok(())
+    }
+}
+
+/// Asks for the app PIN on the controlling terminal, without echo. Without a terminal (a
+/// script, a pipe) it refuses: a PIN must come from the person, not from a file.
+fn read_pin() -> Result<Pin, AppError> {
+    match rpassword::prompt_password("Assent PIN: ") {
+        Ok(text) => Pin::new(text),
+        Err(e) => {
+            tracing::info!(error = %e, "no terminal to ask for the PIN");
+            eprintln!(
+                "Approving this account's requests asks for your Assent PIN, and there is no \
+                 terminal to ask it on; approve in the window instead."
+            );
+            Err(AppError::VerificationRequired)
+        }
     }
 }
 

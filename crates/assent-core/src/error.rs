@@ -66,6 +66,22 @@ pub enum AppError {
         /// Requests pending for the account.
         pending: usize,
     },
+    /// Approving this account's requests asks for the app PIN and none was given; nothing was
+    /// sent (code `verification_required`).
+    #[error("approving asks for your Assent PIN")]
+    VerificationRequired,
+    /// The PIN was wrong; nothing was sent (code `pin_wrong`).
+    #[error("wrong PIN; {remaining} more wrong tries lock approving for a while")]
+    PinWrong {
+        /// Wrong tries left before approving locks.
+        remaining: u32,
+    },
+    /// Too many wrong PINs: approving is locked until `until` (code `pin_locked`).
+    #[error("too many wrong PINs; approving is locked until {until}")]
+    PinLocked {
+        /// RFC 3339 time the lock ends.
+        until: String,
+    },
 }
 
 /// The server's own error body, passed through for the UI (`AppError.server`).
@@ -152,6 +168,12 @@ pub enum AppErrorCode {
     MatchInvalid,
     /// A one-click Approve while several requests are pending for the account.
     SeveralPending,
+    /// Approving asks for the app PIN and none was given.
+    VerificationRequired,
+    /// The app PIN was wrong.
+    PinWrong,
+    /// Too many wrong PINs: approving is locked for a while.
+    PinLocked,
 }
 
 impl From<verify_push::ErrorCode> for AppErrorCode {
@@ -219,6 +241,9 @@ impl AppErrorCode {
             AppErrorCode::MatchNotRequired => "match_not_required",
             AppErrorCode::MatchInvalid => "match_invalid",
             AppErrorCode::SeveralPending => "several_pending",
+            AppErrorCode::VerificationRequired => "verification_required",
+            AppErrorCode::PinWrong => "pin_wrong",
+            AppErrorCode::PinLocked => "pin_locked",
         }
     }
 }
@@ -248,6 +273,9 @@ impl AppError {
             AppError::MatchNotRequired => AppErrorCode::MatchNotRequired,
             AppError::MatchInvalid => AppErrorCode::MatchInvalid,
             AppError::SeveralPending { .. } => AppErrorCode::SeveralPending,
+            AppError::VerificationRequired => AppErrorCode::VerificationRequired,
+            AppError::PinWrong { .. } => AppErrorCode::PinWrong,
+            AppError::PinLocked { .. } => AppErrorCode::PinLocked,
         }
     }
 

@@ -6,6 +6,7 @@ use ts_rs::TS;
 
 use crate::alerts::Alert;
 use crate::enroll_requests::EnrollRequestView;
+use crate::verification::VerificationView;
 use crate::views::{Account, ChallengeView, EnrollStep, PendingChallenge, WatcherStatus};
 
 /// Payload of the `enroll-progress` event.
@@ -66,6 +67,8 @@ pub enum AppEvent {
     AccountsChanged(Vec<Account>),
     /// Enrolment progress (`enroll-progress`).
     EnrollProgress(EnrollStep),
+    /// The app PIN was set, changed, removed, or a wrong try counted (`verification-changed`).
+    VerificationChanged(VerificationView),
     /// A deep link arrived and waits for confirmation (`enroll-request`): a preview only,
     /// never the token.
     EnrollRequest(EnrollRequestView),

@@ -20,6 +20,7 @@ pub mod paths;
 pub mod quiet;
 pub mod service;
 pub mod settings;
+pub mod verification;
 pub mod views;
 pub mod watcher;
 

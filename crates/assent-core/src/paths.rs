@@ -69,6 +69,11 @@ impl Paths {
         self.data_dir.join("quiet.json")
     }
 
+    /// The app PIN's hash and wrong-try count ([`crate::verification`]).
+    pub fn verification_file(&self) -> PathBuf {
+        self.data_dir.join("verification.json")
+    }
+
     /// The embedded verify-emulator's database.
     pub fn emulator_db(&self) -> PathBuf {
         self.data_dir.join("emulator.sqlite")

@@ -20,6 +20,7 @@ use crate::events::{AppEvent, EventSink};
 use crate::matching::{DenyReason, MatchCode, MatchFailure, MatchRule};
 use crate::quiet::QuietStore;
 use crate::settings::{Settings, SettingsStore};
+use crate::verification::{Pin, Scope, VerificationStore, VerificationView};
 use crate::views::{
     is_verified, Account, ChallengeKey, ChallengeView, EnrollStep, HistoryPage, PendingChallenge,
 };
@@ -43,10 +44,13 @@ pub fn client_builder() -> verify_push::VerifyPushBuilder {
 /// What the user answered, with what the defences need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// Approve; `code` is the number picked or typed when the sign-in asks for matching.
+    /// Approve; `code` is the number picked or typed when the sign-in asks for matching, `pin`
+    /// the app PIN when the account asks for it ([`crate::verification`]).
     Approve {
         /// Two digits, or `None` when no number was asked for.
         code: Option<String>,
+        /// The app PIN, or `None`.
+        pin: Option<Pin>,
     },
     /// Deny; `reason` is sent to the relying party as `Metadata` `deny_reason`.
     Deny {
@@ -110,6 +114,7 @@ pub struct Core {
     settings: Arc<SettingsStore>,
     activity: Arc<ActivityStore>,
     quiet: Arc<QuietStore>,
+    verification: Arc<VerificationStore>,
     quiet_after_not_me: std::time::Duration,
     watcher: Watcher,
     sink: Arc<dyn EventSink>,
@@ -137,6 +142,7 @@ impl Core {
         let settings = Arc::new(SettingsStore::load(opts.paths.settings_file()));
         let activity = Arc::new(ActivityStore::load(opts.paths.activity_file()));
         let quiet = Arc::new(QuietStore::load(opts.paths.quiet_file()));
+        let verification = Arc::new(VerificationStore::load(opts.paths.verification_file()));
         let watcher = Watcher::new(
             client.clone(),
             settings.clone(),
@@ -153,6 +159,7 @@ impl Core {
             settings,
             activity,
             quiet,
+            verification,
             quiet_after_not_me: opts.quiet_after_not_me,
             watcher,
             sink: opts.sink,
@@ -208,7 +215,10 @@ impl Core {
         decision: Decision,
     ) -> Result<ChallengeView, AppError> {
         let answer = match decision {
-            Decision::Approve => Answer::Approve { code: None },
+            Decision::Approve => Answer::Approve {
+                code: None,
+                pin: None,
+            },
             Decision::Deny => Answer::Deny { reason: None },
         };
         self.answer_with(factor_sid, challenge_sid, answer).await
@@ -254,7 +264,8 @@ impl Core {
             challenge: parse_challenge(challenge_sid)?,
         };
         let (decision, entered, metadata) = match &answer {
-            Answer::Approve { code } => {
+            Answer::Approve { code, pin } => {
+                self.verify_user(&key.factor, pin.as_ref()).await?;
                 let entered = code
                     .as_deref()
                     .map(|c| {
@@ -344,6 +355,9 @@ impl Core {
         challenge_sid: &str,
         decision: Decision,
     ) -> Result<ChallengeView, AppError> {
+        if decision == Decision::Approve && self.needs_verification(factor_sid) {
+            return Err(AppError::VerificationRequired);
+        }
         let pending = self.watcher.pending_count(factor_sid);
         if decision == Decision::Approve && pending > 1 {
             tracing::warn!(factor = %factor_sid, pending, "one-click approve refused: several requests pending");
@@ -385,6 +399,75 @@ impl Core {
             self.quiet_account(factor_sid, report.denied.len()).await;
         }
         Ok(report)
+    }
+
+    /// Whether approving `factor_sid`'s requests asks for the app PIN.
+    pub fn needs_verification(&self, factor_sid: &str) -> bool {
+        self.verification.required_for(factor_sid)
+    }
+
+    /// What the window shows about the app PIN.
+    pub fn verification(&self) -> VerificationView {
+        self.verification.view(Utc::now())
+    }
+
+    /// Sets (or replaces, with `current`) the app PIN and the accounts it covers.
+    pub async fn set_pin(
+        &self,
+        current: Option<Pin>,
+        new: Pin,
+        scope: Scope,
+    ) -> Result<VerificationView, AppError> {
+        let store = self.verification.clone();
+        blocking(move || store.set_pin(current.as_ref(), &new, scope, Utc::now())).await?;
+        tracing::info!("app PIN set");
+        Ok(self.publish_verification())
+    }
+
+    /// Changes the accounts the PIN covers; needs the PIN.
+    pub async fn set_verification_scope(
+        &self,
+        pin: Pin,
+        scope: Scope,
+    ) -> Result<VerificationView, AppError> {
+        let store = self.verification.clone();
+        blocking(move || store.set_scope(&pin, scope, Utc::now())).await?;
+        tracing::info!("app PIN scope changed");
+        Ok(self.publish_verification())
+    }
+
+    /// Removes the app PIN; needs the PIN.
+    pub async fn remove_pin(&self, pin: Pin) -> Result<VerificationView, AppError> {
+        let store = self.verification.clone();
+        blocking(move || store.remove(&pin, Utc::now())).await?;
+        tracing::info!("app PIN removed");
+        Ok(self.publish_verification())
+    }
+
+    fn publish_verification(&self) -> VerificationView {
+        let view = self.verification();
+        self.sink.emit(AppEvent::VerificationChanged(view.clone()));
+        view
+    }
+
+    /// Checks the app PIN before an approval of `factor`'s request, when the account asks for
+    /// it. Nothing is sent when this fails.
+    async fn verify_user(&self, factor: &FactorSid, pin: Option<&Pin>) -> Result<(), AppError> {
+        if !self.verification.required_for(factor.as_ref()) {
+            return Ok(());
+        }
+        let Some(pin) = pin.cloned() else {
+            return Err(AppError::VerificationRequired);
+        };
+        let store = self.verification.clone();
+        let result = blocking(move || store.verify(&pin, Utc::now())).await;
+        if matches!(
+            result,
+            Err(AppError::PinWrong { .. } | AppError::PinLocked { .. })
+        ) {
+            self.publish_verification();
+        }
+        result
     }
 
     /// Quiets an account after `reports` requests were denied as "not me", and tells the UI.
@@ -699,6 +782,15 @@ fn default_friendly_name() -> String {
         Some(h) => format!("Assent on {}", h.chars().take(40).collect::<String>()),
         None => "Assent desktop".to_owned(),
     }
+}
+
+/// Runs blocking work (Argon2id, file writes) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Storage(format!("background task stopped: {e}")))?
 }
 
 fn is_not_me(answer: &Answer) -> bool {

@@ -12,6 +12,7 @@ const TYPE: &[(&str, &str)] = &[("assent_match_mode", "type"), ("assent_match_co
 fn approve(code: Option<&str>) -> Answer {
     Answer::Approve {
         code: code.map(str::to_owned),
+        pin: None,
     }
 }
 

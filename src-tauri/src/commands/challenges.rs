@@ -4,6 +4,7 @@
 use tauri::State;
 
 use crate::state::AppState;
+use assent_core::verification::Pin;
 use assent_core::views::{ChallengeView, HistoryPage, PendingChallenge};
 use assent_core::{Answer, AppError, DenyAllReport, DenyReason};
 
@@ -18,17 +19,20 @@ pub async fn pending_challenges(
 // One command per answer, so no argument from the web view can turn a deny into an approve.
 
 /// Approves a challenge; `code` is the number the user picked or typed when the sign-in asks
-/// for number matching (checked in Rust; a wrong one denies the sign-in).
+/// for number matching (checked in Rust; a wrong one denies the sign-in), `pin` the app PIN
+/// when the account asks for it.
 #[tauri::command]
 pub async fn approve_challenge(
     state: State<'_, AppState>,
     factor_sid: String,
     challenge_sid: String,
     code: Option<String>,
+    pin: Option<String>,
 ) -> Result<ChallengeView, AppError> {
+    let pin = pin.map(Pin::new).transpose()?;
     state
         .core
-        .answer_with(&factor_sid, &challenge_sid, Answer::Approve { code })
+        .answer_with(&factor_sid, &challenge_sid, Answer::Approve { code, pin })
         .await
 }
 

@@ -6,6 +6,7 @@ pub mod app;
 pub mod challenges;
 pub mod enroll;
 pub mod settings;
+pub mod verification;
 
 /// The handler with every command, for `tauri::Builder::invoke_handler`.
 #[macro_export]
@@ -30,6 +31,10 @@ macro_rules! app_commands {
             $crate::commands::app::watcher_status,
             $crate::commands::app::open_demo_site,
             $crate::commands::app::app_info,
+            $crate::commands::verification::verification_status,
+            $crate::commands::verification::set_pin,
+            $crate::commands::verification::set_verification_scope,
+            $crate::commands::verification::remove_pin,
         ]
     };
 }

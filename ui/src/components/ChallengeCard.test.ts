@@ -204,6 +204,50 @@ describe("ChallengeCard", () => {
     expect(calls[0].args).not.toHaveProperty("code");
   });
 
+  it("asks for the PIN when the account needs it: Approve waits for 6+ digits, the PIN is sent", async () => {
+    let wrong = true;
+    const calls = mockBackend({
+      approve_challenge: () =>
+        wrong ? Promise.reject(appError("pin_wrong", "wrong PIN; 4 more wrong tries lock approving for a while")) : answered("approved"),
+      deny_challenge: () => answered("denied"),
+    });
+    const user = userEvent.setup();
+    render(ChallengeCard, { challenge: challenge(), needsPin: true });
+    const input = screen.getByLabelText("Your Assent PIN, to approve");
+    expect(input).toHaveAttribute("type", "password");
+    const approve = screen.getByTestId("approve-button");
+    expect(approve).toBeDisabled();
+    expect(screen.getByTestId("deny-button")).toBeEnabled();
+    await user.type(input, "12345");
+    expect(approve).toBeDisabled();
+    await user.type(input, "6");
+    expect(approve).toBeEnabled();
+    await fireEvent.click(approve);
+    await screen.findByTestId("challenge-result");
+    expect(calls[0].args).toEqual({
+      factorSid: "YF00000000000000000000000000000001",
+      challengeSid: "YC00000000000000000000000000000001",
+      pin: "123456",
+    });
+    // A wrong PIN clears the field and says so; nothing else changes.
+    expect(screen.getByTestId("challenge-result")).toHaveTextContent("That PIN is not right");
+    expect(input).toHaveValue("");
+    expect(screen.getByTestId("approve-button")).toBeDisabled();
+    wrong = false;
+    await user.type(input, "246810{Enter}");
+    await vi.waitFor(() => expect(screen.getByTestId("challenge-result").textContent).toMatch(/approved/));
+    expect(calls[1].args).toMatchObject({ pin: "246810" });
+  });
+
+  it("never asks for a PIN to deny, and sends none when the account needs none", async () => {
+    const calls = mockBackend({ approve_challenge: () => answered("approved") });
+    render(ChallengeCard, { challenge: challenge() });
+    expect(screen.queryByTestId("pin-input")).toBeNull();
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    expect(calls[0].args).not.toHaveProperty("pin");
+  });
+
   it("shows a retryable error with the server code and re-enables the buttons", async () => {
     let fail = true;
     mockBackend({

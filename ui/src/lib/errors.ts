@@ -51,6 +51,15 @@ const TEXT: Record<ErrorCode, ErrorText> = {
     title: "This sign-in's number check is malformed, so it cannot be approved.",
     hint: "Deny it and ask the website to sign you in again.",
   },
+  verification_required: {
+    title: "Enter your Assent PIN to approve.",
+    hint: "You asked Assent to confirm it's you before approving. Denying never needs the PIN.",
+  },
+  pin_wrong: { title: "That PIN is not right.", hint: "After 5 wrong PINs approving is locked for a while." },
+  pin_locked: {
+    title: "Too many wrong PINs: approving is locked for now.",
+    hint: "Wait until the time shown, then try again. You can still deny requests.",
+  },
   several_pending: {
     title: "Several sign-in requests are waiting for this account.",
     hint: "Read them in the window before approving one: a flood of requests is how attackers hope for a tired click.",

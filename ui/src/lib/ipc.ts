@@ -17,6 +17,8 @@ import type {
   HistoryPage,
   PendingChallenge,
   Settings,
+  VerificationScope,
+  VerificationView,
   WatcherStatus,
 } from "./types";
 
@@ -48,12 +50,15 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const api = {
   listAccounts: () => call<Account[]>("list_accounts"),
   pendingChallenges: () => call<PendingChallenge[]>("pending_challenges"),
-  /** `code`: the number picked or typed when the sign-in asks for number matching. */
-  approveChallenge: (factorSid: string, challengeSid: string, code?: string) =>
-    call<ChallengeView>(
-      "approve_challenge",
-      code === undefined ? { factorSid, challengeSid } : { factorSid, challengeSid, code },
-    ),
+  /** `code`: the number picked or typed when the sign-in asks for number matching; `pin`: the
+   * app PIN when the account asks for it. */
+  approveChallenge: (factorSid: string, challengeSid: string, code?: string, pin?: string) =>
+    call<ChallengeView>("approve_challenge", {
+      factorSid,
+      challengeSid,
+      ...(code === undefined ? {} : { code }),
+      ...(pin === undefined ? {} : { pin }),
+    }),
   /** `reason` is told to the relying party. */
   denyChallenge: (factorSid: string, challengeSid: string, reason?: DenyReason) =>
     call<ChallengeView>(
@@ -87,6 +92,14 @@ export const api = {
     call<Account>("confirm_enroll_request", friendlyName ? { requestId, friendlyName } : { requestId }),
   /** Drops a waiting deep link (the user cancelled). */
   dismissEnrollRequest: (requestId: string) => call<null>("dismiss_enroll_request", { requestId }),
+  /** Whether approving asks for the app PIN, for which accounts, and any lock. */
+  verificationStatus: () => call<VerificationView>("verification_status"),
+  /** Sets the app PIN; `current` is needed when one is set already. */
+  setPin: (pin: string, scope: VerificationScope, current?: string) =>
+    call<VerificationView>("set_pin", current === undefined ? { pin, scope } : { current, pin, scope }),
+  setVerificationScope: (pin: string, scope: VerificationScope) =>
+    call<VerificationView>("set_verification_scope", { pin, scope }),
+  removePin: (pin: string) => call<VerificationView>("remove_pin", { pin }),
 };
 
 function on<T>(event: string, cb: (payload: T) => void): Promise<UnlistenFn> {
@@ -102,6 +115,7 @@ export const events = {
   enrollRequest: (cb: (e: EnrollRequest) => void) => on("enroll-request", cb),
   enrollProgress: (cb: (e: EnrollProgressEvent) => void) => on("enroll-progress", cb),
   challengeAnswered: (cb: (c: ChallengeView) => void) => on("challenge-answered", cb),
+  verificationChanged: (cb: (v: VerificationView) => void) => on("verification-changed", cb),
 };
 
 /** Subscribes to several events; the returned function unsubscribes all of them, also when it

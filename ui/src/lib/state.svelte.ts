@@ -10,6 +10,7 @@ import type {
   EnrollRequest,
   PendingChallenge,
   Settings,
+  VerificationView,
   WatcherStatus,
 } from "./types";
 
@@ -150,6 +151,7 @@ export class AppState {
   readonly pending: PendingStore;
   watcher = $state<WatcherStatus | null>(null);
   settings = $state<Settings | null>(null);
+  verification = $state<VerificationView | null>(null);
   info = $state<AppInfo | null>(null);
   error = $state<AppError | null>(null);
   loaded = $state(false);
@@ -173,6 +175,11 @@ export class AppState {
     ]);
     const failed = results.find((r) => r.status === "rejected");
     if (failed && failed.status === "rejected") this.error = failed.reason as AppError;
+    try {
+      this.verification = await api.verificationStatus();
+    } catch {
+      /* unknown: every card then asks the backend, which says when a PIN is needed */
+    }
     this.loaded = true;
     // A deep link that started the app (before anyone listened) still needs confirmation.
     try {
@@ -193,10 +200,18 @@ export class AppState {
       events.enrollRequest((e) => {
         if (isEnrollRequest(e)) this.openEnroll(e);
       }),
+      events.verificationChanged((v) => (this.verification = v)),
       events.challengeAnswered((c) => {
         if (this.pending.answered(c)) this.announce(`Sign-in request ${c.status}.`);
       }),
     ]);
+  }
+
+  /** Whether approving this account's requests asks for the app PIN. */
+  needsPin(factorSid: string): boolean {
+    const v = this.verification;
+    if (!v?.enabled || !v.scope) return false;
+    return v.scope.kind === "all" || v.scope.factorSids.includes(factorSid);
   }
 
   /** Opens the add-account page: empty for pasting, or confirming a deep link's preview. */

@@ -22,6 +22,9 @@ export type { Settings } from "./bindings/Settings";
 export type { WatcherStatus } from "./bindings/WatcherStatus";
 export type { DenyReason } from "./bindings/DenyReason";
 export type { DenyAllReport } from "./bindings/DenyAllReport";
+export type { VerificationView } from "./bindings/VerificationView";
+/** Which accounts ask for the app PIN on Approve. */
+export type { Scope as VerificationScope } from "./bindings/Scope";
 /** The number matching a relying party asked for: the mode and, for "choose", the numbers to
  * pick from. Never the code. */
 export type { MatchView as MatchRequest } from "./bindings/MatchView";
