@@ -863,3 +863,105 @@ async fn locked_keychain_is_explained_in_window_and_approve_works_once_unlocked(
         .await,
     );
 }
+
+/// The `Notify` calls in `log` whose text names `account` (dbus-monitor prints one block per
+/// message, starting with "method call").
+fn notify_blocks(log: &str, account: &str) -> Vec<String> {
+    log.split("method call")
+        .filter(|b| b.contains("member=Notify") && b.contains(account))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_gives_one_grouped_notification_newest_first_and_deny_all_quiets() {
+    report(
+        scenario::run("flood", async |s| {
+            desktop::dunst_close_all()?;
+            let who = s.enrol("Flooded at Example").await?;
+            let first = s.challenge(&who, "Flood 1", |_| {}).await?;
+            expect_card(s, &who, &first, "Flood 1").await?;
+            // Alone, it gets its own notification with Approve.
+            s.notifications
+                .wait_for_notify(
+                    &[&format!("Sign-in request: {}", who.name), "\"approve\""],
+                    PATIENCE,
+                )
+                .await?;
+            let after_first = desktop::NotificationLog::mark(&s.env.dbus_monitor_log)?;
+            let mut sids = vec![first];
+            for i in 2..=30 {
+                sids.push(s.challenge(&who, &format!("Flood {i}"), |_| {}).await?);
+            }
+            let cards = tid("challenge-card");
+            wait::until("the window to list all 30 requests", PATIENCE, || async {
+                Ok((s.app.count(&cards).await? == 30).then_some(()))
+            })
+            .await?;
+            after_first
+                .wait_for_notify(&[&format!("30 sign-in requests: {}", who.name)], PATIENCE)
+                .await?;
+            // From the second request on: only the grouped notification, never an Approve,
+            // and within the rate limit (the single one was the first of 3 a minute).
+            let blocks = notify_blocks(&after_first.since_mark()?, &who.name);
+            ensure(!blocks.is_empty(), || "no grouped notification".into())?;
+            for b in &blocks {
+                ensure(
+                    b.contains("sign-in requests:") && !b.contains("string \"approve\""),
+                    || format!("a notification during the flood was not the group or offered Approve:\n{b}"),
+                )?;
+            }
+            let loud = blocks.iter().filter(|b| !b.contains("suppress-sound")).count();
+            ensure(loud <= 2, || {
+                format!("{loud} grouped notifications with sound in the first minute, expected at most 2")
+            })?;
+            wait::until("dunst to show one notification (the group)", PATIENCE, || async {
+                Ok((desktop::dunst_displayed()? == 1).then_some(()))
+            })
+            .await?;
+            // Newest first.
+            let times = s
+                .app
+                .js(
+                    "return Array.from(document.querySelectorAll('[data-testid=challenge-card] time')).map(t => t.getAttribute('datetime'));",
+                    vec![],
+                )
+                .await?;
+            let times: Vec<String> = serde_json::from_value(times)
+                .map_err(|e| Error::Assertion(format!("card times: {e}")))?;
+            ensure(times.len() == 30, || format!("{} card times", times.len()))?;
+            ensure(times.windows(2).all(|w| w[0] >= w[1]), || {
+                format!("cards are not newest first: {times:?}")
+            })?;
+
+            // Deny all: every request denied at the server, then the account is quiet.
+            let bar = s.app.wait_css(&tid("flood-bar")).await?;
+            let text = bar.text().await.unwrap_or_default();
+            ensure(text.contains("30 requests"), || format!("flood bar says {text:?}"))?;
+            s.app.click(&tid("deny-all-button")).await?;
+            for sid in &sids {
+                s.wait_server_status(&who, sid, "denied").await?;
+            }
+            s.app
+                .wait_css(&format!("{} {}", account(&who.factor_sid), tid("account-quieted")))
+                .await?;
+            let quiet_mark = desktop::NotificationLog::mark(&s.env.dbus_monitor_log)?;
+            let later = s.challenge(&who, "While quiet", |_| {}).await?;
+            expect_card(s, &who, &later, "While quiet").await?;
+            // The watcher decided its alert (logged before any notification would start).
+            wait::until("the app to announce the request silently", PATIENCE, || async {
+                let log = std::fs::read_to_string(&s.app.log).unwrap_or_default();
+                Ok(log
+                    .lines()
+                    .any(|l| l.contains("challenge announced") && l.contains(&later) && l.contains("Quieted"))
+                    .then_some(()))
+            })
+            .await?;
+            let since = quiet_mark.since_mark()?;
+            ensure(!since.contains("While quiet") && notify_blocks(&since, &who.name).is_empty(), || {
+                format!("a quieted account's request made a notification:\n{since}")
+            })
+        })
+        .await,
+    );
+}
