@@ -3,12 +3,14 @@
 //! window on that challenge. Buttons call [`Core::answer`], the same function the window's
 //! buttons use.
 //!
-//! Linux and the BSDs: notify-rust over D-Bus; a challenge that leaves the pending list
-//! (answered elsewhere, expired) closes its notification. Windows: a toast through
-//! notify-rust's WinRT backend, always with buttons and without markup; Windows offers no way
-//! to withdraw a shown toast through it, so [`Notifier::close`] only forgets it (a late click
-//! opens the window, where the card is gone). Elsewhere (macOS today)
-//! [`NotifyError::Unsupported`]: the window and tray still show every request.
+//! Linux and the BSDs: the freedesktop notification server over D-Bus (`notify/xdg.rs`); an
+//! action counts only when its signal comes from the server that showed the notification, and
+//! a challenge that leaves the pending list (answered elsewhere, expired) closes its
+//! notification. Windows: a toast through notify-rust's WinRT backend, always with buttons and
+//! without markup; Windows offers no way to withdraw a shown toast through it, so
+//! [`Notifier::close`] only forgets it (a late click opens the window, where the card is
+//! gone). Elsewhere (macOS today) [`NotifyError::Unsupported`]: the window and tray still show
+//! every request.
 //!
 //! [`Core::answer`]: assent_core::Core::answer
 
@@ -25,7 +27,10 @@ use backend_toast::Backend;
 #[cfg(all(unix, not(target_os = "macos")))]
 use backend_xdg::Backend;
 
-/// Why a notification was not shown.
+#[cfg(all(unix, not(target_os = "macos")))]
+mod xdg;
+
+/// Why a notification was not shown, or a signal about it was not taken as an answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotifyError {
     /// This build has no notification backend for the OS it runs on.
@@ -37,6 +42,20 @@ pub enum NotifyError {
     /// The platform refused or failed to show it.
     #[error("notification could not be shown: {0}")]
     Show(String),
+    /// A signal about a shown notification came from another bus connection than the server
+    /// that showed it (anyone on the session bus can emit one). Ignored; the wait goes on.
+    #[error("signal for notification {id} from {sender} ignored: it was shown by {server}")]
+    ForgedSignal {
+        /// The notification id the signal named.
+        id: u32,
+        /// The unique bus name that sent it.
+        sender: String,
+        /// The unique bus name of the server that showed the notification.
+        server: String,
+    },
+    /// The connection to the notification server ended while a notification was open.
+    #[error("notification server connection lost: {0}")]
+    Gone(String),
 }
 
 impl NotifyError {
@@ -45,6 +64,8 @@ impl NotifyError {
         match self {
             NotifyError::Unsupported { .. } => "notifications_unsupported",
             NotifyError::Show(_) => "notification_failed",
+            NotifyError::ForgedSignal { .. } => "notification_signal_forged",
+            NotifyError::Gone(_) => "notification_server_gone",
         }
     }
 
@@ -70,19 +91,29 @@ enum Choice {
 }
 
 impl Choice {
-    /// The user's answer, `None` when the notification closed without one. Only the two action
-    /// identifiers we register answer; anything else (the body click, an unknown or crafted
-    /// action, an inline reply) only opens the window.
+    /// The answer an invoked action gives. Only the two action keys we register answer;
+    /// anything else (`default`, the body click, an unknown or crafted key) only opens the
+    /// window.
     #[cfg_attr(
         not(any(windows, all(unix, not(target_os = "macos")))),
         allow(dead_code)
     )]
+    fn of_action(key: &str) -> Choice {
+        match key {
+            "approve" => Choice::Approve,
+            "deny" => Choice::Deny,
+            _ => Choice::Open,
+        }
+    }
+
+    /// The user's answer to a toast, `None` when it closed without one; an inline reply only
+    /// opens the window.
+    #[cfg(windows)]
     fn of(response: &notify_rust::NotificationResponse) -> Option<Choice> {
         use notify_rust::NotificationResponse as R;
         match response {
-            R::Action(a) if a == "approve" => Some(Choice::Approve),
-            R::Action(a) if a == "deny" => Some(Choice::Deny),
-            R::Default | R::Action(_) | R::Reply(_) => Some(Choice::Open),
+            R::Action(a) => Some(Choice::of_action(a)),
+            R::Default | R::Reply(_) => Some(Choice::Open),
             _ => None,
         }
     }
@@ -247,24 +278,23 @@ impl Bubble {
 #[cfg(all(unix, not(target_os = "macos")))]
 mod backend_xdg {
     use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
-    use notify_rust::{
-        Hint, Notification, NotificationHandle, NotificationResponse, Timeout, Urgency,
-    };
-
+    use super::xdg::{self, Client, Event, Shown};
     use super::{escape_markup, Bubble, Choice, NotifyError};
 
     #[derive(Default)]
     pub(super) struct Backend {
+        client: tokio::sync::OnceCell<Client>,
         caps: tokio::sync::OnceCell<Vec<String>>,
         /// Open notifications by [`Bubble::key`].
-        open: Mutex<HashMap<String, Arc<NotificationHandle>>>,
+        open: Mutex<HashMap<String, Shown>>,
     }
 
     impl Backend {
         pub(super) async fn present(&self, b: &Bubble) -> Result<Option<Choice>, NotifyError> {
             let started = std::time::Instant::now();
+            let client = self.client().await?;
             let caps = self.capabilities().await;
             let actions = caps.iter().any(|c| c == "actions");
             let markup = caps.iter().any(|c| c == "body-markup");
@@ -273,65 +303,84 @@ mod backend_xdg {
             } else {
                 b.body.clone()
             };
-            let mut n = Notification::new();
-            n.appname("Assent")
-                .summary(&b.summary)
-                .body(&body)
-                .timeout(Timeout::Never);
-            if !b.sound {
-                n.hint(Hint::SuppressSound(true)).urgency(Urgency::Low);
-            }
+            let mut buttons = Vec::new();
             if actions {
-                n.action("default", "Open");
+                buttons.push(("default", "Open"));
                 if b.approve {
-                    n.action("approve", "Approve");
+                    buttons.push(("approve", "Approve"));
                 }
                 if b.deny {
-                    n.action("deny", "Deny");
+                    buttons.push(("deny", "Deny"));
                 }
             }
-            let handle = n
-                .show_async()
-                .await
-                .map(Arc::new)
-                .map_err(|e| NotifyError::Show(e.to_string()))?;
-            let id = handle.id();
-            tracing::info!(challenge = %b.challenge_sid, key = %b.key, notification_id = id, actions, "notification shown");
+            let mut watch = client
+                .show(&xdg::Request {
+                    app_name: "Assent",
+                    summary: &b.summary,
+                    body: &body,
+                    actions: &buttons,
+                    expire_timeout: xdg::NEVER_EXPIRES,
+                    quiet: !b.sound,
+                })
+                .await?;
+            let shown = watch.shown().clone();
+            let id = shown.id;
+            tracing::info!(challenge = %b.challenge_sid, key = %b.key, notification_id = id, server = %shown.server, actions, "notification shown");
             // From the task's start to the server's answer (connect, Notify, reply).
             tracing::debug!(challenge = %b.challenge_sid, show_ms = started.elapsed().as_secs_f64() * 1000.0, "notification timing");
-            if let Some(old) = self.lock().insert(b.key.clone(), handle.clone()) {
+            if let Some(old) = self.lock().insert(b.key.clone(), shown.clone()) {
                 // A group shown again: the older one goes.
-                tokio::spawn(async move { old.close_async().await });
+                let client = client.clone();
+                tokio::spawn(async move { client.close(&old).await });
             }
 
-            let mut chosen = None;
-            handle
-                .wait_for_action_async(|r: &NotificationResponse| chosen = Choice::of(r))
-                .await;
+            let event = loop {
+                let e = match watch.next().await {
+                    Ok(event) => break Some(event),
+                    Err(e) => e,
+                };
+                // A forged signal is reported and the wait goes on; anything else ends it.
+                if let NotifyError::ForgedSignal { sender, server, .. } = &e {
+                    tracing::warn!(challenge = %b.challenge_sid, notification_id = id, sender = %sender, server = %server, code = e.code(), error = %e, "notification signal ignored");
+                } else {
+                    tracing::warn!(challenge = %b.challenge_sid, notification_id = id, code = e.code(), error = %e, "notification wait ended");
+                    break None;
+                }
+            };
+            drop(watch);
             {
                 let mut open = self.lock();
-                if open.get(&b.key).is_some_and(|h| h.id() == id) {
+                if open.get(&b.key).is_some_and(|s| *s == shown) {
                     open.remove(&b.key);
                 }
             }
-            let Some(choice) = chosen else {
+            let Some(Event::Action(key)) = event else {
                 return Ok(None);
             };
+            let choice = Choice::of_action(&key);
             tracing::info!(challenge = %b.challenge_sid, notification_id = id, action = ?choice, "notification answered");
             // Some servers (dunst) keep the bubble after an action; the request is handled now.
-            handle.close_async().await;
+            if let Err(e) = client.close(&shown).await {
+                tracing::debug!(challenge = %b.challenge_sid, notification_id = id, error = %e, "closing the answered notification failed");
+            }
             Ok(Some(choice))
         }
 
         /// Closes the notification tracked under `key`, if it is open.
         pub(super) fn close(&self, key: &str) {
-            let Some(handle) = self.lock().remove(key) else {
+            let Some(shown) = self.lock().remove(key) else {
+                return;
+            };
+            // Whatever is tracked was shown through the client.
+            let Some(client) = self.client.get().cloned() else {
                 return;
             };
             let key = key.to_owned();
             tauri::async_runtime::spawn(async move {
-                handle.close_async().await;
-                tracing::info!(key = %key, notification_id = handle.id(), "notification closed");
+                if let Err(e) = client.close(&shown).await {
+                    tracing::debug!(key = %key, notification_id = shown.id, error = %e, "closing the notification failed");
+                }
+                tracing::info!(key = %key, notification_id = shown.id, "notification closed");
             });
         }
 
@@ -362,16 +411,14 @@ mod backend_xdg {
             tracing::debug!(?caps, "notification server capabilities");
         }
 
+        async fn client(&self) -> Result<&Client, NotifyError> {
+            self.client.get_or_try_init(Client::connect).await
+        }
+
         async fn capabilities(&self) -> Vec<String> {
             let r = self
                 .caps
-                .get_or_try_init(|| async {
-                    // get_capabilities blocks on D-Bus.
-                    tokio::task::spawn_blocking(notify_rust::get_capabilities)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string())
-                })
+                .get_or_try_init(|| async { self.client().await?.capabilities().await })
                 .await;
             match r {
                 Ok(c) => c.clone(),
@@ -382,7 +429,7 @@ mod backend_xdg {
             }
         }
 
-        fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<NotificationHandle>>> {
+        fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Shown>> {
             // Map inserts/removes cannot be left half-done.
             self.open.lock().unwrap_or_else(|p| p.into_inner())
         }
@@ -615,13 +662,21 @@ mod tests {
 
     #[test]
     fn only_the_approve_and_deny_actions_answer() {
+        assert_eq!(Choice::of_action("approve"), Choice::Approve);
+        assert_eq!(Choice::of_action("deny"), Choice::Deny);
+        for other in ["default", "", "Approve", "approve ", "deny\n", "__closed"] {
+            assert_eq!(Choice::of_action(other), Choice::Open, "{other:?}");
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn toast_responses_map_like_actions() {
         use notify_rust::{CloseReason, NotificationResponse as R};
         let act = |a: &str| Choice::of(&R::Action(a.to_owned()));
         assert_eq!(act("approve"), Some(Choice::Approve));
         assert_eq!(act("deny"), Some(Choice::Deny));
-        for other in ["default", "", "Approve", "approve ", "deny\n", "__closed"] {
-            assert_eq!(act(other), Some(Choice::Open), "{other:?}");
-        }
+        assert_eq!(act("default"), Some(Choice::Open));
         assert_eq!(Choice::of(&R::Default), Some(Choice::Open));
         assert_eq!(Choice::of(&R::Reply("approve".into())), Some(Choice::Open));
         assert_eq!(Choice::of(&R::Closed(CloseReason::Dismissed)), None);
@@ -639,6 +694,10 @@ mod tests {
         );
         assert!(e.to_string().contains("not available"));
         assert_eq!(NotifyError::Show("x".into()).code(), "notification_failed");
+        assert_eq!(
+            NotifyError::Gone("x".into()).code(),
+            "notification_server_gone"
+        );
     }
 
     #[test]

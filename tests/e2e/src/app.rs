@@ -12,6 +12,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
+/// The value of `field=` in a tracing log line (up to the next space), if present.
+pub fn log_field<'a>(line: &'a str, field: &str) -> Option<&'a str> {
+    let key = format!(" {field}=");
+    let start = line.find(&key)? + key.len();
+    line[start..].split_whitespace().next()
+}
+
 /// CSS selector for a `data-testid` hook.
 pub fn tid(id: &str) -> String {
     format!("[data-testid=\"{id}\"]")
@@ -120,6 +127,27 @@ impl AppSession {
             ));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The app's log lines (its stderr: tracing at `RUST_LOG`, info by default) that contain
+    /// every string in `needles`.
+    pub fn log_lines(&self, needles: &[&str]) -> Result<Vec<String>> {
+        let text = std::fs::read(&self.log)
+            .map_err(|e| Error::io(format!("reading {}", self.log.display()), e))?;
+        Ok(String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Waits until the app logs a line containing every string in `needles`; returns it.
+    pub async fn wait_log(&self, needles: &[&str]) -> Result<String> {
+        let what = format!("an app log line containing {needles:?}");
+        wait::until(&what, PATIENCE, || async {
+            Ok(self.log_lines(needles)?.into_iter().next())
+        })
+        .await
     }
 
     /// Runs JavaScript in the window and returns its result.

@@ -96,6 +96,53 @@ pub fn dunst_choose(env: &E2eEnv, pattern: &str) -> Result<()> {
     run("dunstctl", &["context"]).map(|_| ())
 }
 
+/// What any program on the session bus can do: emits `ActionInvoked(id, action)` on
+/// `/org/freedesktop/Notifications` from a new connection (gdbus), not from the notification
+/// server. `uint32` gives the spec's signature `(us)`; a bare number would be an int32.
+pub fn forge_action_invoked(id: u32, action: &str) -> Result<()> {
+    let id = format!("uint32 {id}");
+    let action = format!("'{action}'");
+    run(
+        "gdbus",
+        &[
+            "emit",
+            "--session",
+            "--object-path",
+            "/org/freedesktop/Notifications",
+            "--signal",
+            "org.freedesktop.Notifications.ActionInvoked",
+            &id,
+            &action,
+        ],
+    )
+    .map(|_| ())
+}
+
+/// The unique bus name that owns `org.freedesktop.Notifications` (dunst's connection).
+pub fn notification_server() -> Result<String> {
+    let out = run(
+        "gdbus",
+        &[
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.DBus",
+            "--object-path",
+            "/org/freedesktop/DBus",
+            "--method",
+            "org.freedesktop.DBus.GetNameOwner",
+            "org.freedesktop.Notifications",
+        ],
+    )?;
+    // gdbus prints the reply as a GVariant tuple: `(':1.5',)`.
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split('\'')
+        .nth(1)
+        .filter(|n| n.starts_with(':'))
+        .map(str::to_string)
+        .ok_or_else(|| Error::process("gdbus call GetNameOwner", format!("odd reply {text:?}")))
+}
+
 /// Key aliases (keyring `username` attributes) stored under [`KEYRING_SERVICE`].
 pub fn keyring_aliases() -> Result<BTreeSet<String>> {
     let out = run(

@@ -109,7 +109,7 @@ impl E2eEnv {
         required_var("DBUS_SESSION_BUS_ADDRESS", DESKTOP)?;
         let dunst_pick_file = PathBuf::from(required_var("ASSENT_DUNST_PICK_FILE", DESKTOP)?);
         let dbus_monitor_log = PathBuf::from(required_var("ASSENT_DBUS_MONITOR_LOG", DESKTOP)?);
-        for tool in ["dunstctl", "secret-tool"] {
+        for tool in ["dunstctl", "secret-tool", "gdbus"] {
             if which(tool).is_none() {
                 return Err(Error::Environment(format!(
                     "{tool} is not on PATH (run scripts/setup.sh test)"

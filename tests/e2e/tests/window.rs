@@ -149,6 +149,79 @@ async fn approve_from_notification_action() {
     );
 }
 
+/// Any program on the session bus can emit `ActionInvoked(id, "approve")`, and notification ids
+/// are small sequential numbers: such a forged signal must not approve the sign-in. The app
+/// reports it (naming the forging connection), the request stays pending at the server, and
+/// the person's own choice in dunst still answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_action_signal_from_another_connection_is_ignored() {
+    use assent_e2e::app::log_field;
+    report(
+        scenario::run("forged_action_signal", async |s| {
+            let mallory = s.enrol("Mallory's target").await?;
+            let message = "Approve only if you asked (forged signal)?";
+            let sid = s.challenge(&mallory, message, |_| {}).await?;
+            expect_card(s, &mallory, &sid, message).await?;
+            expect_notification(s, &mallory, message).await?;
+            let shown = s
+                .app
+                .wait_log(&["notification shown", &format!("challenge={sid}")])
+                .await?;
+            let id: u32 = log_field(&shown, "notification_id")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Error::Assertion(format!("no notification_id in {shown:?}")))?;
+            let dunst = desktop::notification_server()?;
+
+            // Another connection forges the server's signal for that id.
+            desktop::forge_action_invoked(id, "approve")?;
+            let ignored = ["notification signal ignored", &format!("challenge={sid}")];
+            let line = wait::until("the app to report the forged signal", PATIENCE, || async {
+                if let Some(line) = s.app.log_lines(&ignored)?.into_iter().next() {
+                    return Ok(Some(line));
+                }
+                let status = s.server_status(&mallory, &sid).await?;
+                if status != "pending" {
+                    return Err(Error::Assertion(format!(
+                        "a forged ActionInvoked({id}, approve) from another connection made the \
+                             request {status}"
+                    )));
+                }
+                Ok(None)
+            })
+            .await?;
+            let sender = log_field(&line, "sender").unwrap_or_default();
+            let server = log_field(&line, "server").unwrap_or_default();
+            ensure(
+                server == dunst && !sender.is_empty() && sender != dunst,
+                || format!("expected sender=<the forger> server={dunst} in {line:?}"),
+            )?;
+            let status = s.server_status(&mallory, &sid).await?;
+            ensure(status == "pending", || {
+                format!("request is {status} at the server after a forged signal")
+            })?;
+            ensure(
+                s.app.count(&in_card(&sid, "approve-button")).await? == 1,
+                || format!("card {sid} no longer offers Approve after a forged signal"),
+            )?;
+            let answered = s
+                .app
+                .log_lines(&["notification answered", &format!("challenge={sid}")])?;
+            ensure(answered.is_empty(), || {
+                format!("the forged signal answered the notification: {answered:?}")
+            })?;
+
+            // The person's own choice, through the server that showed it, still counts.
+            desktop::dunst_choose(&s.env, r"^#Approve|,approve\]")?;
+            s.wait_server_status(&mallory, &sid, "approved").await?;
+            s.webhook
+                .wait_for(&[&sid, "challenge.approved"], PATIENCE)
+                .await?;
+            expect_card_settled(s, &sid, "approved").await
+        })
+        .await,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_challenge_leaves_the_window() {
     report(
