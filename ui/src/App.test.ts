@@ -121,6 +121,56 @@ describe("App", () => {
     expect(document.body.innerHTML).not.toContain(token);
   });
 
+  it("a second link does not replace the form being read: it waits, said below the buttons", async () => {
+    const calls = backend({ dismiss_enroll_request: () => null });
+    render(App);
+    await ready();
+    const link = (id: string, identity: string) => ({
+      requestId: id,
+      identity,
+      serviceSid: "VA1",
+      baseUrl: "https://x.example",
+      factorType: "push",
+    });
+    await backendEmit("enroll-request", link("req-1", "alice"));
+    const preview = await screen.findByLabelText("What will be added");
+    const submit = screen.getByTestId("enroll-submit");
+    await backendEmit("enroll-request", link("req-2", "mallory"));
+    const waiting = await screen.findByTestId("enroll-waiting");
+    expect(waiting).toHaveTextContent("Another enrolment link arrived for mallory on x.example");
+    // The form still shows the first link, with the same Confirm button, above the notice.
+    expect(preview).toHaveTextContent("alice");
+    expect(preview).not.toHaveTextContent("mallory");
+    expect(screen.getByTestId("enroll-submit")).toBe(submit);
+    expect(submit.compareDocumentPosition(waiting) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    // Cancel the first: the waiting one opens next, as its own form.
+    await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    await vi.waitFor(() => expect(screen.getByLabelText("What will be added")).toHaveTextContent("mallory"));
+    expect(screen.queryByTestId("enroll-waiting")).toBeNull();
+    expect(calls.filter((c) => c.cmd === "dismiss_enroll_request")).toEqual([
+      { cmd: "dismiss_enroll_request", args: { requestId: "req-1" } },
+    ]);
+  });
+
+  it("'Show it instead' switches to the waiting link", async () => {
+    backend();
+    render(App);
+    await ready();
+    const link = (id: string, identity: string) => ({
+      requestId: id,
+      identity,
+      serviceSid: "VA1",
+      baseUrl: "https://x.example",
+      factorType: "push",
+    });
+    await backendEmit("enroll-request", link("req-1", "alice"));
+    await screen.findByLabelText("What will be added");
+    await backendEmit("enroll-request", link("req-2", "bob"));
+    await fireEvent.click(await screen.findByTestId("enroll-show-waiting"));
+    await vi.waitFor(() => expect(screen.getByLabelText("What will be added")).toHaveTextContent("bob"));
+    expect(screen.queryByTestId("enroll-waiting")).toBeNull();
+  });
+
   it("ignores an enroll-request that is not a preview", async () => {
     backend();
     render(App);

@@ -179,7 +179,10 @@ describe("EnrollForm", () => {
       expect(preview).toHaveTextContent("VA00000000000000000000000000000001");
       expect(preview).toHaveTextContent("http://127.0.0.1:8790");
       expect(screen.getByRole("note")).toHaveTextContent("A website asked Assent to add an account");
-      expect(document.activeElement).toBe(screen.getByTestId("enroll-submit"));
+      // Focus is on the heading, never on Confirm: a keystroke meant for something else must
+      // not confirm a link a page opened.
+      expect(document.activeElement).toBe(screen.getByRole("heading", { name: "Add account" }));
+      expect(document.activeElement).not.toBe(screen.getByTestId("enroll-submit"));
       expect(screen.getByTestId("enroll-submit")).toHaveTextContent("Confirm");
       expect(calls).toHaveLength(0);
 
@@ -275,7 +278,7 @@ describe("EnrollForm", () => {
       expect(screen.queryByTestId("enroll-submit")).toBeNull();
       expect(screen.queryByTestId("enroll-input")).toBeNull();
       expect(screen.queryByLabelText("What will be added")).toBeNull();
-      expect(document.activeElement).toBe(screen.getByRole("button", { name: "Cancel" }));
+      expect(document.activeElement).toBe(screen.getByRole("heading", { name: "Add account" }));
       await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
       expect(oncancel).toHaveBeenCalledOnce();
       expect(calls).toEqual([{ cmd: "dismiss_enroll_request", args: { requestId: "req-bad" } }]);

@@ -156,6 +156,8 @@ export class AppState {
   error = $state<AppError | null>(null);
   loaded = $state(false);
   view = $state<View>({ kind: "home" });
+  /** A deep link that arrived while the add-account form was open (offered, not swapped in). */
+  waitingEnroll = $state<EnrollRequest | null>(null);
   announcement = $state("");
   now = $state(Date.now());
   private seq = 0;
@@ -214,12 +216,27 @@ export class AppState {
     return v.scope.kind === "all" || v.scope.factorSids.includes(factorSid);
   }
 
-  /** Opens the add-account page: empty for pasting, or confirming a deep link's preview. */
-  openEnroll(request: EnrollRequest | null = null): void {
+  /** Opens the add-account page: empty for pasting, or confirming a deep link's preview. A
+   * link arriving while the form is open waits beside it (the form says so) unless `replace`:
+   * the user may be reading or typing in the open one. */
+  openEnroll(request: EnrollRequest | null = null, replace = false): void {
     const v = this.view;
     // The same request again (event and take_enroll_request racing): keep the open form.
     if (request && v.kind === "enroll" && v.request?.requestId === request.requestId) return;
+    if (request && v.kind === "enroll" && !replace) {
+      this.waitingEnroll = request;
+      return;
+    }
+    if (request && this.waitingEnroll?.requestId === request.requestId) this.waitingEnroll = null;
     this.view = { kind: "enroll", request, seq: ++this.seq };
+  }
+
+  /** Leaves the add-account page; a link that waited opens next. */
+  closeEnroll(): void {
+    const next = this.waitingEnroll;
+    this.waitingEnroll = null;
+    this.view = { kind: "home" };
+    if (next) this.openEnroll(next);
   }
 
   /** Says something to screen readers through the app's aria-live region. */
