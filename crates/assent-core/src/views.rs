@@ -282,6 +282,20 @@ pub struct WatcherStatus {
     pub last_poll_at: Option<String>,
     /// The last poll's error, if it failed.
     pub last_error: Option<ErrorView>,
+    /// Servers whose `Date` is implausibly far from this computer's clock (more than 24 h):
+    /// Assent refused to correct for it, so signed requests to them may be refused.
+    pub clock_warnings: Vec<ClockWarning>,
+}
+
+/// A server whose clock correction was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ClockWarning {
+    /// `host[:port]` of the server.
+    pub server: String,
+    /// Server minus local clock, in seconds, as its last `Date` showed.
+    #[ts(type = "number")]
+    pub offset_secs: i64,
 }
 
 /// Steps reported while enrolling (`enroll-progress`).

@@ -22,6 +22,8 @@ const YF_HOSTILE: &str = "YFeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 struct Script {
     listed: Vec<serde_json::Value>,
     fetched: Option<serde_json::Value>,
+    /// An HTTP `Date` for the list answers (a lying clock).
+    date: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -62,9 +64,14 @@ async fn handle(State(h): State<Hostile>, req: Request) -> Response {
         return axum::Json(json!({"status": "verified"})).into_response();
     }
     if path.ends_with("/Challenges") {
-        return axum::Json(json!({"challenges": script.listed,
+        let mut resp = axum::Json(json!({"challenges": script.listed,
             "meta": {"page": 0, "page_size": 50, "next_page_url": null, "previous_page_url": null}}))
         .into_response();
+        if let Some(d) = script.date {
+            resp.headers_mut()
+                .insert(axum::http::header::DATE, d.parse().unwrap());
+        }
+        return resp;
     }
     if path.contains("/Challenges/") {
         if post {
@@ -205,4 +212,49 @@ async fn enrolment_that_returns_a_stored_factor_sid_keeps_the_account() {
     assert_eq!(err.code(), AppErrorCode::FactorExists, "{err}");
     assert_eq!(dev.core.accounts().await.unwrap(), before);
     drop(hostile);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_clock_eleven_years_off_is_refused_and_shown_for_that_server_only() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "victim-user1", None).await;
+    let (hostile, base) = start_hostile().await;
+    enrol_hostile(&dev, &base).await;
+    let eleven_years = chrono::Utc::now() + chrono::Duration::days(11 * 365);
+    hostile.script.lock().unwrap().date =
+        Some(eleven_years.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    dev.core.watcher().poll_once().await;
+    let status = dev.core.watcher().status();
+    let host = base
+        .trim_start_matches("http://")
+        .trim_end_matches("/v2/")
+        .to_owned();
+    assert_eq!(status.clock_warnings.len(), 1, "{status:?}");
+    assert_eq!(status.clock_warnings[0].server, host);
+    assert!(
+        status.clock_warnings[0].offset_secs > 10 * 365 * 86_400,
+        "{status:?}"
+    );
+    assert!(dev.events.all().iter().any(
+        |e| matches!(e, assent_core::AppEvent::WatcherStatus(s) if !s.clock_warnings.is_empty())
+    ));
+    // The honest server's account still signs with its own (uncorrected) clock.
+    let sid = backend
+        .challenge("victim-user1", &dev.factor, "Honest", &[])
+        .await;
+    dev.core.watcher().poll_once().await;
+    let view = dev
+        .core
+        .answer(&dev.factor, &sid, assent_core::Decision::Approve)
+        .await
+        .expect("honest approve");
+    assert_eq!(view.status, "approved");
+    // A plausible Date again clears the warning.
+    hostile.script.lock().unwrap().date = Some(
+        chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string(),
+    );
+    dev.core.watcher().poll_once().await;
+    assert!(dev.core.watcher().status().clock_warnings.is_empty());
 }

@@ -27,6 +27,23 @@ describe("StatusBanner", () => {
     expect(calls).toEqual([{ cmd: "check_now", args: {} }]);
   });
 
+  it("says which server's clock is implausibly off, and by how much", () => {
+    render(StatusBanner, {
+      watcher: watcher({
+        clockWarnings: [
+          { server: "shop.example", offsetSecs: 11 * 365 * 86400 + 3600 },
+          { server: "127.0.0.1:8790", offsetSecs: -3 * 86400 },
+        ],
+      }),
+      now: NOW,
+    });
+    const banners = screen.getAllByTestId("clock-banner");
+    expect(banners).toHaveLength(2);
+    expect(banners[0]).toHaveTextContent("The clock of shop.example is 11 years ahead of this computer's");
+    expect(banners[1]).toHaveTextContent("The clock of 127.0.0.1:8790 is 3 days behind this computer's");
+    expect(screen.queryByTestId("offline-banner")).toBeNull();
+  });
+
   it("names a non-network cause", () => {
     render(StatusBanner, {
       watcher: watcher({ online: false, lastError: appError("server", "HTTP 503", { code: 20503, message: "Service unavailable", moreInfo: null, status: 503 }) }),

@@ -104,7 +104,7 @@ export function settings(over: Partial<Settings> = {}): Settings {
 }
 
 export function watcher(over: Partial<WatcherStatus> = {}): WatcherStatus {
-  return { online: true, paused: false, lastPollAt: null, lastError: null, ...over };
+  return { online: true, paused: false, lastPollAt: null, lastError: null, clockWarnings: [], ...over };
 }
 
 /** What `preview_enroll_payload` answers for a valid payload (the backend parses it). */

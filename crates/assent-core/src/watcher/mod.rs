@@ -52,7 +52,7 @@ use crate::error::ErrorView;
 use crate::events::{AppEvent, EventSink, RemovalReason};
 use crate::quiet::QuietStore;
 use crate::settings::SettingsStore;
-use crate::views::{ChallengeKey, ChallengeView, PendingChallenge, WatcherStatus};
+use crate::views::{ChallengeKey, ChallengeView, ClockWarning, PendingChallenge, WatcherStatus};
 
 mod announced;
 mod poll;
@@ -121,7 +121,8 @@ struct State {
     consecutive_failures: u32,
     /// Polls in a row that failed on the keychain.
     keychain_failures: u32,
-    last_sent: Option<(bool, bool, Option<ErrorView>)>,
+    last_sent: Option<(bool, bool, Option<ErrorView>, Vec<ClockWarning>)>,
+    clock_warnings: Vec<ClockWarning>,
     /// Answered here recently: a poll that raced the answer must not bring them back.
     resolved: HashMap<ChallengeKey, Instant>,
     last_interaction: Option<Instant>,
@@ -246,6 +247,7 @@ impl Watcher {
             paused: st.paused,
             last_poll_at: st.last_poll_at.map(crate::views::rfc3339),
             last_error: st.last_error.clone(),
+            clock_warnings: st.clock_warnings.clone(),
         }
     }
 
@@ -396,8 +398,24 @@ impl Watcher {
     }
 
     fn finish_poll(&self, online: bool, error: Option<ErrorView>) {
+        self.finish_poll_with_clock(online, error, None);
+    }
+
+    /// [`Watcher::finish_poll`], also replacing the clock warnings when `clock` is given.
+    fn finish_poll_with_clock(
+        &self,
+        online: bool,
+        error: Option<ErrorView>,
+        clock: Option<Vec<ClockWarning>>,
+    ) {
         {
             let mut st = self.state();
+            if let Some(w) = clock {
+                for c in w.iter().filter(|c| !st.clock_warnings.contains(c)) {
+                    tracing::warn!(server = %c.server, offset_secs = c.offset_secs, "server clock implausibly far off; not corrected");
+                }
+                st.clock_warnings = w;
+            }
             if st.online != online {
                 if online {
                     tracing::info!("watcher online");
@@ -506,7 +524,12 @@ impl Watcher {
 
     fn emit_status_if_changed(&self) {
         let status = self.status();
-        let key = (status.online, status.paused, status.last_error.clone());
+        let key = (
+            status.online,
+            status.paused,
+            status.last_error.clone(),
+            status.clock_warnings.clone(),
+        );
         {
             let mut st = self.state();
             if st.last_sent.as_ref() == Some(&key) {

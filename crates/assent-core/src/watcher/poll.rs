@@ -13,7 +13,7 @@ use super::{PollOutcome, Watcher, RESOLVED_GRACE};
 use crate::alerts::{decide, AccountBatch, Alert, Gate};
 use crate::error::{is_transient, retry_after, ErrorView};
 use crate::events::{AppEvent, RemovalReason};
-use crate::views::{is_verified, ChallengeKey, ChallengeView, PendingChallenge};
+use crate::views::{is_verified, ChallengeKey, ChallengeView, ClockWarning, PendingChallenge};
 use crate::AppError;
 
 /// What listing every factor gave: the fresh cards and the errors by kind.
@@ -73,8 +73,32 @@ impl Watcher {
         // The keychain error first: it is what the schedule now waits for, and the banner
         // explains it (no request can be signed until the keychain opens).
         let error = listing.keychain.or(listing.transient).or(listing.permanent);
-        self.finish_poll(online, error);
+        let clock = self.clock_warnings(&factors);
+        self.finish_poll_with_clock(online, error, Some(clock));
         outcome
+    }
+
+    /// Servers of `factors` whose implausible clock was refused, one entry per server.
+    fn clock_warnings(&self, factors: &[verify_push::Factor]) -> Vec<ClockWarning> {
+        let mut out: Vec<ClockWarning> = Vec::new();
+        for f in factors {
+            let Some(offset) = self
+                .inner
+                .client
+                .clock_status(&f.base_url)
+                .refused_offset_secs
+            else {
+                continue;
+            };
+            let server = crate::views::host_of(&f.base_url);
+            if !out.iter().any(|w| w.server == server) {
+                out.push(ClockWarning {
+                    server,
+                    offset_secs: offset,
+                });
+            }
+        }
+        out
     }
 
     /// Lists every factor's pending challenges at once: one slow server does not hold back
