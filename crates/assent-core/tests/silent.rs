@@ -564,3 +564,22 @@ async fn a_taken_port_is_reported_not_replaced() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_asks_for_the_pin_never_approves_silently() {
+    use assent_core::verification::{Pin, Scope};
+    let rig = Rig::start("silent-pin", Some(ORIGIN)).await;
+    rig.core
+        .set_pin(
+            None,
+            Pin::new("246813".into()).expect("pin"),
+            Scope::Accounts {
+                factor_sids: vec![rig.factor.clone()],
+            },
+        )
+        .await
+        .expect("pin set");
+    let sid = rig.silent_challenge().await;
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "prompt");
+    assert_eq!(rig.status(&sid).await, "pending");
+}
