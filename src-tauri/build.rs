@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "enroll",
     "preview_enroll_payload",
     "remove_account",
+    "set_silent_approval",
     "get_settings",
     "update_settings",
     "check_now",

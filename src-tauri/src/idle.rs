@@ -8,13 +8,18 @@
 //! noticed late. A shown
 //! window and focusing it also count as activity (`GuiIdle`, `Watcher::note_interaction`).
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicU8};
 use std::sync::Arc;
 use std::time::Duration;
 
-use assent_core::IdleSource;
+use assent_core::{IdleSource, SessionProbe, SessionState};
 
 const UNKNOWN: u64 = u64::MAX;
+
+/// Screen lock states in [`SystemIdle::locked`].
+const LOCK_UNKNOWN: u8 = 0;
+const UNLOCKED: u8 = 1;
+const LOCKED: u8 = 2;
 
 /// Idle time sampled by a background thread.
 #[derive(Debug, Clone)]
@@ -22,15 +27,35 @@ pub struct SystemIdle {
     // Windows asks the OS on every call instead.
     #[cfg_attr(windows, allow(dead_code))]
     idle_ms: Arc<AtomicU64>,
+    /// Whether the X screen saver is active (taken as locked); unknown elsewhere.
+    #[cfg_attr(windows, allow(dead_code))]
+    locked: Arc<AtomicU8>,
 }
 
 impl SystemIdle {
     /// Starts sampling (no-op where unsupported).
     pub fn start() -> SystemIdle {
         let idle_ms = Arc::new(AtomicU64::new(UNKNOWN));
+        let locked = Arc::new(AtomicU8::new(LOCK_UNKNOWN));
         #[cfg(target_os = "linux")]
-        x11::spawn(idle_ms.clone());
-        SystemIdle { idle_ms }
+        x11::spawn(idle_ms.clone(), locked.clone());
+        SystemIdle { idle_ms, locked }
+    }
+}
+
+/// Silent approval asks the system itself (a shown window is not input), and an unknown
+/// lock state counts as locked ([`assent_core::silent`]).
+impl SessionProbe for SystemIdle {
+    fn session(&self) -> SessionState {
+        let locked = match self.locked.load(std::sync::atomic::Ordering::Relaxed) {
+            UNLOCKED => Some(false),
+            LOCKED => Some(true),
+            _ => None,
+        };
+        SessionState {
+            input_idle: self.idle_time(),
+            locked,
+        }
     }
 }
 
@@ -101,28 +126,28 @@ mod win {
 
 #[cfg(target_os = "linux")]
 mod x11 {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::UNKNOWN;
+    use super::{LOCKED, LOCK_UNKNOWN, UNKNOWN, UNLOCKED};
 
     const SAMPLE_EVERY: Duration = Duration::from_secs(3);
 
-    pub(super) fn spawn(out: Arc<AtomicU64>) {
+    pub(super) fn spawn(out: Arc<AtomicU64>, locked: Arc<AtomicU8>) {
         if std::env::var_os("DISPLAY").is_none() {
             return;
         }
         let started = std::thread::Builder::new()
             .name("idle-monitor".into())
-            .spawn(move || run(&out));
+            .spawn(move || run(&out, &locked));
         if let Err(e) = started {
             tracing::warn!(error = %e, "idle monitor not started");
         }
     }
 
     #[allow(unsafe_code)]
-    fn run(out: &AtomicU64) {
+    fn run(out: &AtomicU64, locked: &AtomicU8) {
         let (Ok(xlib), Ok(xss)) = (x11_dl::xlib::Xlib::open(), x11_dl::xss::Xss::open()) else {
             tracing::info!(
                 "XScreenSaver unavailable; idle time unknown (always the active interval)"
@@ -146,14 +171,20 @@ mod x11 {
             tracing::info!("idle monitor running (XScreenSaver)");
             loop {
                 let ok = (xss.XScreenSaverQueryInfo)(display, root, info);
-                let v = if ok != 0 {
+                let (v, lock) = if ok != 0 {
+                    // The screen saver running (on or cycling) is what screen lockers hook into.
+                    let lock = match (*info).state {
+                        x11_dl::xss::ScreenSaverOff | x11_dl::xss::ScreenSaverDisabled => UNLOCKED,
+                        _ => LOCKED,
+                    };
                     // c_ulong is 64-bit on Linux x86_64/aarch64; `into` keeps 32-bit targets compiling.
                     #[allow(clippy::useless_conversion)]
-                    u64::from((*info).idle)
+                    (u64::from((*info).idle), lock)
                 } else {
-                    UNKNOWN
+                    (UNKNOWN, LOCK_UNKNOWN)
                 };
                 out.store(v, Ordering::Relaxed);
+                locked.store(lock, Ordering::Relaxed);
                 std::thread::sleep(SAMPLE_EVERY);
             }
         }

@@ -144,13 +144,15 @@ fn setup(
     };
 
     let notifier = Arc::new(Notifier::default());
+    let system_idle = idle::SystemIdle::start();
     let core = Core::new(CoreOptions {
         paths,
         key_store: None,
         sink: Arc::new(TauriSink::new(handle.clone(), notifier.clone())),
-        idle: Arc::new(idle::GuiIdle(idle::SystemIdle::start())),
+        idle: Arc::new(idle::GuiIdle(system_idle.clone())),
         watcher: WatcherConfig::default(),
         quiet_after_not_me: assent_core::quiet::quiet_after_not_me(),
+        session: Arc::new(system_idle),
     })?;
     handle.manage(AppState::new(core.clone(), demo_url, notifier, emulator));
 
@@ -166,6 +168,12 @@ fn setup(
     }
 
     tauri::async_runtime::spawn(core.watcher().clone().run());
+    let c = core.clone();
+    tauri::async_runtime::spawn(async move {
+        // Held for the app's lifetime: dropping it stops the endpoint.
+        let _endpoint = assent_core::local_endpoint::start_from_env(c).await;
+        std::future::pending::<()>().await;
+    });
     #[cfg(unix)]
     exit_on_signals(handle.clone());
     let c = core.clone();

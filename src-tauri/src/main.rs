@@ -31,7 +31,11 @@ fn main() {
     attach_parent_console();
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(cmd) => assent_core::cli::run(cmd, |dir| assent::logging::init(dir, false)),
+        Some(cmd) => assent_core::cli::run_with_session(
+            cmd,
+            |dir| assent::logging::init(dir, false),
+            std::sync::Arc::new(assent::idle::SystemIdle::start()),
+        ),
         None => {
             let link = cli.link.filter(|l| {
                 let ok = assent::deep_link::is_enroll_link(l);

@@ -77,6 +77,10 @@ impl EventSink for TauriSink {
             }
             AppEvent::EnrollRequest(view) => self.send("enroll-request", view),
             AppEvent::VerificationChanged(view) => self.send("verification-changed", view),
+            AppEvent::RelayedSignIn(ev) => {
+                self.send("relayed-sign-in", ev);
+                crate::window::show(&self.app);
+            }
         }
     }
 }

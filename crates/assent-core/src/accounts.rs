@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use verify_push::{Factor, VerifyPush};
 
 use crate::quiet::QuietStore;
+use crate::silent::SilentStore;
 use crate::views::Account;
 use crate::{jsonfile, AppError};
 
@@ -71,6 +72,7 @@ pub fn list(
     client: &VerifyPush,
     activity: &ActivityStore,
     quiet: &QuietStore,
+    silent: &SilentStore,
 ) -> Result<Vec<Account>, AppError> {
     let now = Utc::now();
     let factors = client.factors()?;
@@ -92,6 +94,9 @@ pub fn list(
             let sid = f.sid.to_string();
             let mut a = Account::from_factor(f, activity.get(&sid), missing.contains(&sid));
             a.quieted_until = quiet.until(&sid, now).map(crate::views::rfc3339);
+            let s = silent.get(&sid);
+            a.origin = s.origin;
+            a.silent_allowed = s.allowed;
             a
         })
         .collect();

@@ -81,7 +81,18 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Print sign-in requests as they arrive (Ctrl-C to stop).
+    /// Allow or forbid silent approval from the account's sign-in page (its enrolled origin).
+    Silent {
+        /// The account: its name, identity or factor SID.
+        account: String,
+        /// `on` or `off`.
+        #[arg(value_parser = parse_switch)]
+        state: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Print sign-in requests as they arrive (Ctrl-C to stop). Also serves the local endpoint
+    /// for sign-in pages on this desktop (ASSENT_LOCAL_ADDR, default 127.0.0.1:7375).
     Watch {
         #[command(flatten)]
         out: Output,
@@ -96,6 +107,7 @@ impl Command {
             | Command::Challenges { out, .. }
             | Command::Approve { out, .. }
             | Command::Deny { out, .. }
+            | Command::Silent { out, .. }
             | Command::Watch { out } => out.json,
         }
     }
@@ -105,6 +117,15 @@ impl Command {
 /// the caller's log subscriber for the data directory's log folder; its guard is held until the
 /// command ends, so buffered lines are flushed.
 pub fn run<G>(cmd: Command, init_logging: impl FnOnce(&std::path::Path) -> G) -> i32 {
+    run_with_session(cmd, init_logging, Arc::new(crate::silent::UnknownSession))
+}
+
+/// [`run`] with the desktop session's state for silent approval in `watch`.
+pub fn run_with_session<G>(
+    cmd: Command,
+    init_logging: impl FnOnce(&std::path::Path) -> G,
+    session: Arc<dyn crate::SessionProbe>,
+) -> i32 {
     let json = cmd.json();
     let paths = match Paths::resolve().and_then(|p| p.ensure().map(|_| p)) {
         Ok(p) => p,
@@ -119,7 +140,7 @@ pub fn run<G>(cmd: Command, init_logging: impl FnOnce(&std::path::Path) -> G) ->
         Ok(r) => r,
         Err(e) => return report(&AppError::Desktop(format!("no async runtime: {e}")), json),
     };
-    match runtime.block_on(dispatch(cmd, paths)) {
+    match runtime.block_on(dispatch(cmd, paths, session)) {
         Ok(()) => 0,
         Err(e) => report(&e, json),
     }
@@ -136,9 +157,13 @@ fn report(e: &AppError, json: bool) -> i32 {
     1
 }
 
-async fn dispatch(cmd: Command, paths: Paths) -> Result<(), AppError> {
+async fn dispatch(
+    cmd: Command,
+    paths: Paths,
+    session: Arc<dyn crate::SessionProbe>,
+) -> Result<(), AppError> {
     match cmd {
-        Command::Watch { out } => watch(paths, out.json).await,
+        Command::Watch { out } => watch(paths, out.json, session).await,
         other => {
             let core = Core::new(CoreOptions::new(paths))?;
             one_shot(&core, other).await
@@ -260,7 +285,39 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
                 ))),
             }
         }
+        Command::Silent {
+            account,
+            state,
+            out,
+        } => {
+            let factor = crate::accounts::find(core.client(), &account)?;
+            let a = core.set_silent_allowed(factor.sid.as_ref(), state).await?;
+            if out.json {
+                return print_json(&a);
+            }
+            let word = if a.silent_allowed { "on" } else { "off" };
+            match &a.origin {
+                Some(o) => println!(
+                    "Silent approval {word} for {} (from {})",
+                    clean(&a.friendly_name),
+                    clean(o)
+                ),
+                None => println!(
+                    "Silent approval {word} for {}; it enrolled without an origin, so nothing is approved silently",
+                    clean(&a.friendly_name)
+                ),
+            }
+            Ok(())
+        }
         Command::Watch { .. } => Ok(()),
+    }
+}
+
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{s:?}: use on or off")),
     }
 }
 
@@ -321,10 +378,23 @@ struct PrintSink {
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "camelCase")]
 enum WatchLine<'a> {
-    Request { challenge: &'a PendingChallenge },
-    Gone { sid: &'a str, reason: &'static str },
-    Answered { challenge: &'a ChallengeView },
-    Status { online: bool, error: Option<String> },
+    Request {
+        challenge: &'a PendingChallenge,
+    },
+    Gone {
+        sid: &'a str,
+        reason: &'static str,
+    },
+    Answered {
+        challenge: &'a ChallengeView,
+    },
+    Status {
+        online: bool,
+        error: Option<String>,
+    },
+    Relayed {
+        relayed: &'a crate::events::RelayedSignInEvent,
+    },
 }
 
 fn reason_str(r: RemovalReason) -> &'static str {
@@ -349,6 +419,7 @@ impl EventSink for PrintSink {
                 online: s.online,
                 error: s.last_error.as_ref().map(|e| e.to_string()),
             },
+            AppEvent::RelayedSignIn(relayed) => WatchLine::Relayed { relayed },
             _ => return,
         };
         let mut stdout = std::io::stdout().lock();
@@ -381,6 +452,18 @@ impl EventSink for PrintSink {
                         challenge.sid, challenge.status
                     )
                 }
+                WatchLine::Relayed { relayed: event } => writeln!(
+                    stdout,
+                    "{now} WARNING relayed sign-in for {} from {} (expected {}); {}",
+                    clean(&event.account_name),
+                    clean(&event.origin),
+                    clean(&event.expected_origin),
+                    if event.denied {
+                        "denied"
+                    } else {
+                        "could not deny"
+                    }
+                ),
                 WatchLine::Status { online, error } => match error {
                     Some(e) => writeln!(
                         stdout,
@@ -400,18 +483,30 @@ impl EventSink for PrintSink {
     }
 }
 
-async fn watch(paths: Paths, json: bool) -> Result<(), AppError> {
+async fn watch(
+    paths: Paths,
+    json: bool,
+    session: Arc<dyn crate::SessionProbe>,
+) -> Result<(), AppError> {
     let mut opts = CoreOptions::new(paths);
     opts.sink = Arc::new(PrintSink { json });
+    opts.session = session;
     let core = Core::new(opts)?;
     if !json {
         println!("Watching for sign-in requests (Ctrl-C to stop)…");
+    }
+    let endpoint = crate::local_endpoint::start_from_env(core.clone()).await;
+    if let (false, crate::local_endpoint::EndpointStatus::Failed { error, .. }) =
+        (json, core.endpoint_status())
+    {
+        eprintln!("warning: {}", clean(&error));
     }
     let watcher = core.watcher().clone();
     let task = tokio::spawn(watcher.clone().run());
     let _ = tokio::signal::ctrl_c().await;
     watcher.stop();
     let _ = task.await;
+    drop(endpoint);
     Ok(())
 }
 

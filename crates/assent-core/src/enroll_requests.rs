@@ -31,6 +31,9 @@ pub struct EnrollPreview {
     /// Always `push`.
     #[ts(type = "\"push\"")]
     pub factor_type: &'static str,
+    /// The relying party's web origin, when the payload names it (silent approval from its
+    /// sign-in page is possible only then).
+    pub origin: Option<String>,
 }
 
 impl EnrollPreview {
@@ -41,6 +44,7 @@ impl EnrollPreview {
             service_sid: p.service_sid.as_str().to_owned(),
             base_url: p.base_url.origin().ascii_serialization(),
             factor_type: "push",
+            origin: p.origin.clone(),
         }
     }
 }
@@ -132,6 +136,7 @@ impl PendingRequest {
                     && a.service_sid == b.service_sid
                     && a.identity == b.identity
                     && a.base_url == b.base_url
+                    && a.origin == b.origin
             }
             (Err(_), Err(_)) => match (&self.view, &other.view) {
                 (
@@ -265,7 +270,7 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&from_link).unwrap(),
             serde_json::json!({"identity": "alice", "serviceSid": VA,
-                "baseUrl": "http://127.0.0.1:8790", "factorType": "push"})
+                "baseUrl": "http://127.0.0.1:8790", "factorType": "push", "origin": null})
         );
         // The deep-link preview is the same object plus its request id.
         let queued = EnrollRequests::default().add(&link(secret));

@@ -72,6 +72,27 @@ pub enum AppEvent {
     /// A deep link arrived and waits for confirmation (`enroll-request`): a preview only,
     /// never the token.
     EnrollRequest(EnrollRequestView),
+    /// A sign-in was relayed: the right silent-approval nonce came from another web origin
+    /// (a phishing page), and the challenge was denied (`relayed-sign-in`).
+    RelayedSignIn(RelayedSignInEvent),
+}
+
+/// Payload of the `relayed-sign-in` event: what the user is told about a relayed sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayedSignInEvent {
+    /// YF… SID of the account.
+    pub factor_sid: String,
+    /// Its friendly name.
+    pub account_name: String,
+    /// YC… SID of the denied challenge.
+    pub challenge_sid: String,
+    /// The origin the request came from (the page that relayed it).
+    pub origin: String,
+    /// The origin the sign-in belongs to.
+    pub expected_origin: String,
+    /// Whether the server took the denial.
+    pub denied: bool,
 }
 
 /// Receives core events. Implementations must not block for long (called from async tasks).

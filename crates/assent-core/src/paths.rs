@@ -74,6 +74,11 @@ impl Paths {
         self.data_dir.join("verification.json")
     }
 
+    /// Per-account web origins and silent-approval switches.
+    pub fn silent_file(&self) -> PathBuf {
+        self.data_dir.join("silent.json")
+    }
+
     /// The embedded verify-emulator's database.
     pub fn emulator_db(&self) -> PathBuf {
         self.data_dir.join("emulator.sqlite")

@@ -16,16 +16,19 @@ use ts_rs::TS;
 use crate::accounts::{self, ActivityStore};
 use crate::enroll_requests::{EnrollRequestView, EnrollRequests};
 use crate::error::ErrorView;
-use crate::events::{AppEvent, EventSink};
+use crate::events::{AppEvent, EventSink, RelayedSignInEvent};
+use crate::local_endpoint::EndpointStatus;
 use crate::matching::{DenyReason, MatchCode, MatchFailure, MatchRule};
 use crate::quiet::QuietStore;
 use crate::settings::{Settings, SettingsStore};
+use crate::silent::{self, NonceLedger, SessionProbe, SilentStore, Verdict};
 use crate::verification::{Pin, Scope, VerificationStore, VerificationView};
 use crate::views::{
     is_verified, Account, ChallengeKey, ChallengeView, EnrollStep, HistoryPage, PendingChallenge,
 };
 use crate::watcher::{IdleSource, Watcher, WatcherConfig};
 use crate::{history, AppError, Paths};
+use subtle::ConstantTimeEq;
 
 /// App identifier, also the keychain service name (docs/design.md).
 pub const APP_ID: &str = "dev.assent.Assent";
@@ -91,6 +94,8 @@ pub struct CoreOptions {
     pub watcher: WatcherConfig,
     /// How long an account stays quiet after a "not me" deny ([`crate::quiet`]).
     pub quiet_after_not_me: std::time::Duration,
+    /// The desktop session's activity and lock state, for silent approval ([`crate::silent`]).
+    pub session: Arc<dyn SessionProbe>,
 }
 
 impl CoreOptions {
@@ -103,6 +108,7 @@ impl CoreOptions {
             idle: Arc::new(crate::watcher::NeverIdle),
             watcher: WatcherConfig::default(),
             quiet_after_not_me: crate::quiet::quiet_after_not_me(),
+            session: Arc::new(silent::UnknownSession),
         }
     }
 }
@@ -119,6 +125,22 @@ pub struct Core {
     watcher: Watcher,
     sink: Arc<dyn EventSink>,
     enroll_requests: EnrollRequests,
+    silent: Arc<SilentStore>,
+    nonces: NonceLedger,
+    session: Arc<dyn SessionProbe>,
+    endpoint: Mutex<EndpointStatus>,
+}
+
+/// What a silent-approval request led to; the page learns only this word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SilentOutcome {
+    /// Approved without a prompt.
+    Approved,
+    /// Left to the normal card.
+    Prompt,
+    /// Denied as a relayed sign-in.
+    Denied,
 }
 
 impl std::fmt::Debug for Core {
@@ -143,6 +165,7 @@ impl Core {
         let activity = Arc::new(ActivityStore::load(opts.paths.activity_file()));
         let quiet = Arc::new(QuietStore::load(opts.paths.quiet_file()));
         let verification = Arc::new(VerificationStore::load(opts.paths.verification_file()));
+        let silent = Arc::new(SilentStore::load(opts.paths.silent_file()));
         let watcher = Watcher::new(
             client.clone(),
             settings.clone(),
@@ -164,6 +187,10 @@ impl Core {
             watcher,
             sink: opts.sink,
             enroll_requests: EnrollRequests::default(),
+            silent,
+            nonces: NonceLedger::default(),
+            session: opts.session,
+            endpoint: Mutex::new(EndpointStatus::Off),
         }))
     }
 
@@ -187,8 +214,9 @@ impl Core {
         let client = self.client.clone();
         let activity = self.activity.clone();
         let quiet = self.quiet.clone();
+        let silent = self.silent.clone();
         // The integrity check talks to the keychain, which blocks.
-        tokio::task::spawn_blocking(move || accounts::list(&client, &activity, &quiet))
+        tokio::task::spawn_blocking(move || accounts::list(&client, &activity, &quiet, &silent))
             .await
             .map_err(|e| AppError::Storage(format!("account listing stopped: {e}")))?
     }
@@ -673,7 +701,8 @@ impl Core {
                 FriendlyName::MAX_CHARS
             ))
         })?;
-        tracing::info!(service = %payload.service_sid, base_url = %payload.base_url, "enrolling");
+        tracing::info!(service = %payload.service_sid, base_url = %payload.base_url, origin = ?payload.origin, "enrolling");
+        let origin = payload.origin.clone();
         self.progress(EnrollStep::CreatingKey);
         self.progress(EnrollStep::CreatingFactor);
         let factor = self
@@ -701,7 +730,13 @@ impl Core {
         };
         self.progress(EnrollStep::Saving);
         self.activity.touch(factor.sid.as_ref(), Utc::now());
-        let account = Account::from_factor(&factor, self.activity.get(factor.sid.as_ref()), false);
+        if let Err(e) = self.silent.enrolled(factor.sid.as_ref(), origin.clone()) {
+            // The account works without it; only silent approval stays impossible.
+            tracing::warn!(code = %e.code(), "cannot store the account's origin");
+        }
+        let mut account =
+            Account::from_factor(&factor, self.activity.get(factor.sid.as_ref()), false);
+        account.origin = self.silent.get(factor.sid.as_ref()).origin;
         tracing::info!(factor = %factor.sid, "enrolled");
         self.progress(EnrollStep::Done);
         self.publish_accounts().await;
@@ -730,6 +765,7 @@ impl Core {
         tracing::info!(factor = %factor, "account removed");
         self.activity.remove(factor_sid);
         self.quiet.remove(factor_sid);
+        self.silent.remove(factor_sid);
         self.watcher.forget_factor(factor_sid);
         self.publish_accounts().await;
         Ok(())
@@ -753,6 +789,256 @@ impl Core {
         let mut s = self.settings();
         f(&mut s);
         self.update_settings(s)
+    }
+
+    /// Allows or forbids silent approval for one account (`assent silent`, the account's
+    /// switch), and publishes the account list. An account without an enrolled origin can be
+    /// switched on, but nothing is ever approved silently for it.
+    pub async fn set_silent_allowed(
+        &self,
+        factor_sid: &str,
+        allowed: bool,
+    ) -> Result<Account, AppError> {
+        let factor = parse_factor(factor_sid)?;
+        if !self.client.factors()?.iter().any(|f| f.sid == factor) {
+            return Err(AppError::AccountNotFound(factor_sid.to_owned()));
+        }
+        self.silent.set_allowed(factor_sid, allowed)?;
+        tracing::info!(factor = %factor, allowed, "silent approval switched");
+        let list = self.accounts().await?;
+        self.sink.emit(AppEvent::AccountsChanged(list.clone()));
+        list.into_iter()
+            .find(|a| a.factor_sid == factor_sid)
+            .ok_or_else(|| AppError::AccountNotFound(factor_sid.to_owned()))
+    }
+
+    /// Whether an account enrolled with this web origin (the local endpoint answers CORS
+    /// preflights only for those).
+    pub fn knows_origin(&self, origin: &str) -> bool {
+        self.silent.knows_origin(origin)
+    }
+
+    /// The local endpoint's state, for the window.
+    pub fn endpoint_status(&self) -> EndpointStatus {
+        self.endpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records the local endpoint's state.
+    pub fn set_endpoint_status(&self, status: EndpointStatus) {
+        *self.endpoint.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    /// A sign-in page on this desktop says a challenge was just created: poll now if some
+    /// account enrolled with the page's origin. Returns whether it did.
+    pub fn wake(&self, origin: &str) -> bool {
+        if !self.silent.knows_origin(origin) {
+            return false;
+        }
+        tracing::info!(origin = %origin, "woken by a sign-in page; polling now");
+        self.watcher.check_now();
+        true
+    }
+
+    /// A sign-in page asks to approve `challenge_sid` without a prompt ([`crate::silent`]).
+    /// The challenge is looked for on the accounts that enrolled with an origin: first the one
+    /// whose card shows it, then those of the request's origin, then the others (a relayed
+    /// sign-in comes from an origin no account has). Approval and denial go through the
+    /// library's check of the challenge fetched for signing, which applies the rules again to
+    /// exactly what is signed.
+    pub async fn silent_approval(
+        &self,
+        origin: Option<&str>,
+        challenge_sid: &str,
+        nonce: &str,
+    ) -> SilentOutcome {
+        let Ok(sid) = parse_challenge(challenge_sid) else {
+            tracing::info!("silent approval: not a challenge SID");
+            return SilentOutcome::Prompt;
+        };
+        if nonce.len() > silent::MAX_NONCE {
+            tracing::info!(challenge = %sid, "silent approval: nonce too long");
+            return SilentOutcome::Prompt;
+        }
+        let mut candidates: Vec<String> = self
+            .watcher
+            .pending()
+            .iter()
+            .filter(|p| p.key().challenge == sid)
+            .map(|p| p.factor_sid().to_owned())
+            .collect();
+        if let Some(o) = origin {
+            candidates.extend(self.silent.factors_with_origin(o));
+        }
+        candidates.extend(self.silent.factors_with_any_origin());
+        let mut seen = std::collections::BTreeSet::new();
+        candidates.retain(|f| seen.insert(f.clone()));
+        let verified: Vec<verify_push::Factor> = match self.client.factors() {
+            Ok(fs) => fs.into_iter().filter(is_verified).collect(),
+            Err(e) => {
+                tracing::warn!(code = %e.code().as_str(), "silent approval: cannot read accounts");
+                return SilentOutcome::Prompt;
+            }
+        };
+        for factor_sid in candidates {
+            let Some(factor) = verified.iter().find(|f| f.sid.as_ref() == factor_sid) else {
+                continue;
+            };
+            let key = ChallengeKey {
+                factor: factor.sid.clone(),
+                challenge: sid.clone(),
+            };
+            if let Some(outcome) = self.silent_for(factor, &key, origin, nonce).await {
+                return outcome;
+            }
+        }
+        tracing::info!(challenge = %sid, "silent approval: no account with an origin has this challenge");
+        SilentOutcome::Prompt
+    }
+
+    /// [`Core::silent_approval`] for one account; `None` when the challenge is not its.
+    async fn silent_for(
+        &self,
+        factor: &verify_push::Factor,
+        key: &ChallengeKey,
+        origin: Option<&str>,
+        nonce: &str,
+    ) -> Option<SilentOutcome> {
+        let stored = self.silent.get(factor.sid.as_ref());
+        // "Confirm it's you before approving" means no approval without the PIN, silent or not.
+        let user_verification = self.needs_verification(factor.sid.as_ref());
+        let session = self.session.session();
+        let shown = self.watcher.displayed(key);
+        let evaluation: Mutex<Option<silent::Evaluation>> = Mutex::new(None);
+        let check = |c: &Challenge| {
+            if shown
+                .as_ref()
+                .is_some_and(|card| !card.challenge.shows_same_as(c))
+            {
+                return false;
+            }
+            let e = self.nonces.spend(nonce, c.expires_at, |used| {
+                let e = silent::evaluate(&silent::Inputs {
+                    request: silent::Request { origin, nonce },
+                    account: silent::AccountFacts {
+                        factor_sid: factor.sid.as_ref(),
+                        origin: stored.origin.as_deref(),
+                        allowed: stored.allowed,
+                        user_verification,
+                    },
+                    challenge: c,
+                    session,
+                    nonce_used: used,
+                    now: Utc::now(),
+                });
+                let spend = e.nonce_matched;
+                (e, spend)
+            });
+            let approve = matches!(e.verdict, Verdict::Approve { .. });
+            *evaluation.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            approve
+        };
+        let metadata = silent::approval_metadata(origin.unwrap_or_default());
+        let result = self
+            .client
+            .answer_with_metadata(
+                &key.factor,
+                &key.challenge,
+                Decision::Approve,
+                Some(&metadata),
+                Some(&check),
+            )
+            .await;
+        let evaluation = evaluation.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match (result, evaluation) {
+            (Ok(c), _) => {
+                let view = ChallengeView::from(&c);
+                tracing::info!(challenge = %key, origin = ?origin, status = view.status, "approved silently (origin verified)");
+                self.activity.touch(key.factor.as_ref(), Utc::now());
+                self.watcher.resolved(key, &view);
+                Some(SilentOutcome::Approved)
+            }
+            (Err(verify_push::Error::ContentMismatch { .. }), Some(e)) => match e.verdict {
+                Verdict::DenyRelayed { origin: from } => {
+                    Some(self.deny_relayed(factor, key, nonce, &from).await)
+                }
+                Verdict::Prompt(reason) => {
+                    tracing::info!(challenge = %key, reason = reason.as_str(), "silent approval declined; the card decides");
+                    Some(SilentOutcome::Prompt)
+                }
+                Verdict::Approve { .. } => Some(SilentOutcome::Prompt),
+            },
+            (Err(verify_push::Error::ContentMismatch { .. }), None) => {
+                tracing::warn!(challenge = %key, "silent approval: the challenge no longer shows what its card shows");
+                Some(SilentOutcome::Prompt)
+            }
+            (Err(e), _) if e.api_error().is_some_and(|a| a.status == 404) => None,
+            (Err(e), _) => {
+                tracing::info!(challenge = %key, code = %e.code().as_str(), "silent approval failed; the card decides");
+                Some(SilentOutcome::Prompt)
+            }
+        }
+    }
+
+    /// Denies a relayed sign-in with `deny_reason` `origin_mismatch` and the relaying origin,
+    /// and tells the user.
+    async fn deny_relayed(
+        &self,
+        factor: &verify_push::Factor,
+        key: &ChallengeKey,
+        nonce: &str,
+        from: &str,
+    ) -> SilentOutcome {
+        let expected: Mutex<String> = Mutex::new(String::new());
+        // The challenge fetched for signing must still be the one the nonce belongs to.
+        let same = |c: &Challenge| {
+            let h = c.hidden_details.as_ref();
+            let want = h.and_then(|h| h.get(silent::ORIGIN_KEY));
+            let ok = c.status == verify_push::ChallengeStatus::Pending
+                && h.and_then(|h| h.get(silent::NONCE_KEY))
+                    .is_some_and(|n| n.as_bytes().ct_eq(nonce.as_bytes()).into())
+                && want.is_some_and(|w| w != from);
+            if let Some(w) = want {
+                w.clone_into(&mut expected.lock().unwrap_or_else(|p| p.into_inner()));
+            }
+            ok
+        };
+        let metadata = silent::relayed_metadata(from);
+        let result = self
+            .client
+            .answer_with_metadata(
+                &key.factor,
+                &key.challenge,
+                Decision::Deny,
+                Some(&metadata),
+                Some(&same),
+            )
+            .await;
+        let expected = expected.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let denied = match result {
+            Ok(c) => {
+                let view = ChallengeView::from(&c);
+                self.activity.touch(key.factor.as_ref(), Utc::now());
+                self.watcher.resolved(key, &view);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(challenge = %key, code = %e.code().as_str(), "denying a relayed sign-in failed");
+                false
+            }
+        };
+        tracing::warn!(challenge = %key, origin = %from, expected = %expected, denied, "relayed sign-in: the right nonce came from another origin");
+        self.sink.emit(AppEvent::RelayedSignIn(RelayedSignInEvent {
+            factor_sid: factor.sid.to_string(),
+            account_name: factor.friendly_name.clone(),
+            challenge_sid: key.challenge.to_string(),
+            origin: from.to_owned(),
+            expected_origin: expected,
+            denied,
+        }));
+        SilentOutcome::Denied
     }
 
     fn progress(&self, step: EnrollStep) {

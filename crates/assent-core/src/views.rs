@@ -50,6 +50,10 @@ pub struct Account {
     /// Notifications for this account are held back until then, because the user reported one
     /// of its requests as not theirs ([`crate::quiet`]); its requests are still listed.
     pub quieted_until: Option<String>,
+    /// The relying party's web origin given at enrolment, if any.
+    pub origin: Option<String>,
+    /// The user allows silent approval from that origin's sign-in page (off by default).
+    pub silent_allowed: bool,
 }
 
 impl Account {
@@ -70,6 +74,8 @@ impl Account {
             last_activity_at: last_activity.map(rfc3339),
             problem: key_missing.then_some("key_missing"),
             quieted_until: None,
+            origin: None,
+            silent_allowed: false,
         }
     }
 }
@@ -326,4 +332,6 @@ pub struct AppInfo {
     pub demo_url: Option<String>,
     /// Where logs are written.
     pub log_dir: String,
+    /// The local endpoint for same-device sign-ins ([`crate::local_endpoint`]).
+    pub local_endpoint: crate::local_endpoint::EndpointStatus,
 }

@@ -305,6 +305,7 @@ async fn a_deep_link_becomes_a_preview_without_the_token_and_confirming_enrols()
             "baseUrl",
             "factorType",
             "identity",
+            "origin",
             "requestId",
             "serviceSid"
         ]

@@ -27,6 +27,9 @@ pub struct EnrollmentPayload {
     pub factor_type: FactorType,
     /// API base URL including `/v2/` (default Twilio's).
     pub base_url: url::Url,
+    /// The relying party's web origin (`https://bank.example`), when the payload names it:
+    /// normalized by [`parse_web_origin`]. The library only carries it; apps decide its use.
+    pub origin: Option<String>,
 }
 
 /// Input to [`crate::VerifyPush::enroll`].
@@ -75,7 +78,48 @@ impl EnrollmentPayload {
             identity: identity.trim().parse()?,
             factor_type: FactorType::Push,
             base_url: base,
+            origin: None,
         })
+    }
+
+    /// This payload with the relying party's web origin; an empty string means none.
+    pub fn with_origin(mut self, origin: Option<&str>) -> Result<Self, Error> {
+        self.origin = match origin.map(str::trim) {
+            Some(o) if !o.is_empty() => Some(parse_web_origin(o)?),
+            _ => None,
+        };
+        Ok(self)
+    }
+}
+
+/// Longest web origin accepted (a scheme, a DNS name of at most 253 bytes and a port).
+const MAX_ORIGIN: usize = 300;
+
+/// Parses a web origin, `scheme://host[:port]` with nothing after it (a trailing `/` is
+/// tolerated), and returns its normalized form as browsers send it in the `Origin` header:
+/// lower-case scheme and host, IDNA host, no default port. Only `https`, or `http` to
+/// loopback, is accepted (the same rule as base URLs).
+pub fn parse_web_origin(s: &str) -> Result<String, Error> {
+    let bad = |why: &str| {
+        Error::Input(format!(
+            "origin {:?} is not a web origin: {why}",
+            crate::ids::clip(s)
+        ))
+    };
+    if s.len() > MAX_ORIGIN {
+        return Err(bad("too long"));
+    }
+    let u = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;
+    check_base_url(&u)?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("it has a user name or password"));
+    }
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+        return Err(bad("it has a path, query or fragment"));
+    }
+    match u.origin() {
+        o @ url::Origin::Tuple(..) => Ok(o.ascii_serialization()),
+        url::Origin::Opaque(_) => Err(bad("it has no host")),
     }
 }
 
@@ -116,8 +160,9 @@ fn check_factor_type(t: Option<&str>) -> Result<(), Error> {
 impl FromStr for EnrollmentPayload {
     type Err = Error;
 
-    /// Accepts the JSON payload `{"token","serviceSid","identity","factorType","baseUrl"}` or the
-    /// link `assent://enroll?token=…&serviceSid=…&identity=…&factorType=push&baseUrl=…`.
+    /// Accepts the JSON payload `{"token","serviceSid","identity","factorType","baseUrl","origin"}`
+    /// or the link `assent://enroll?token=…&serviceSid=…&identity=…&factorType=push&baseUrl=…&origin=…`
+    /// (`origin` optional, see [`parse_web_origin`]).
     fn from_str(s: &str) -> Result<Self, Error> {
         let s = s.trim();
         if s.len() > MAX_PAYLOAD {
@@ -132,11 +177,13 @@ impl FromStr for EnrollmentPayload {
                 identity: String,
                 factor_type: Option<String>,
                 base_url: Option<String>,
+                origin: Option<String>,
             }
             let j: Json = serde_json::from_str(s)
                 .map_err(|e| Error::Input(format!("enrolment JSON is invalid: {e}")))?;
             check_factor_type(j.factor_type.as_deref())?;
-            return Self::new(&j.token, &j.service_sid, &j.identity, j.base_url.as_deref());
+            return Self::new(&j.token, &j.service_sid, &j.identity, j.base_url.as_deref())?
+                .with_origin(j.origin.as_deref());
         }
         let url = url::Url::parse(s)
             .map_err(|_| Error::Input("enrolment payload is neither JSON nor a link".into()))?;
@@ -150,6 +197,7 @@ impl FromStr for EnrollmentPayload {
         let mut identity = None;
         let mut factor_type = None;
         let mut base = None;
+        let mut origin = None;
         for (k, v) in url.query_pairs() {
             let slot = match k.as_ref() {
                 "token" => &mut token,
@@ -157,6 +205,7 @@ impl FromStr for EnrollmentPayload {
                 "identity" => &mut identity,
                 "factorType" => &mut factor_type,
                 "baseUrl" => &mut base,
+                "origin" => &mut origin,
                 _ => continue,
             };
             *slot = Some(v.into_owned());
@@ -170,7 +219,8 @@ impl FromStr for EnrollmentPayload {
             &need(service, "serviceSid")?,
             &need(identity, "identity")?,
             base.as_deref(),
-        )
+        )?
+        .with_origin(origin.as_deref())
     }
 }
 
@@ -208,6 +258,48 @@ mod tests {
         assert_eq!(
             parse_base_url("http://127.0.0.1:8790/v2").unwrap().as_str(),
             "http://127.0.0.1:8790/v2/"
+        );
+    }
+
+    #[test]
+    fn origin_is_optional_validated_and_normalized() {
+        use crate::ErrorCode;
+        let j =
+            |o: &str| format!(r#"{{"token":"t","serviceSid":"{VA}","identity":"u","origin":{o}}}"#);
+        let p: EnrollmentPayload = j(r#""HTTPS://Bank.Example:443/""#).parse().unwrap();
+        assert_eq!(p.origin.as_deref(), Some("https://bank.example"));
+        let p: EnrollmentPayload = j(r#""http://127.0.0.1:8790""#).parse().unwrap();
+        assert_eq!(p.origin.as_deref(), Some("http://127.0.0.1:8790"));
+        let p: EnrollmentPayload = j("null").parse().unwrap();
+        assert_eq!(p.origin, None);
+        let p: EnrollmentPayload = j("\"\"").parse().unwrap();
+        assert_eq!(p.origin, None);
+        let link = format!(
+            "assent://enroll?token=t&serviceSid={VA}&identity=u&origin=https%3A%2F%2Fbank.example%3A8443"
+        );
+        let p: EnrollmentPayload = link.parse().unwrap();
+        assert_eq!(p.origin.as_deref(), Some("https://bank.example:8443"));
+        for bad in [
+            "https://bank.example/login",
+            "https://bank.example?x=1",
+            "https://bank.example#top",
+            "https://user:pw@bank.example",
+            "ftp://bank.example",
+            "bank.example",
+            "data:text/html,hi",
+        ] {
+            let err = j(&format!("{bad:?}"))
+                .parse::<EnrollmentPayload>()
+                .unwrap_err();
+            assert_eq!(err.code(), ErrorCode::Input, "{bad}");
+        }
+        let err = j(r#""http://bank.example""#)
+            .parse::<EnrollmentPayload>()
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InsecureUrl);
+        assert_eq!(
+            parse_web_origin("http://localhost:80").unwrap(),
+            "http://localhost"
         );
     }
 

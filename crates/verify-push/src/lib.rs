@@ -74,7 +74,9 @@ pub use client::{
     metadata, IntegrityReport, VerifyPush, VerifyPushBuilder, MAX_PENDING_PAGES,
     METADATA_MAX_CHARS, PENDING_PAGE_SIZE, SDK_VERSION,
 };
-pub use enrollment::{parse_base_url, EnrollRequest, EnrollmentPayload, TWILIO_BASE_URL};
+pub use enrollment::{
+    parse_base_url, parse_web_origin, EnrollRequest, EnrollmentPayload, TWILIO_BASE_URL,
+};
 pub use error::{ApiError, Error, ErrorCode};
 pub use factor::{Factor, FactorStatus, FactorType};
 pub use ids::{AccountSid, ChallengeSid, FactorSid, FriendlyName, Identity, ServiceSid};

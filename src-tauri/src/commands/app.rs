@@ -43,5 +43,6 @@ pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, AppError> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         demo_url: state.demo_url.as_ref().map(|u| u.to_string()),
         log_dir: state.core.paths().log_dir.display().to_string(),
+        local_endpoint: state.core.endpoint_status(),
     })
 }

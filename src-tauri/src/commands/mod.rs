@@ -15,6 +15,7 @@ macro_rules! app_commands {
         tauri::generate_handler![
             $crate::commands::accounts::list_accounts,
             $crate::commands::accounts::remove_account,
+            $crate::commands::accounts::set_silent_approval,
             $crate::commands::challenges::pending_challenges,
             $crate::commands::challenges::approve_challenge,
             $crate::commands::challenges::deny_challenge,

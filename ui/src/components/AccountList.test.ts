@@ -70,4 +70,22 @@ describe("AccountList", () => {
     expect(within(items[0]).getByTestId("account-quieted-text")).toHaveTextContent("not yours");
     expect(within(items[1]).queryByTestId("account-quieted")).toBeNull();
   });
+
+  it("shows the enrolled website with a silent-approval switch that calls back", async () => {
+    const onsilent = vi.fn();
+    const accounts = [
+      account({ origin: "https://bank.example", silentAllowed: false }),
+      account({ factorSid: "YF2", origin: null }),
+    ];
+    render(AccountList, { accounts, now: NOW, onhistory: vi.fn(), onremove: vi.fn(), onadd: vi.fn(), onsilent });
+    const items = screen.getAllByTestId("account-item");
+    expect(within(items[0]).getByTestId("account-origin")).toHaveTextContent("https://bank.example");
+    const sw = within(items[0]).getByTestId("silent-switch") as HTMLInputElement;
+    expect(sw.checked).toBe(false);
+    await fireEvent.click(sw);
+    expect(onsilent).toHaveBeenCalledWith(accounts[0], true);
+    // Without an enrolled origin there is nothing to switch on.
+    expect(within(items[1]).queryByTestId("silent-switch")).toBeNull();
+    expect(within(items[1]).queryByTestId("account-origin")).toBeNull();
+  });
 });

@@ -153,6 +153,7 @@ describe("EnrollForm", () => {
       serviceSid: "VA00000000000000000000000000000001",
       baseUrl: "http://127.0.0.1:8790",
       factorType: "push",
+      origin: "https://bank.example",
     };
 
     function expectNoSecret(calls: Call[]) {
@@ -178,6 +179,7 @@ describe("EnrollForm", () => {
       expect(preview).toHaveTextContent("alice");
       expect(preview).toHaveTextContent("VA00000000000000000000000000000001");
       expect(preview).toHaveTextContent("http://127.0.0.1:8790");
+      expect(screen.getByTestId("enroll-origin")).toHaveTextContent("https://bank.example");
       expect(screen.getByRole("note")).toHaveTextContent("A website asked Assent to add an account");
       // Focus is on the heading, never on Confirm: a keystroke meant for something else must
       // not confirm a link a page opened.

@@ -16,6 +16,7 @@ import type {
   FocusChallengeEvent,
   HistoryPage,
   PendingChallenge,
+  RelayedSignInEvent,
   Settings,
   VerificationScope,
   VerificationView,
@@ -79,6 +80,9 @@ export const api = {
    * rejects with why `enroll` would fail. */
   previewEnrollPayload: (text: string) => call<EnrollPreview>("preview_enroll_payload", { text }),
   removeAccount: (factorSid: string) => call<null>("remove_account", { factorSid }),
+  /** Allows or forbids silent approval from the account's enrolled origin. */
+  setSilentApproval: (factorSid: string, allowed: boolean) =>
+    call<Account>("set_silent_approval", { factorSid, allowed }),
   getSettings: () => call<Settings>("get_settings"),
   updateSettings: (settings: Settings) => call<Settings>("update_settings", { settings }),
   checkNow: () => call<null>("check_now"),
@@ -116,6 +120,7 @@ export const events = {
   enrollProgress: (cb: (e: EnrollProgressEvent) => void) => on("enroll-progress", cb),
   challengeAnswered: (cb: (c: ChallengeView) => void) => on("challenge-answered", cb),
   verificationChanged: (cb: (v: VerificationView) => void) => on("verification-changed", cb),
+  relayedSignIn: (cb: (e: RelayedSignInEvent) => void) => on("relayed-sign-in", cb),
 };
 
 /** Subscribes to several events; the returned function unsubscribes all of them, also when it

@@ -20,6 +20,8 @@ export type { HistoryPage } from "./bindings/HistoryPage";
 export type { PendingChallenge } from "./bindings/PendingChallenge";
 export type { Settings } from "./bindings/Settings";
 export type { WatcherStatus } from "./bindings/WatcherStatus";
+export type { RelayedSignInEvent } from "./bindings/RelayedSignInEvent";
+export type { EndpointStatus } from "./bindings/EndpointStatus";
 export type { DenyReason } from "./bindings/DenyReason";
 export type { DenyAllReport } from "./bindings/DenyAllReport";
 export type { VerificationView } from "./bindings/VerificationView";

@@ -66,6 +66,8 @@ export function account(over: Partial<Account> = {}): Account {
     lastActivityAt: null,
     problem: null,
     quietedUntil: null,
+    origin: null,
+    silentAllowed: false,
     ...over,
   };
 }
@@ -114,6 +116,7 @@ export function enrollPreview(over: Partial<EnrollPreview> = {}): EnrollPreview 
     serviceSid: "VA00000000000000000000000000000001",
     baseUrl: "http://127.0.0.1:8790",
     factorType: "push",
+    origin: null,
     ...over,
   };
 }

@@ -44,4 +44,12 @@ problem: "key_missing" | null,
  * Notifications for this account are held back until then, because the user reported one
  * of its requests as not theirs ([`crate::quiet`]); its requests are still listed.
  */
-quietedUntil: string | null, };
+quietedUntil: string | null, 
+/**
+ * The relying party's web origin given at enrolment, if any.
+ */
+origin: string | null, 
+/**
+ * The user allows silent approval from that origin's sign-in page (off by default).
+ */
+silentAllowed: boolean, };

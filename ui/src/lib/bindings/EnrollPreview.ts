@@ -19,4 +19,9 @@ baseUrl: string,
 /**
  * Always `push`.
  */
-factorType: "push", };
+factorType: "push", 
+/**
+ * The relying party's web origin, when the payload names it (silent approval from its
+ * sign-in page is possible only then).
+ */
+origin: string | null, };

@@ -1,0 +1,585 @@
+//! Silent approval through the local endpoint: real HTTP over 127.0.0.1 to the endpoint, and a
+//! real emulator as the relying party's backend.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use assent_core::local_endpoint::{self, EndpointConfig, LocalEndpoint, RateLimit};
+use assent_core::{AppEvent, Core, CoreOptions, Paths, SessionProbe, SessionState, WatcherConfig};
+use common::{Backend, Collector};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use verify_push::{KeyStore, MemoryKeyStore};
+
+const ORIGIN: &str = "https://bank.example";
+const EVIL: &str = "https://bank-example.evil";
+const NONCE: &str = "q8ZbX1v3nN0pWc5tYh2kRA";
+
+/// A session whose state the test sets.
+struct TestSession(Mutex<SessionState>);
+
+impl TestSession {
+    fn active() -> Arc<TestSession> {
+        Arc::new(TestSession(Mutex::new(SessionState {
+            input_idle: Some(Duration::from_secs(1)),
+            locked: Some(false),
+        })))
+    }
+
+    fn set(&self, s: SessionState) {
+        *self.0.lock().expect("lock") = s;
+    }
+}
+
+impl SessionProbe for TestSession {
+    fn session(&self) -> SessionState {
+        *self.0.lock().expect("lock")
+    }
+}
+
+struct Rig {
+    backend: Backend,
+    _dir: tempfile::TempDir,
+    core: Arc<Core>,
+    events: Arc<Collector>,
+    session: Arc<TestSession>,
+    endpoint: LocalEndpoint,
+    http: reqwest::Client,
+    factor: String,
+    identity: String,
+}
+
+impl Rig {
+    /// A device enrolled for `identity` with `origin`, silent approval switched on, the endpoint
+    /// on an ephemeral port.
+    async fn start(identity: &str, origin: Option<&str>) -> Rig {
+        let backend = Backend::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let events = Arc::new(Collector::default());
+        let session = TestSession::active();
+        let mut opts = CoreOptions::new(Paths::at(dir.path()));
+        let ks: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::default());
+        opts.key_store = Some(ks);
+        opts.sink = events.clone();
+        opts.session = session.clone();
+        opts.watcher = WatcherConfig {
+            interval_override: Some(Duration::from_secs(3600)),
+            ..WatcherConfig::default()
+        };
+        let core = Core::new(opts).expect("core");
+        let mut payload: Value =
+            serde_json::from_str(&backend.enrollment_json(identity).await).expect("json");
+        if let Some(o) = origin {
+            payload["origin"] = json!(o);
+        }
+        let account = core
+            .enroll(&payload.to_string(), Some("Laptop".into()))
+            .await
+            .expect("enrols");
+        assert_eq!(account.origin.as_deref(), origin);
+        assert!(!account.silent_allowed, "off by default");
+        let on = core
+            .set_silent_allowed(&account.factor_sid, true)
+            .await
+            .expect("switch");
+        assert!(on.silent_allowed);
+        let endpoint = local_endpoint::start(
+            core.clone(),
+            EndpointConfig {
+                addr: Some("127.0.0.1:0".parse().expect("addr")),
+                rate: RateLimit {
+                    burst: 1000,
+                    per_sec: 1000,
+                },
+            },
+        )
+        .await
+        .expect("endpoint listens");
+        Rig {
+            backend,
+            _dir: dir,
+            core,
+            events,
+            session,
+            endpoint,
+            http: reqwest::Client::new(),
+            factor: account.factor_sid,
+            identity: identity.to_owned(),
+        }
+    }
+
+    fn url(&self, route: &str) -> String {
+        format!("http://{}/assent/v1/{route}", self.endpoint.addr())
+    }
+
+    async fn challenge(&self, hidden: &[(&str, &str)]) -> String {
+        self.backend
+            .challenge_hidden(&self.identity, &self.factor, "Sign in to Bank", &[], hidden)
+            .await
+    }
+
+    async fn silent_challenge(&self) -> String {
+        self.challenge(&[
+            ("assent_silent_origin", ORIGIN),
+            ("assent_silent_nonce", NONCE),
+        ])
+        .await
+    }
+
+    /// POSTs to silent-approval; returns the HTTP status and the `status` word.
+    async fn silent(&self, origin: Option<&str>, sid: &str, nonce: &str) -> (u16, String) {
+        let mut rb = self
+            .http
+            .post(self.url("silent-approval"))
+            .json(&json!({"challenge_sid": sid, "nonce": nonce}));
+        if let Some(o) = origin {
+            rb = rb.header("Origin", o);
+        }
+        let r = rb.send().await.expect("sent");
+        let code = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        (code, body["status"].as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn status(&self, sid: &str) -> String {
+        self.backend.status(&self.identity, sid).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_approval_with_everything_right_approves_with_its_metadata() {
+    let rig = Rig::start("silent-ok", Some(ORIGIN)).await;
+    let sid = rig.silent_challenge().await;
+    let r = rig
+        .http
+        .post(rig.url("silent-approval"))
+        .header("Origin", ORIGIN)
+        .json(&json!({"challenge_sid": sid, "nonce": NONCE}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], ORIGIN);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body, json!({"status": "approved"}), "only the status word");
+    let c = rig.backend.fetch_challenge(&rig.identity, &sid).await;
+    assert_eq!(c["status"], "approved");
+    assert_eq!(
+        c["metadata"],
+        json!({"assent_approval": "silent", "origin": ORIGIN})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_condition_failing_alone_prompts_and_leaves_the_challenge_pending() {
+    let rig = Rig::start("silent-each", Some(ORIGIN)).await;
+    let active = rig.session.session();
+    let idle = SessionState {
+        input_idle: Some(Duration::from_secs(61)),
+        locked: Some(false),
+    };
+    let locked = SessionState {
+        input_idle: Some(Duration::from_secs(1)),
+        locked: Some(true),
+    };
+    let unknown = SessionState::default();
+    let silent_keys = [
+        ("assent_silent_origin", ORIGIN),
+        ("assent_silent_nonce", NONCE),
+    ];
+    let with_match = [
+        ("assent_silent_origin", ORIGIN),
+        ("assent_silent_nonce", NONCE),
+        ("assent_match_mode", "choose"),
+        ("assent_match_code", "47"),
+    ];
+    let other_origin = [
+        ("assent_silent_origin", "https://other.example"),
+        ("assent_silent_nonce", NONCE),
+    ];
+    let weak = [
+        ("assent_silent_origin", ORIGIN),
+        ("assent_silent_nonce", "0123456789abcdef"),
+    ];
+    struct Case<'a> {
+        name: &'a str,
+        hidden: &'a [(&'a str, &'a str)],
+        origin: Option<&'a str>,
+        nonce: &'a str,
+        session: SessionState,
+        allowed: bool,
+    }
+    let base = |name| Case {
+        name,
+        hidden: &silent_keys,
+        origin: Some(ORIGIN),
+        nonce: NONCE,
+        session: active,
+        allowed: true,
+    };
+    let cases = [
+        Case {
+            allowed: false,
+            ..base("switched off")
+        },
+        Case {
+            session: idle,
+            ..base("idle for a minute")
+        },
+        Case {
+            session: locked,
+            ..base("screen locked")
+        },
+        Case {
+            session: unknown,
+            ..base("session state unknown")
+        },
+        Case {
+            hidden: &with_match,
+            ..base("number matching asked")
+        },
+        Case {
+            hidden: &[("transaction_id", "tx-1")],
+            ..base("no silent keys")
+        },
+        Case {
+            hidden: &other_origin,
+            origin: Some("https://other.example"),
+            ..base("origin not the enrolled one")
+        },
+        Case {
+            hidden: &weak,
+            nonce: "0123456789abcdef",
+            ..base("nonce under 128 bits")
+        },
+        Case {
+            origin: None,
+            ..base("no Origin header")
+        },
+    ];
+    for case in cases {
+        // A fresh nonce-bound challenge per case, so no case spends another's nonce.
+        let sid = rig.challenge(case.hidden).await;
+        rig.session.set(case.session);
+        rig.core
+            .set_silent_allowed(&rig.factor, case.allowed)
+            .await
+            .expect("switch");
+        let (code, status) = rig.silent(case.origin, &sid, case.nonce).await;
+        assert_eq!((code, status.as_str()), (200, "prompt"), "{}", case.name);
+        assert_eq!(rig.status(&sid).await, "pending", "{}", case.name);
+        // Deny it so the next case's nonce is the only pending one.
+        rig.core
+            .answer(&rig.factor, &sid, assent_core::Decision::Deny)
+            .await
+            .expect("deny");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_or_unknown_challenge_prompts() {
+    let rig = Rig::start("silent-foreign", Some(ORIGIN)).await;
+    // Another identity's challenge, not enrolled on this desktop, with the same keys.
+    let other = common::Device::enrolled(&rig.backend, "s-foreign-2", None).await;
+    let sid = rig
+        .backend
+        .challenge_hidden(
+            "s-foreign-2",
+            &other.factor,
+            "Sign in",
+            &[],
+            &[
+                ("assent_silent_origin", ORIGIN),
+                ("assent_silent_nonce", NONCE),
+            ],
+        )
+        .await;
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "prompt");
+    assert_eq!(rig.backend.status("s-foreign-2", &sid).await, "pending");
+    assert_eq!(
+        rig.silent(Some(ORIGIN), "YC00000000000000000000000000000000", NONCE)
+            .await
+            .1,
+        "prompt"
+    );
+    assert_eq!(
+        rig.silent(Some(ORIGIN), "not-a-sid", NONCE).await.1,
+        "prompt"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_right_nonce_from_the_wrong_origin_is_denied_as_relayed() {
+    let rig = Rig::start("silent-relay", Some(ORIGIN)).await;
+    let sid = rig.silent_challenge().await;
+    let r = rig
+        .http
+        .post(rig.url("silent-approval"))
+        .header("Origin", EVIL)
+        // A "simple" request, as a page sends it without a preflight.
+        .header("Content-Type", "text/plain")
+        .body(json!({"challenge_sid": sid, "nonce": NONCE}).to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        r.headers().get("access-control-allow-origin").is_none(),
+        "the relaying page cannot read the answer"
+    );
+    let c = rig.backend.fetch_challenge(&rig.identity, &sid).await;
+    assert_eq!(c["status"], "denied");
+    assert_eq!(
+        c["metadata"],
+        json!({"deny_reason": "origin_mismatch", "origin": EVIL})
+    );
+    let ev = rig
+        .events
+        .wait_for(|e| matches!(e, AppEvent::RelayedSignIn(_)))
+        .await;
+    let AppEvent::RelayedSignIn(ev) = ev else {
+        unreachable!()
+    };
+    assert_eq!(ev.origin, EVIL);
+    assert_eq!(ev.expected_origin, ORIGIN);
+    assert_eq!(ev.challenge_sid, sid);
+    assert!(ev.denied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_nonce_changes_nothing_and_a_used_nonce_prompts() {
+    let rig = Rig::start("silent-nonce", Some(ORIGIN)).await;
+    let sid = rig.silent_challenge().await;
+    for wrong in ["q8ZbX1v3nN0pWc5tYh2kRB", "q8ZbX1v3nN0pWc5tYh2kR", ""] {
+        assert_eq!(rig.silent(Some(ORIGIN), &sid, wrong).await.1, "prompt");
+        assert_eq!(rig.silent(Some(EVIL), &sid, wrong).await.1, "prompt");
+    }
+    assert_eq!(rig.status(&sid).await, "pending");
+    assert!(
+        rig.events
+            .count(|e| matches!(e, AppEvent::RelayedSignIn(_)))
+            == 0
+    );
+    // The wrong tries spent nothing: the right nonce still works.
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "approved");
+
+    // A nonce presented once is spent, even when that try fell back to the card.
+    let sid = rig
+        .challenge(&[
+            ("assent_silent_origin", ORIGIN),
+            ("assent_silent_nonce", "Zm9vYmFyYmF6cXV4cXV1eA"),
+        ])
+        .await;
+    rig.session.set(SessionState::default());
+    assert_eq!(
+        rig.silent(Some(ORIGIN), &sid, "Zm9vYmFyYmF6cXV4cXV1eA")
+            .await
+            .1,
+        "prompt"
+    );
+    rig.session.set(SessionState {
+        input_idle: Some(Duration::from_secs(1)),
+        locked: Some(false),
+    });
+    assert_eq!(
+        rig.silent(Some(ORIGIN), &sid, "Zm9vYmFyYmF6cXV4cXV1eA")
+            .await
+            .1,
+        "prompt"
+    );
+    assert_eq!(rig.status(&sid).await, "pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_is_answered_only_for_enrolled_origins() {
+    let rig = Rig::start("silent-cors", Some(ORIGIN)).await;
+    let preflight = |origin: &'static str| {
+        rig.http
+            .request(reqwest::Method::OPTIONS, rig.url("silent-approval"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .header("Access-Control-Request-Private-Network", "true")
+            .send()
+    };
+    let ok = preflight(ORIGIN).await.expect("sent");
+    assert_eq!(ok.status(), 204);
+    assert_eq!(ok.headers()["access-control-allow-origin"], ORIGIN);
+    assert_eq!(ok.headers()["access-control-allow-private-network"], "true");
+    for other in [EVIL, "null", "http://bank.example"] {
+        let r = preflight(other).await.expect("sent");
+        assert_eq!(r.status(), 403, "{other}");
+        let cors: Vec<_> = r
+            .headers()
+            .keys()
+            .filter(|k| k.as_str().starts_with("access-control-"))
+            .collect();
+        assert!(cors.is_empty(), "{other}: {cors:?}");
+    }
+    // A plain POST from an unknown origin gets no CORS header either.
+    let r = rig
+        .http
+        .post(rig.url("wake"))
+        .header("Origin", EVIL)
+        .json(&json!({"challenge_sid": "YC00000000000000000000000000000000"}))
+        .send()
+        .await
+        .expect("sent");
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+/// Sends raw HTTP/1.1 (so the Host header is exactly what the test says) and returns the
+/// status code.
+async fn raw(addr: std::net::SocketAddr, host: &str, body: &str) -> u16 {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!(
+        "POST /assent/v1/silent-approval HTTP/1.1\r\nHost: {host}\r\nOrigin: {ORIGIN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_and_a_foreign_host_are_refused() {
+    let rig = Rig::start("silent-limits", Some(ORIGIN)).await;
+    let sid = rig.silent_challenge().await;
+    let addr = rig.endpoint.addr();
+    let host = addr.to_string();
+    let body = json!({"challenge_sid": sid, "nonce": NONCE, "pad": "x".repeat(2000)}).to_string();
+    assert_eq!(raw(addr, &host, &body).await, 413);
+    let good = json!({"challenge_sid": sid, "nonce": NONCE}).to_string();
+    for foreign in [
+        format!("bank.example:{}", addr.port()),
+        "127.0.0.1:1".to_owned(),
+        format!("localhost.evil:{}", addr.port()),
+        String::new(),
+    ] {
+        assert_eq!(raw(addr, &foreign, &good).await, 421, "{foreign:?}");
+    }
+    assert_eq!(rig.status(&sid).await, "pending", "nothing was answered");
+    // The same request under the endpoint's own name goes through.
+    assert_eq!(
+        raw(addr, &format!("localhost:{}", addr.port()), &good).await,
+        200
+    );
+    assert_eq!(rig.status(&sid).await, "approved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_cap_answers_429() {
+    let rig = Rig::start("silent-rate", Some(ORIGIN)).await;
+    let ep = local_endpoint::start(
+        rig.core.clone(),
+        EndpointConfig {
+            addr: Some("127.0.0.1:0".parse().expect("addr")),
+            rate: RateLimit {
+                burst: 3,
+                per_sec: 0,
+            },
+        },
+    )
+    .await
+    .expect("listens");
+    let url = format!("http://{}/assent/v1/wake", ep.addr());
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let r = rig
+            .http
+            .post(&url)
+            .header("Origin", ORIGIN)
+            .body(r#"{"challenge_sid":"YC00000000000000000000000000000000"}"#)
+            .send()
+            .await
+            .expect("sent");
+        codes.push(r.status().as_u16());
+    }
+    assert_eq!(codes, vec![200, 200, 200, 429, 429]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wake_from_an_enrolled_origin_polls_at_once() {
+    let rig = Rig::start("silent-wake", Some(ORIGIN)).await;
+    // An hour between polls: only the start poll and the wake can find the challenge.
+    let task = tokio::spawn(rig.core.watcher().clone().run());
+    let polled = |n: u64| {
+        let w = rig.core.watcher().clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + common::WAIT;
+            while w.poll_count() < n {
+                assert!(tokio::time::Instant::now() < deadline, "no poll");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    polled(1).await;
+    let sid = rig.silent_challenge().await;
+    let r = rig
+        .http
+        .post(rig.url("wake"))
+        .header("Origin", ORIGIN)
+        .json(&json!({"challenge_sid": sid}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    rig.events.wait_for(common::is_announce(&sid)).await;
+    rig.core.watcher().stop();
+    let _ = task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_an_origin_never_approves_silently() {
+    let rig = Rig::start("silent-no-origin", None).await;
+    let sid = rig.silent_challenge().await;
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "prompt");
+    assert_eq!(rig.status(&sid).await, "pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_is_reported_not_replaced() {
+    let rig = Rig::start("silent-port", Some(ORIGIN)).await;
+    let taken = rig.endpoint.addr();
+    let second = local_endpoint::start(
+        rig.core.clone(),
+        EndpointConfig {
+            addr: Some(taken),
+            rate: RateLimit::default(),
+        },
+    )
+    .await;
+    assert!(second.is_none());
+    match rig.core.endpoint_status() {
+        local_endpoint::EndpointStatus::Failed { addr, error } => {
+            assert_eq!(addr, taken.to_string());
+            assert!(error.contains("in use"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_asks_for_the_pin_never_approves_silently() {
+    use assent_core::verification::{Pin, Scope};
+    let rig = Rig::start("silent-pin", Some(ORIGIN)).await;
+    rig.core
+        .set_pin(
+            None,
+            Pin::new("246813".into()).expect("pin"),
+            Scope::Accounts {
+                factor_sids: vec![rig.factor.clone()],
+            },
+        )
+        .await
+        .expect("pin set");
+    let sid = rig.silent_challenge().await;
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "prompt");
+    assert_eq!(rig.status(&sid).await, "pending");
+}
