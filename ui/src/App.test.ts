@@ -11,7 +11,13 @@ function backend(over: Record<string, Handler> = {}, info: Partial<AppInfo> = {}
     pending_challenges: () => [],
     watcher_status: () => watcher({ lastPollAt: new Date().toISOString() }),
     get_settings: () => settings(),
-    app_info: () => ({ version: "0.1.0", demoUrl: null, logDir: "/tmp/logs", ...info }),
+    app_info: () => ({
+      version: "0.1.0",
+      demoUrl: null,
+      logDir: "/tmp/logs",
+      localEndpoint: { state: "listening", addr: "127.0.0.1:7375" },
+      ...info,
+    }),
     ...over,
   });
 }
@@ -171,6 +177,27 @@ describe("App", () => {
     expect(screen.queryByTestId("enroll-waiting")).toBeNull();
   });
 
+  it("warns about a relayed sign-in, naming the page's origin, until dismissed", async () => {
+    backend();
+    render(App);
+    await ready();
+    await backendEmit("relayed-sign-in", {
+      factorSid: "YF00000000000000000000000000000001",
+      accountName: "Work laptop",
+      challengeSid: "YC_RELAYED",
+      origin: "https://bank.example.evil",
+      expectedOrigin: "https://bank.example",
+      denied: true,
+    });
+    const warning = await screen.findByTestId("relayed-warning");
+    expect(warning).toHaveTextContent("Blocked a sign-in from the wrong website");
+    expect(screen.getByTestId("relayed-origin")).toHaveTextContent("https://bank.example.evil");
+    expect(warning).toHaveTextContent("belongs to https://bank.example");
+    expect(warning).toHaveTextContent("Assent denied it.");
+    await fireEvent.click(screen.getByTestId("relayed-dismiss"));
+    expect(screen.queryByTestId("relayed-warning")).toBeNull();
+  });
+
   it("ignores an enroll-request that is not a preview", async () => {
     backend();
     render(App);
@@ -211,6 +238,7 @@ describe("App", () => {
     await fireEvent.click(screen.getByRole("button", { name: /Back/ }));
     await fireEvent.click(screen.getByTestId("settings-button"));
     await vi.waitFor(() => expect(screen.getByTestId("settings-poll-interval")).toHaveValue(5));
+    expect(screen.getByTestId("endpoint-status")).toHaveTextContent("listening on 127.0.0.1:7375");
     await fireEvent.click(screen.getByTestId("settings-button"));
 
     await fireEvent.click(await screen.findByTestId("remove-account-button"));

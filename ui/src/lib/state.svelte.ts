@@ -9,6 +9,7 @@ import type {
   ChallengeView,
   EnrollRequest,
   PendingChallenge,
+  RelayedSignInEvent,
   Settings,
   VerificationView,
   WatcherStatus,
@@ -152,6 +153,8 @@ export class AppState {
   watcher = $state<WatcherStatus | null>(null);
   settings = $state<Settings | null>(null);
   verification = $state<VerificationView | null>(null);
+  /** Relayed (phished) sign-ins Assent blocked, newest first, until dismissed. */
+  relayed = $state<RelayedSignInEvent[]>([]);
   info = $state<AppInfo | null>(null);
   error = $state<AppError | null>(null);
   loaded = $state(false);
@@ -203,6 +206,10 @@ export class AppState {
         if (isEnrollRequest(e)) this.openEnroll(e);
       }),
       events.verificationChanged((v) => (this.verification = v)),
+      events.relayedSignIn((e) => {
+        this.relayed = [e, ...this.relayed.filter((r) => r.challengeSid !== e.challengeSid)].slice(0, 5);
+        this.announce(`Blocked a sign-in to ${e.accountName} from ${e.origin}.`);
+      }),
       events.challengeAnswered((c) => {
         if (this.pending.answered(c)) this.announce(`Sign-in request ${c.status}.`);
       }),
