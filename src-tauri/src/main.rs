@@ -3,7 +3,7 @@
 // No console window for the GUI on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 /// Assent: approve Twilio Verify Push sign-in requests from your desktop.
 #[derive(Debug, Parser)]
@@ -30,6 +30,10 @@ fn main() {
     #[cfg(windows)]
     attach_parent_console();
     let cli = Cli::parse();
+    if let Some(word) = cli.link.as_deref().filter(|w| !w.contains("://")) {
+        // Not a link at all: a mistyped subcommand must not start the GUI and exit 0.
+        unknown_command(word);
+    }
     let code = match cli.command {
         Some(cmd) => assent_core::cli::run_with_session(
             cmd,
@@ -58,6 +62,25 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Exits with clap's usage error (code 2) for `word`, suggesting the closest subcommand.
+fn unknown_command(word: &str) -> ! {
+    let mut cmd = Cli::command();
+    let closest = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .map(|name| (strsim::damerau_levenshtein(word, &name), name))
+        .min();
+    let hint = match closest {
+        Some((d, name)) if d <= 2 => format!("\n\n  tip: a similar command exists: '{name}'"),
+        _ => String::new(),
+    };
+    cmd.error(
+        clap::error::ErrorKind::InvalidSubcommand,
+        format!("'{word}' is not an assent command or an assent://enroll link{hint}"),
+    )
+    .exit()
 }
 
 /// A release build has no console of its own (GUI subsystem), so `assent list` run from a

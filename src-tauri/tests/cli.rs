@@ -130,6 +130,28 @@ fn usage_errors_and_bad_input_do_not_start_the_gui() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2), "clap usage error");
+
+    // A mistyped subcommand: a usage error with a hint, never the GUI (no DISPLAY here: a
+    // GUI start would fail differently, with exit 1).
+    let out = Command::new(env!("CARGO_BIN_EXE_assent"))
+        .args(["aprove"])
+        .env("ASSENT_DATA_DIR", dir.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'aprove' is not an assent command"), "{err}");
+    assert!(err.contains("'approve'"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_assent"))
+        .arg("frobnicate")
+        .env("ASSENT_DATA_DIR", dir.path())
+        .env_remove("DISPLAY")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("similar"));
 }
 
 /// `assent` with `args`, detached from any controlling terminal (`setsid`), stdin closed.
