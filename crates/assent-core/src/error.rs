@@ -339,6 +339,30 @@ pub fn retry_after(e: &verify_push::Error) -> Option<std::time::Duration> {
         .map(std::time::Duration::from_secs)
 }
 
+/// Whether `e` is a refused TCP connection to `base_url` on a loopback address (nothing
+/// listens there right now).
+pub fn is_loopback_refused(e: &verify_push::Error, base_url: &url::Url) -> bool {
+    let loopback = match base_url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if !loopback || e.code() != verify_push::ErrorCode::Network {
+        return false;
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// Whether an error is worth retrying later with backoff (network trouble, 5xx, 429, garbage),
 /// as opposed to a permanent problem with one account (factor deleted, key missing, ...).
 pub fn is_transient(e: &verify_push::Error) -> bool {
@@ -424,6 +448,38 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"code": "input", "message": "bad sid", "server": null})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_loopback_connection_is_recognised_and_nothing_else() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let base: url::Url = format!("http://127.0.0.1:{port}/v2/").parse().unwrap();
+        let refused = reqwest::get(base.clone())
+            .await
+            .expect_err("nothing listens");
+        let e = verify_push::Error::Network {
+            message: refused.to_string(),
+            source: Box::new(refused),
+        };
+        assert!(is_loopback_refused(&e, &base));
+        let localhost: url::Url = format!("http://localhost:{port}/v2/").parse().unwrap();
+        assert!(is_loopback_refused(&e, &localhost));
+        let remote: url::Url = "https://verify.twilio.com/v2/".parse().unwrap();
+        assert!(
+            !is_loopback_refused(&e, &remote),
+            "only this machine's servers"
+        );
+        let other = verify_push::Error::Network {
+            message: "timed out".into(),
+            source: Box::new(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+        };
+        assert!(
+            !is_loopback_refused(&other, &base),
+            "only refused connections"
         );
     }
 }

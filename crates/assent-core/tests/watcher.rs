@@ -651,3 +651,15 @@ async fn resume_and_returning_from_idle_retry_a_locked_keychain_at_once_a_networ
     assert_eq!(rig.attempts_at(141_500).await, 4);
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_local_server_counts_as_refused_and_is_probed_soon() {
+    let backend = Backend::start().await;
+    let dev = Device::enrolled(&backend, "refused-user1", None).await;
+    assert!(!dev.core.watcher().poll_once().await.local_refused);
+    backend.emu.shutdown().await;
+    let out = dev.core.watcher().poll_once().await;
+    assert!(out.transient_error, "{out:?}");
+    assert!(out.local_refused, "{out:?}");
+    assert!(!dev.core.watcher().status().online);
+}

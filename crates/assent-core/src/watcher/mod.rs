@@ -11,8 +11,9 @@
 //!   slept: the monotonic clock stops during suspend, the wall clock does not) and when the
 //!   network configuration changes ([`SystemProbe`]); the grid then restarts from that poll.
 //! * Transient errors (network, 5xx, 429, undecodable bodies) back off exponentially with
-//!   jitter up to [`WatcherConfig::max_backoff`], never sooner than a server's `Retry-After`, and
-//!   mark the watcher offline until a poll succeeds.
+//!   jitter up to [`WatcherConfig::max_backoff`] ([`LOCAL_MAX_BACKOFF`] while only a server on
+//!   this machine refuses connections, so its return is noticed within seconds), never sooner
+//!   than a server's `Retry-After`, and mark the watcher offline until a poll succeeds.
 //! * A locked or absent keychain (`keychain_locked` / `keychain_unavailable`) is not retried at
 //!   the normal rate: on a desktop every keychain read while locked opens an unlock prompt, so
 //!   retrying every 2 s after the user dismissed one would bring it straight back. Automatic
@@ -105,6 +106,10 @@ pub struct PollOutcome {
     pub keychain_error: bool,
     /// The longest Retry-After any response asked for.
     pub retry_after: Option<Duration>,
+    /// Every transient error was a refused connection to a server on this machine (the
+    /// embedded emulator, a local development server): probing it again costs nothing, so the
+    /// backoff stays under [`LOCAL_MAX_BACKOFF`] and its return is noticed within seconds.
+    pub local_refused: bool,
     /// Challenges announced by this poll.
     pub announced: usize,
     /// Challenges removed by this poll.
@@ -129,6 +134,9 @@ struct State {
     /// Recent alerts per account (push-fatigue rate limit).
     limiter: AlertLimiter,
 }
+
+/// The backoff cap while only a server on this machine refuses connections.
+pub const LOCAL_MAX_BACKOFF: Duration = Duration::from_secs(3);
 
 /// How long a locally answered SID is ignored by polls that may have started before the answer.
 const RESOLVED_GRACE: Duration = Duration::from_secs(120);
@@ -443,7 +451,11 @@ impl Watcher {
             st.consecutive_failures = st.consecutive_failures.saturating_add(1);
             let exp = base
                 .saturating_mul(1u32 << st.consecutive_failures.min(16))
-                .min(self.inner.config.max_backoff)
+                .min(if outcome.local_refused {
+                    LOCAL_MAX_BACKOFF.min(self.inner.config.max_backoff)
+                } else {
+                    self.inner.config.max_backoff
+                })
                 .max(base);
             let low = exp / 2;
             let jittered = low + rand::rng().random_range(Duration::ZERO..=exp - low);
@@ -677,6 +689,40 @@ mod tests {
             self.watcher.stop();
             self.task.await.unwrap();
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_local_server_is_probed_every_few_seconds_a_remote_one_backs_off() {
+        let rig = Rig::start(Some(SECS(3600)));
+        let base = SECS(2);
+        let local = PollOutcome {
+            transient_error: true,
+            local_refused: true,
+            ..PollOutcome::default()
+        };
+        for _ in 0..12 {
+            let d = rig
+                .watcher
+                .backoff(&local, base)
+                .expect("backs off")
+                .duration();
+            assert!(d <= LOCAL_MAX_BACKOFF, "{d:?}");
+        }
+        let remote = PollOutcome {
+            transient_error: true,
+            ..PollOutcome::default()
+        };
+        let longest = (0..12)
+            .map(|_| {
+                rig.watcher
+                    .backoff(&remote, base)
+                    .expect("backs off")
+                    .duration()
+            })
+            .max()
+            .unwrap();
+        assert!(longest >= SECS(30), "{longest:?}");
+        rig.stop().await;
     }
 
     #[tokio::test(start_paused = true)]

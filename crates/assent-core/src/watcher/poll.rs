@@ -25,6 +25,8 @@ struct Listing {
     permanent: Option<ErrorView>,
     keychain: Option<ErrorView>,
     retry_after: Option<std::time::Duration>,
+    /// Every transient failure was a refused connection to a server on this machine.
+    only_local_refused: Option<bool>,
 }
 
 impl Watcher {
@@ -48,6 +50,7 @@ impl Watcher {
         let started = Instant::now();
         let listing = self.list(&factors).await;
         outcome.transient_error = listing.transient.is_some();
+        outcome.local_refused = listing.only_local_refused == Some(true);
         outcome.keychain_error = listing.keychain.is_some();
         outcome.retry_after = listing.retry_after;
         let listed = started.elapsed();
@@ -134,6 +137,11 @@ impl Watcher {
                 }
                 Err(e) => {
                     let transient_err = is_transient(&e);
+                    if transient_err {
+                        let local = crate::error::is_loopback_refused(&e, &f.base_url);
+                        out.only_local_refused =
+                            Some(out.only_local_refused.unwrap_or(true) && local);
+                    }
                     let keychain_err = is_keychain_error(&e);
                     if let Some(ra) = retry_after(&e) {
                         out.retry_after = Some(out.retry_after.map_or(ra, |o| o.max(ra)));
