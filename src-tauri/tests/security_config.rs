@@ -57,6 +57,16 @@ fn csp_allows_only_own_scripts_and_styles() {
 }
 
 #[test]
+fn a_plain_build_embeds_the_ui_instead_of_trusting_a_dev_server() {
+    let manifest = read_repo("Cargo.toml");
+    let default = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("default ="))
+        .expect("a default feature list");
+    assert!(default.contains("\"custom-protocol\""), "{default}");
+}
+
+#[test]
 fn capabilities_grant_only_app_commands_and_event_listening() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities");
     let mut seen = 0;
