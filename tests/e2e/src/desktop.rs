@@ -143,6 +143,32 @@ pub fn notification_server() -> Result<String> {
         .ok_or_else(|| Error::process("gdbus call GetNameOwner", format!("odd reply {text:?}")))
 }
 
+/// The well-known names owned on the session bus right now.
+pub fn bus_names() -> Result<Vec<String>> {
+    let out = run(
+        "gdbus",
+        &[
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.DBus",
+            "--object-path",
+            "/org/freedesktop/DBus",
+            "--method",
+            "org.freedesktop.DBus.ListNames",
+        ],
+    )?;
+    // `(['org.freedesktop.DBus', ':1.0', …],)`
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .filter(|n| !n.starts_with(':'))
+        .map(str::to_string)
+        .collect())
+}
+
 /// Key aliases (keyring `username` attributes) stored under [`KEYRING_SERVICE`].
 pub fn keyring_aliases() -> Result<BTreeSet<String>> {
     let out = run(

@@ -601,8 +601,10 @@ impl LoginHome {
         })
     }
 
-    /// Ends the window and waits until the app process is gone, so the next start with the
-    /// same data dir is not handed to it by the single-instance check.
+    /// Ends the window and waits until the app process is gone and the bus has dropped its
+    /// single-instance name, so the next start with the same data dir is not handed to it by
+    /// the single-instance check. (A process can be gone before dbus-daemon has processed its
+    /// disconnect; a start in that window forwards its arguments to a dead instance.)
     async fn close(&self, app: assent_e2e::app::AppSession) -> Result<()> {
         let pid = std::fs::read_to_string(&self.pid_file)
             .map_err(|e| Error::io("reading the app's pid", e))?;
@@ -615,6 +617,17 @@ impl LoginHome {
                 state.is_empty() || state.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'));
             Ok(gone.then_some(()))
         })
+        .await?;
+        wait::until(
+            "the app's single-instance bus name to be released",
+            PATIENCE,
+            || async {
+                let held = desktop::bus_names()?
+                    .iter()
+                    .any(|n| n.starts_with("dev.assent.Assent") && n.ends_with(".SingleInstance"));
+                Ok((!held).then_some(()))
+            },
+        )
         .await
     }
 }
