@@ -118,54 +118,46 @@ pub fn forge_action_invoked(id: u32, action: &str) -> Result<()> {
     .map(|_| ())
 }
 
-/// The unique bus name that owns `org.freedesktop.Notifications` (dunst's connection).
-pub fn notification_server() -> Result<String> {
-    let out = run(
-        "gdbus",
-        &[
-            "call",
-            "--session",
-            "--dest",
-            "org.freedesktop.DBus",
-            "--object-path",
-            "/org/freedesktop/DBus",
-            "--method",
-            "org.freedesktop.DBus.GetNameOwner",
-            "org.freedesktop.Notifications",
-        ],
-    )?;
-    // gdbus prints the reply as a GVariant tuple: `(':1.5',)`.
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split('\'')
-        .nth(1)
-        .filter(|n| n.starts_with(':'))
-        .map(str::to_string)
-        .ok_or_else(|| Error::process("gdbus call GetNameOwner", format!("odd reply {text:?}")))
-}
-
-/// The well-known names owned on the session bus right now.
-pub fn bus_names() -> Result<Vec<String>> {
-    let out = run(
-        "gdbus",
-        &[
-            "call",
-            "--session",
-            "--dest",
-            "org.freedesktop.DBus",
-            "--object-path",
-            "/org/freedesktop/DBus",
-            "--method",
-            "org.freedesktop.DBus.ListNames",
-        ],
-    )?;
-    // `(['org.freedesktop.DBus', ':1.0', …],)`
+/// Calls a method of the bus itself (`org.freedesktop.DBus`) with gdbus; returns the reply's
+/// single-quoted strings (gdbus prints a GVariant tuple such as `(':1.5',)` or
+/// `(['org.freedesktop.DBus', ':1.0'],)`).
+fn bus_call(method: &str, args: &[&str]) -> Result<Vec<String>> {
+    let method = format!("org.freedesktop.DBus.{method}");
+    let mut argv = vec![
+        "call",
+        "--session",
+        "--dest",
+        "org.freedesktop.DBus",
+        "--object-path",
+        "/org/freedesktop/DBus",
+        "--method",
+        &method,
+    ];
+    argv.extend_from_slice(args);
+    let out = run("gdbus", &argv)?;
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(text
         .split('\'')
         .skip(1)
         .step_by(2)
-        .filter(|n| !n.starts_with(':'))
         .map(str::to_string)
+        .collect())
+}
+
+/// The unique bus name that owns `org.freedesktop.Notifications` (dunst's connection).
+pub fn notification_server() -> Result<String> {
+    let reply = bus_call("GetNameOwner", &["org.freedesktop.Notifications"])?;
+    reply
+        .into_iter()
+        .find(|n| n.starts_with(':'))
+        .ok_or_else(|| Error::process("gdbus call GetNameOwner", "no unique name in the reply"))
+}
+
+/// The well-known names owned on the session bus right now.
+pub fn bus_names() -> Result<Vec<String>> {
+    Ok(bus_call("ListNames", &[])?
+        .into_iter()
+        .filter(|n| !n.starts_with(':'))
         .collect())
 }
 
