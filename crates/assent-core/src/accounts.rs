@@ -1,67 +1,46 @@
 //! Accounts = local push factors, plus the bits the app adds: last activity and key problems.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use verify_push::{Factor, VerifyPush};
 
+use crate::jsonfile::JsonMap;
 use crate::quiet::QuietStore;
 use crate::silent::SilentStore;
 use crate::views::Account;
-use crate::{jsonfile, AppError};
+use crate::AppError;
 
 /// Last activity (challenge seen or answered) per factor SID, kept in `activity.json`.
 #[derive(Debug)]
-pub struct ActivityStore {
-    path: PathBuf,
-    map: Mutex<BTreeMap<String, DateTime<Utc>>>,
-}
+pub struct ActivityStore(JsonMap<DateTime<Utc>>);
 
 impl ActivityStore {
     /// Loads the file (empty when missing or unreadable: activity is cosmetic).
     pub fn load(path: PathBuf) -> ActivityStore {
-        let map = jsonfile::load(&path).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "activity file unreadable; starting empty");
-            BTreeMap::new()
-        });
-        ActivityStore {
-            path,
-            map: Mutex::new(map),
-        }
+        ActivityStore(JsonMap::load(path, "activity"))
     }
 
     /// Last activity of a factor.
     pub fn get(&self, factor_sid: &str) -> Option<DateTime<Utc>> {
-        self.lock().get(factor_sid).copied()
+        self.0.read(|m| m.get(factor_sid).copied())
     }
 
     /// Records activity at `t` if it is newer than what is stored.
     pub fn touch(&self, factor_sid: &str, t: DateTime<Utc>) {
-        let mut map = self.lock();
-        if map.get(factor_sid).is_some_and(|old| *old >= t) {
-            return;
-        }
-        map.insert(factor_sid.to_owned(), t);
-        if let Err(e) = jsonfile::save(&self.path, &*map) {
-            tracing::warn!(error = %e, "cannot save activity");
-        }
+        // A lost write only dates an account; JsonMap logs it.
+        let _ = self.0.update(|m| {
+            if m.get(factor_sid).is_some_and(|old| *old >= t) {
+                return ((), false);
+            }
+            m.insert(factor_sid.to_owned(), t);
+            ((), true)
+        });
     }
 
     /// Forgets a removed account.
     pub fn remove(&self, factor_sid: &str) {
-        let mut map = self.lock();
-        if map.remove(factor_sid).is_some() {
-            if let Err(e) = jsonfile::save(&self.path, &*map) {
-                tracing::warn!(error = %e, "cannot save activity");
-            }
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, DateTime<Utc>>> {
-        // Plain map inserts cannot be left half-done by a panic.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        let _ = self.0.update(|m| ((), m.remove(factor_sid).is_some()));
     }
 }
 

@@ -39,6 +39,59 @@ fn write<T: Serialize>(path: &Path, value: &T, sync: bool) -> Result<(), AppErro
         .map_err(|e| AppError::Storage(format!("cannot write {}: {e}", path.display())))
 }
 
+/// A map by key (a factor SID, say) kept in one JSON file: read once, each change written
+/// atomically and synced. A missing or unreadable file starts empty (with a warning naming
+/// `what`): the stores built on it hold conveniences, never secrets or the only copy of
+/// anything.
+#[derive(Debug)]
+pub struct JsonMap<V> {
+    path: std::path::PathBuf,
+    what: &'static str,
+    map: std::sync::Mutex<std::collections::BTreeMap<String, V>>,
+}
+
+impl<V: Serialize + DeserializeOwned> JsonMap<V> {
+    /// Loads `path`; `what` names the file in log lines ("activity", "quieted accounts").
+    pub fn load(path: std::path::PathBuf, what: &'static str) -> JsonMap<V> {
+        let map = load(&path).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, file = what, "file unreadable; starting empty");
+            std::collections::BTreeMap::new()
+        });
+        JsonMap {
+            path,
+            what,
+            map: std::sync::Mutex::new(map),
+        }
+    }
+
+    /// Reads the map.
+    pub fn read<R>(&self, f: impl FnOnce(&std::collections::BTreeMap<String, V>) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Changes the map; `f` says whether it changed anything, and only then is the file
+    /// written. A failed write is returned and logged; the change stays in memory.
+    pub fn update<R>(
+        &self,
+        f: impl FnOnce(&mut std::collections::BTreeMap<String, V>) -> (R, bool),
+    ) -> Result<R, AppError> {
+        let mut map = self.lock();
+        let (out, changed) = f(&mut map);
+        if changed {
+            if let Err(e) = save(&self.path, &*map) {
+                tracing::warn!(error = %e, file = self.what, "cannot save");
+                return Err(e);
+            }
+        }
+        Ok(out)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, V>> {
+        // Plain map inserts and removals cannot be left half-done by a panic.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Replaces `path` with `bytes` through a temporary file in the same folder and a rename, so
 /// readers (and a process restarted after a crash) never see half a file; `sync` also waits
 /// for the disk.
@@ -70,6 +123,25 @@ mod tests {
         m.insert("a".to_string(), 1u32);
         save(&path, &m).unwrap();
         assert_eq!(load::<BTreeMap<String, u32>>(&path).unwrap(), m);
+    }
+
+    #[test]
+    fn a_json_map_writes_only_changes_and_survives_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let m: JsonMap<u32> = JsonMap::load(path.clone(), "test");
+        m.update(|_| ((), false)).unwrap();
+        assert!(!path.exists(), "no change, no write");
+        m.update(|map| {
+            map.insert("a".into(), 1);
+            ((), true)
+        })
+        .unwrap();
+        let again: JsonMap<u32> = JsonMap::load(path.clone(), "test");
+        assert_eq!(again.read(|map| map.get("a").copied()), Some(1));
+        std::fs::write(&path, b"{not json").unwrap();
+        let broken: JsonMap<u32> = JsonMap::load(path, "test");
+        assert!(broken.read(|map| map.is_empty()), "unreadable starts empty");
     }
 
     #[test]

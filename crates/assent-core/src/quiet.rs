@@ -5,13 +5,11 @@
 //!
 //! Persisted so that restarting the app does not end the quiet early.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use crate::jsonfile;
+use crate::jsonfile::JsonMap;
 
 /// How long an account stays quiet after a "not me" report (as Duo does after a fraud report).
 pub const QUIET_AFTER_NOT_ME: std::time::Duration = std::time::Duration::from_secs(20 * 60);
@@ -36,22 +34,12 @@ pub fn quiet_after_not_me() -> std::time::Duration {
 
 /// Quiet-until times by factor SID.
 #[derive(Debug)]
-pub struct QuietStore {
-    path: PathBuf,
-    map: Mutex<BTreeMap<String, DateTime<Utc>>>,
-}
+pub struct QuietStore(JsonMap<DateTime<Utc>>);
 
 impl QuietStore {
     /// Loads the file (empty when missing or unreadable: the quiet is a comfort, not a lock).
     pub fn load(path: PathBuf) -> QuietStore {
-        let map = jsonfile::load(&path).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "quiet file unreadable; starting empty");
-            BTreeMap::new()
-        });
-        QuietStore {
-            path,
-            map: Mutex::new(map),
-        }
+        QuietStore(JsonMap::load(path, "quieted accounts"))
     }
 
     /// Quiets `factor_sid` until `until`, rounded up to the second so the end the account
@@ -59,36 +47,28 @@ impl QuietStore {
     pub fn quiet(&self, factor_sid: &str, until: DateTime<Utc>) {
         let carry = i64::from(until.timestamp_subsec_nanos() > 0);
         let until = DateTime::from_timestamp(until.timestamp() + carry, 0).unwrap_or(until);
-        let mut map = self.lock();
         let now = Utc::now();
-        map.retain(|_, t| *t > now);
-        if map.get(factor_sid).is_some_and(|t| *t >= until) {
-            return;
-        }
-        map.insert(factor_sid.to_owned(), until);
-        if let Err(e) = jsonfile::save(&self.path, &*map) {
-            tracing::warn!(error = %e, "cannot save quieted accounts");
-        }
+        // A lost write only ends the quiet at a restart; JsonMap logs it.
+        let _ = self.0.update(|m| {
+            m.retain(|_, t| *t > now);
+            if m.get(factor_sid).is_some_and(|t| *t >= until) {
+                return ((), false);
+            }
+            m.insert(factor_sid.to_owned(), until);
+            ((), true)
+        });
     }
 
     /// Until when `factor_sid` is quiet, if it is at `now`.
     pub fn until(&self, factor_sid: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.lock().get(factor_sid).copied().filter(|t| *t > now)
+        self.0
+            .read(|m| m.get(factor_sid).copied())
+            .filter(|t| *t > now)
     }
 
     /// Forgets a removed account.
     pub fn remove(&self, factor_sid: &str) {
-        let mut map = self.lock();
-        if map.remove(factor_sid).is_some() {
-            if let Err(e) = jsonfile::save(&self.path, &*map) {
-                tracing::warn!(error = %e, "cannot save quieted accounts");
-            }
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, DateTime<Utc>>> {
-        // Plain map inserts cannot be left half-done by a panic.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        let _ = self.0.update(|m| ((), m.remove(factor_sid).is_some()));
     }
 }
 

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use verify_push::{Challenge, ChallengeStatus};
 
-use crate::jsonfile;
+use crate::jsonfile::JsonMap;
 use crate::matching::MatchRule;
 
 /// Hidden-details key naming the web origin the sign-in page runs on.
@@ -351,52 +351,43 @@ pub struct AccountSilent {
 
 /// Per-account origins and silent-approval switches, by factor SID, in `silent.json`.
 #[derive(Debug)]
-pub struct SilentStore {
-    path: PathBuf,
-    map: Mutex<BTreeMap<String, AccountSilent>>,
-}
+pub struct SilentStore(JsonMap<AccountSilent>);
 
 impl SilentStore {
     /// Loads the file (empty when missing or unreadable: then no account approves silently).
     pub fn load(path: PathBuf) -> SilentStore {
-        let map = jsonfile::load(&path).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "silent-approval file unreadable; starting empty");
-            BTreeMap::new()
-        });
-        SilentStore {
-            path,
-            map: Mutex::new(map),
-        }
+        SilentStore(JsonMap::load(path, "silent-approval settings"))
     }
 
     /// What is stored for `factor_sid`.
     pub fn get(&self, factor_sid: &str) -> AccountSilent {
-        self.lock().get(factor_sid).cloned().unwrap_or_default()
+        self.0
+            .read(|m| m.get(factor_sid).cloned())
+            .unwrap_or_default()
     }
 
     /// Factor SIDs whose stored origin is `origin`.
     pub fn factors_with_origin(&self, origin: &str) -> Vec<String> {
-        self.lock()
-            .iter()
-            .filter(|(_, a)| a.origin.as_deref() == Some(origin))
-            .map(|(k, _)| k.clone())
-            .collect()
+        self.factors_where(|a| a.origin.as_deref() == Some(origin))
     }
 
     /// Factor SIDs that have any stored origin.
     pub fn factors_with_any_origin(&self) -> Vec<String> {
-        self.lock()
-            .iter()
-            .filter(|(_, a)| a.origin.is_some())
-            .map(|(k, _)| k.clone())
-            .collect()
+        self.factors_where(|a| a.origin.is_some())
     }
 
     /// Whether some account enrolled with `origin`.
     pub fn knows_origin(&self, origin: &str) -> bool {
-        self.lock()
-            .values()
-            .any(|a| a.origin.as_deref() == Some(origin))
+        !self.factors_with_origin(origin).is_empty()
+    }
+
+    fn factors_where(&self, keep: impl Fn(&AccountSilent) -> bool) -> Vec<String> {
+        self.0.read(|m| {
+            m.iter()
+                .filter(|(_, a)| keep(a))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
     }
 
     /// Records a new account's origin (silent approval starts off).
@@ -405,15 +396,16 @@ impl SilentStore {
         factor_sid: &str,
         origin: Option<String>,
     ) -> Result<(), crate::AppError> {
-        let mut map = self.lock();
-        map.insert(
-            factor_sid.to_owned(),
-            AccountSilent {
-                origin,
-                allowed: false,
-            },
-        );
-        jsonfile::save(&self.path, &*map)
+        self.0.update(|m| {
+            m.insert(
+                factor_sid.to_owned(),
+                AccountSilent {
+                    origin,
+                    allowed: false,
+                },
+            );
+            ((), true)
+        })
     }
 
     /// Sets the user's switch; returns what is stored now.
@@ -422,27 +414,16 @@ impl SilentStore {
         factor_sid: &str,
         allowed: bool,
     ) -> Result<AccountSilent, crate::AppError> {
-        let mut map = self.lock();
-        let entry = map.entry(factor_sid.to_owned()).or_default();
-        entry.allowed = allowed;
-        let now = entry.clone();
-        jsonfile::save(&self.path, &*map)?;
-        Ok(now)
+        self.0.update(|m| {
+            let entry = m.entry(factor_sid.to_owned()).or_default();
+            entry.allowed = allowed;
+            (entry.clone(), true)
+        })
     }
 
     /// Forgets a removed account.
     pub fn remove(&self, factor_sid: &str) {
-        let mut map = self.lock();
-        if map.remove(factor_sid).is_some() {
-            if let Err(e) = jsonfile::save(&self.path, &*map) {
-                tracing::warn!(error = %e, "cannot save silent-approval settings");
-            }
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, AccountSilent>> {
-        // Plain map inserts cannot be left half-done by a panic.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        let _ = self.0.update(|m| ((), m.remove(factor_sid).is_some()));
     }
 }
 
