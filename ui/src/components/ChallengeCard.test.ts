@@ -195,6 +195,21 @@ describe("ChallengeCard", () => {
     expect(screen.queryByTestId("approve-button")).toBeNull();
   });
 
+  it("says why a wrong number denied it even when the answered event came first", async () => {
+    const reply = deferred<ChallengeView>();
+    mockBackend({ approve_challenge: () => reply.promise });
+    const c = challenge({ match: { mode: "choose", choices: ["12", "47", "90"] } });
+    const { rerender } = render(ChallengeCard, { challenge: c });
+    await fireEvent.click(screen.getAllByTestId("match-choice")[0]);
+    await fireEvent.click(screen.getByTestId("approve-button"));
+    // The backend's challenge-answered (status only) reaches the list before the command's
+    // wrong_match error.
+    await rerender({ challenge: c, outcome: { status: "denied" } });
+    reply.reject(appError("wrong_match", "the number did not match the sign-in page, so the sign-in was denied"));
+    await vi.waitFor(() => expect(screen.getByTestId("challenge-result-reason")).toHaveTextContent("did not match"));
+    expect(screen.getByTestId("challenge-result")).toHaveTextContent(/denied/);
+  });
+
   it("a challenge without matching shows no number picker and approves without a code", async () => {
     const calls = mockBackend({ approve_challenge: () => answered("approved") });
     render(ChallengeCard, { challenge: challenge({ match: null }) });

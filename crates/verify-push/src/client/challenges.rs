@@ -259,7 +259,7 @@ impl VerifyPush {
         let fetched = self.fetch(&rec, sid).await?;
         let ch = &fetched.challenge;
         if shown.is_some_and(|shown| !shown(ch)) {
-            tracing::warn!(challenge = %sid, factor = %factor, "challenge differs from what was shown; not signing");
+            tracing::info!(challenge = %sid, factor = %factor, "the caller's check refused the challenge fetched for signing; not signing");
             return Err(Error::ContentMismatch {
                 challenge: sid.clone(),
             });
