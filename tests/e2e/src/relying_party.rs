@@ -27,6 +27,8 @@ pub struct ChallengeSpec {
     pub fields: Vec<(String, String)>,
     /// Time to live; `None` = the server default (5 minutes).
     pub expires_in: Option<Duration>,
+    /// `HiddenDetails` as (key, value): only the enrolled device reads them (number matching).
+    pub hidden: Vec<(String, String)>,
 }
 
 impl ChallengeSpec {
@@ -37,6 +39,7 @@ impl ChallengeSpec {
             message: message.to_string(),
             fields: Vec::new(),
             expires_in: None,
+            hidden: Vec::new(),
         }
     }
 }
@@ -183,6 +186,14 @@ impl RelyingParty {
                 serde_json::json!({ "label": label, "value": value }).to_string(),
             ));
         }
+        if !spec.hidden.is_empty() {
+            let hidden: serde_json::Map<String, Value> = spec
+                .hidden
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect();
+            form.push(("HiddenDetails", Value::Object(hidden).to_string()));
+        }
         if let Some(ttl) = spec.expires_in {
             let ttl = chrono::Duration::from_std(ttl)
                 .map_err(|e| Error::api("create challenge", format!("bad ttl: {e}")))?;
@@ -199,13 +210,8 @@ impl RelyingParty {
         string_field(&v, "sid", "create challenge")
     }
 
-    /// The server-side status of a challenge (`pending`, `approved`, `denied`, `expired`).
-    pub async fn challenge_status(
-        &self,
-        service: &str,
-        identity: &str,
-        sid: &str,
-    ) -> Result<String> {
+    /// The server's resource of a challenge (status, metadata, …).
+    pub async fn fetch_challenge(&self, service: &str, identity: &str, sid: &str) -> Result<Value> {
         let what = "fetch challenge";
         let (status, v) = self
             .get(
@@ -216,7 +222,18 @@ impl RelyingParty {
         if status != 200 {
             return Err(Error::api(what, format!("status {status}: {v}")));
         }
-        string_field(&v, "status", what)
+        Ok(v)
+    }
+
+    /// The server-side status of a challenge (`pending`, `approved`, `denied`, `expired`).
+    pub async fn challenge_status(
+        &self,
+        service: &str,
+        identity: &str,
+        sid: &str,
+    ) -> Result<String> {
+        let v = self.fetch_challenge(service, identity, sid).await?;
+        string_field(&v, "status", "fetch challenge")
     }
 
     /// The server-side status of a factor, or `None` when the server no longer knows it (404).

@@ -46,6 +46,68 @@ pub fn card(sid: &str) -> String {
     format!("{}[data-challenge-sid=\"{sid}\"]", tid("challenge-card"))
 }
 
+/// Selector of `hook` inside the card of challenge `sid`.
+pub fn in_card(sid: &str, hook: &str) -> String {
+    format!("{} {}", card(sid), tid(hook))
+}
+
+/// Waits for the card of `sid`, then checks it shows `who`'s account and `message`.
+pub async fn expect_card(s: &Scenario, who: &Enrolled, sid: &str, message: &str) -> Result<()> {
+    s.app.wait_css(&card(sid)).await?;
+    let shown = s
+        .app
+        .text_content(&in_card(sid, "challenge-message"))
+        .await?;
+    crate::check::ensure(shown.as_deref().map(str::trim) == Some(message), || {
+        format!("challenge-message shows {shown:?}, expected {message:?}")
+    })?;
+    let acct = s
+        .app
+        .text_content(&in_card(sid, "challenge-account"))
+        .await?;
+    crate::check::ensure(
+        acct.as_deref().is_some_and(|a| a.contains(&who.name)),
+        || {
+            format!(
+                "challenge-account shows {acct:?}, expected it to name {:?}",
+                who.name
+            )
+        },
+    )
+}
+
+/// Waits until the window no longer offers `sid` as pending: its card is gone, or it shows a
+/// `challenge-result` containing `word`; what is left must not offer Approve.
+pub async fn expect_card_settled(s: &Scenario, sid: &str, word: &str) -> Result<()> {
+    let result_css = in_card(sid, "challenge-result");
+    wait::until(
+        &format!("card {sid} to leave or show {word:?}"),
+        PATIENCE,
+        || async {
+            if s.app.count(&card(sid)).await? == 0 {
+                return Ok(Some(()));
+            }
+            let result = s.app.text_content(&result_css).await?.unwrap_or_default();
+            Ok(result.to_lowercase().contains(word).then_some(()))
+        },
+    )
+    .await?;
+    let buttons = s.app.count(&in_card(sid, "approve-button")).await?;
+    crate::check::ensure(buttons == 0, || {
+        format!("card {sid} still offers Approve after it was {word}")
+    })
+}
+
+/// Waits until the server says `status` (`approved` / `denied`) for `who`'s `sid`, the
+/// webhook reports `challenge.<status>`, and the card settles.
+pub async fn expect_answered(s: &Scenario, who: &Enrolled, sid: &str, status: &str) -> Result<()> {
+    s.wait_server_status(who, sid, status).await?;
+    s.webhook
+        .wait_for(&[sid, &format!("challenge.{status}")], PATIENCE)
+        .await?;
+    expect_card_settled(s, sid, status).await
+}
+
 /// CSS selector of the account row of factor `sid`.
 pub fn account(sid: &str) -> String {
     format!("{}[data-factor-sid=\"{sid}\"]", tid("account-item"))

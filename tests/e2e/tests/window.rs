@@ -6,67 +6,16 @@
 use assent_e2e::app::tid;
 use assent_e2e::check::{ensure, report};
 use assent_e2e::desktop;
-use assent_e2e::scenario::{self, account, card, Enrolled, Scenario};
+use assent_e2e::scenario::{
+    self, account, card, expect_answered, expect_card, expect_card_settled, in_card, Enrolled,
+    Scenario,
+};
 use assent_e2e::wait::{self, PATIENCE};
 use assent_e2e::{Error, Result};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
-
-/// Turns a harness error into a readable test failure.
-/// Selector of `hook` inside the card of challenge `sid`.
-fn in_card(sid: &str, hook: &str) -> String {
-    format!("{} {}", card(sid), tid(hook))
-}
-
-/// Waits for the card of `sid`, then checks it shows `who`'s account and `message`.
-async fn expect_card(s: &Scenario, who: &Enrolled, sid: &str, message: &str) -> Result<()> {
-    s.app.wait_css(&card(sid)).await?;
-    let shown = s
-        .app
-        .text_content(&in_card(sid, "challenge-message"))
-        .await?;
-    ensure(shown.as_deref().map(str::trim) == Some(message), || {
-        format!("challenge-message shows {shown:?}, expected {message:?}")
-    })?;
-    let acct = s
-        .app
-        .text_content(&in_card(sid, "challenge-account"))
-        .await?;
-    ensure(
-        acct.as_deref().is_some_and(|a| a.contains(&who.name)),
-        || {
-            format!(
-                "challenge-account shows {acct:?}, expected it to name {:?}",
-                who.name
-            )
-        },
-    )
-}
-
-/// Waits until the window no longer offers `sid` as pending: its card is gone, or it shows a
-/// `challenge-result` containing `word` (approved / denied / expired).
-async fn expect_card_settled(s: &Scenario, sid: &str, word: &str) -> Result<()> {
-    let result_css = in_card(sid, "challenge-result");
-    wait::until(
-        &format!("card {sid} to leave or show {word:?}"),
-        PATIENCE,
-        || async {
-            if s.app.count(&card(sid)).await? == 0 {
-                return Ok(Some(()));
-            }
-            let result = s.app.text_content(&result_css).await?.unwrap_or_default();
-            Ok(result.to_lowercase().contains(word).then_some(()))
-        },
-    )
-    .await?;
-    // Whatever is left must not still offer the buttons.
-    let buttons = s.app.count(&in_card(sid, "approve-button")).await?;
-    ensure(buttons == 0, || {
-        format!("card {sid} still offers Approve after it was {word}")
-    })
-}
 
 /// Checks that a notification naming the account and message reached the desktop daemon.
 async fn expect_notification(s: &Scenario, who: &Enrolled, message: &str) -> Result<()> {
@@ -139,11 +88,7 @@ async fn approve_from_notification_action() {
             expect_notification(s, &bob, message).await?;
             // The person picks "Approve" in the notification (dunst's action menu).
             desktop::dunst_choose(&s.env, r"^#Approve|,approve\]")?;
-            s.wait_server_status(&bob, &sid, "approved").await?;
-            s.webhook
-                .wait_for(&[&sid, "challenge.approved"], PATIENCE)
-                .await?;
-            expect_card_settled(s, &sid, "approved").await
+            expect_answered(s, &bob, &sid, "approved").await
         })
         .await,
     );
@@ -212,11 +157,7 @@ async fn forged_action_signal_from_another_connection_is_ignored() {
 
             // The person's own choice, through the server that showed it, still counts.
             desktop::dunst_choose(&s.env, r"^#Approve|,approve\]")?;
-            s.wait_server_status(&mallory, &sid, "approved").await?;
-            s.webhook
-                .wait_for(&[&sid, "challenge.approved"], PATIENCE)
-                .await?;
-            expect_card_settled(s, &sid, "approved").await
+            expect_answered(s, &mallory, &sid, "approved").await
         })
         .await,
     );
