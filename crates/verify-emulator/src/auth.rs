@@ -169,7 +169,8 @@ pub fn verify_device_jwt(app: &App, conn: &Connection, jwt: &str) -> Result<Fact
         .get("kid")
         .and_then(Value::as_str)
         .ok_or_else(|| deny("no kid"))?;
-    let factor = factors::by_credential(conn, kid)?.ok_or_else(|| deny("unknown kid"))?;
+    let now = app.now();
+    let factor = factors::by_credential(conn, kid, now)?.ok_or_else(|| deny("unknown kid"))?;
     let key =
         crypto::parse_spki_b64(&factor.public_key).map_err(|_| deny("stored key unreadable"))?;
     let jws = crypto::verify_jws(jwt, &key).map_err(|_| deny("bad signature"))?;
@@ -182,7 +183,6 @@ pub fn verify_device_jwt(app: &App, conn: &Connection, jwt: &str) -> Result<Fact
     if jws.claims.get("sub").and_then(Value::as_str) != Some(app.account_sid.as_str()) {
         return Err(deny("sub"));
     }
-    let now = app.now();
     let nbf = jws
         .claims
         .get("nbf")

@@ -9,7 +9,7 @@ use p256::ecdsa::{DerSignature, Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 use serde_json::Value;
 
-use crate::form::decode_b64_lenient;
+use crate::form::decode_b64_standard;
 
 /// Why a key or signature was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -31,22 +31,23 @@ pub enum CryptoError {
     Jws(&'static str),
 }
 
-/// Parses base64 DER SPKI (`Binding.PublicKey`) into a P-256 verifying key.
+/// Parses standard padded base64 DER SPKI (`Binding.PublicKey`) into a P-256 verifying key.
 pub fn parse_spki_b64(b64: &str) -> Result<VerifyingKey, CryptoError> {
-    let der = decode_b64_lenient(b64).ok_or(CryptoError::Base64)?;
+    let der = decode_b64_standard(b64).ok_or(CryptoError::Base64)?;
     VerifyingKey::from_public_key_der(&der).map_err(|_| CryptoError::PublicKey)
 }
 
 /// Canonical base64 of a stored public key's SPKI (what `binding.public_key` echoes).
 pub fn spki_b64_canonical(b64: &str) -> Result<String, CryptoError> {
-    let der = decode_b64_lenient(b64).ok_or(CryptoError::Base64)?;
+    let der = decode_b64_standard(b64).ok_or(CryptoError::Base64)?;
     VerifyingKey::from_public_key_der(&der).map_err(|_| CryptoError::PublicKey)?;
     Ok(STANDARD.encode(der))
 }
 
-/// Verifies a base64 DER ECDSA-P256-SHA256 signature over `msg` (verify-factor AuthPayload).
+/// Verifies a standard padded base64 DER ECDSA-P256-SHA256 signature over `msg`
+/// (verify-factor AuthPayload).
 pub fn verify_der_b64(key: &VerifyingKey, msg: &[u8], sig_b64: &str) -> Result<(), CryptoError> {
-    let der = decode_b64_lenient(sig_b64).ok_or(CryptoError::Base64)?;
+    let der = decode_b64_standard(sig_b64).ok_or(CryptoError::Base64)?;
     let sig = DerSignature::from_bytes(&der).map_err(|_| CryptoError::SignatureFormat)?;
     key.verify(msg, &sig).map_err(|_| CryptoError::BadSignature)
 }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use serde_json::{json, Value};
 use verify_push::{
-    ChallengeSid, EnrollRequest, EnrollmentPayload, Error, FactorSid, FriendlyName, KeyStore,
-    SecretKeyBytes, VerifyPush,
+    ChallengeSid, Decision, EnrollRequest, EnrollmentPayload, Error, FactorSid, FriendlyName,
+    KeyStore, SecretKeyBytes, VerifyPush,
 };
 
 /// Keys in a JSON file (`alias` → base64 key), rewritten whole through an owner-only temp
@@ -179,18 +179,44 @@ pub async fn pending(vp: &VerifyPush, factor: &FactorSid) -> Result<Value, Error
     serde_json::to_value(&list).map_err(|e| Error::Input(format!("encode: {e}")))
 }
 
-/// `approve` / `deny`: answers through the library (fetch, sign the listed fields, post).
+/// Why a denial was given (`deny --reason`), sent as `Metadata` `{"deny_reason": …}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum DenyReason {
+    /// The user did not start this sign-in.
+    NotMe,
+    /// The user started it but tapped by mistake.
+    Mistake,
+}
+
+impl DenyReason {
+    /// The `deny_reason` value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::NotMe => "not_me",
+            DenyReason::Mistake => "mistake",
+        }
+    }
+}
+
+/// `approve` / `deny`: answers through the library (fetch, sign the listed fields, post); a
+/// denial with a `reason` carries it in the answer's `Metadata`.
 pub async fn answer(
     vp: &VerifyPush,
     factor: &FactorSid,
     challenge: &str,
     approve: bool,
+    reason: Option<DenyReason>,
 ) -> Result<Value, Error> {
     let sid = ChallengeSid::from_str(challenge)?;
-    let c = if approve {
-        vp.approve(factor, &sid).await?
-    } else {
-        vp.deny(factor, &sid).await?
+    let c = match (approve, reason) {
+        (true, _) => vp.approve(factor, &sid).await?,
+        (false, None) => vp.deny(factor, &sid).await?,
+        (false, Some(r)) => {
+            let metadata = BTreeMap::from([("deny_reason".to_string(), r.as_str().to_string())]);
+            vp.answer_with_metadata(factor, &sid, Decision::Deny, Some(&metadata), None)
+                .await?
+        }
     };
     Ok(json!({"challenge_sid": c.sid.to_string(), "status": c.status.as_str()}))
 }

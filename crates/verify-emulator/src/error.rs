@@ -18,11 +18,15 @@
 //! | 403  | 60322 | challenge already responded                                       | confirmed |
 //! | 403  | 60323 | challenge expired                                                 | confirmed |
 //! | 403  | 60324 | challenge `AuthPayload` invalid (signature, claims, status)       | confirmed |
-//! | 404  | 20404 | resource or route not found                                       | confirmed |
+//! | 404  | 20404 | resource or route not found; unverified factor older than 1 h (‡) | confirmed |
 //! | 405  | 20004 | method not allowed on a known route                               | chosen    |
 //! | 409  | 60301 | entity already exists                                             | confirmed |
 //! | 429  | 20429 | injected rate limit (with `Retry-After`)                          | confirmed |
 //! | 500  | 20500 | injected or internal server error                                 | confirmed |
+//!
+//! (‡) Twilio may delete an unverified factor 1 to 24 hours after creation
+//! (twilio.com/docs/api/errors/60318); the 1 h lifetime is chosen, see
+//! [`crate::db::factors::UNVERIFIED_FACTOR_TTL_SECS`].
 //!
 //! (†) 60200 ("Invalid parameter") and 60300 ("Invalid Param") both exist; which one Twilio uses
 //! for each Verify push parameter is not documented, so 60200 everywhere is a choice. 20001,

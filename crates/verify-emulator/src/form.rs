@@ -46,19 +46,14 @@ impl Params {
     }
 }
 
-/// Base64 as clients send it: standard or URL-safe, padded or not; a `+` that arrived
-/// unescaped in a form body was turned into a space, so spaces become `+` again.
-pub fn decode_b64_lenient(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+/// Standard padded base64 only (RFC 4648 §4, canonical trailing bits, no whitespace), as
+/// Twilio requires for `Binding.PublicKey` ("encoded in Base64", OAI) and the verify
+/// `AuthPayload`, and as both SDKs send them. Unpadded, URL-safe and line-wrapped text is
+/// refused, and so is a `+` a client left unescaped (a form body turns it into a space).
+pub fn decode_b64_standard(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
-    let s: String = s.replace(' ', "+").trim().to_string();
-    let t = s.trim_end_matches('=');
-    STANDARD
-        .decode(&s)
-        .or_else(|_| STANDARD_NO_PAD.decode(t))
-        .or_else(|_| URL_SAFE.decode(&s))
-        .or_else(|_| URL_SAFE_NO_PAD.decode(t))
-        .ok()
+    STANDARD.decode(s).ok()
 }
 
 #[cfg(test)]
@@ -79,11 +74,13 @@ mod tests {
     }
 
     #[test]
-    fn lenient_base64() {
-        assert_eq!(decode_b64_lenient("YWI+"), Some(b"ab>".to_vec()));
-        assert_eq!(decode_b64_lenient("YWI "), Some(b"ab>".to_vec()));
-        assert_eq!(decode_b64_lenient("YWI-"), Some(b"ab>".to_vec()));
-        assert_eq!(decode_b64_lenient("YQ"), Some(b"a".to_vec()));
-        assert_eq!(decode_b64_lenient("!!"), None);
+    fn standard_base64_only() {
+        assert_eq!(decode_b64_standard("YWI+"), Some(b"ab>".to_vec()));
+        assert_eq!(decode_b64_standard("YQ=="), Some(b"a".to_vec()));
+        for bad in [
+            "YWI ", "YWI-", "YQ", "YQ=", "YQ===", "YR==", "YW\nI+", " YWI+", "!!",
+        ] {
+            assert_eq!(decode_b64_standard(bad), None, "{bad:?}");
+        }
     }
 }

@@ -99,6 +99,9 @@ enum DeviceCommand {
         /// Factor to answer for (default: the only one enrolled).
         #[arg(long)]
         factor: Option<String>,
+        /// Why: sent as the answer's `Metadata` `{"deny_reason": …}`.
+        #[arg(long, value_enum)]
+        reason: Option<device::DenyReason>,
     },
     /// List the factor's unexpired pending challenges.
     Pending {
@@ -119,14 +122,15 @@ async fn run_device(state: PathBuf, cmd: DeviceCommand) -> ExitCode {
                 factor,
             } => {
                 let f = device::pick_factor(&vp, factor.as_deref())?;
-                device::answer(&vp, &f, &challenge_sid, true).await
+                device::answer(&vp, &f, &challenge_sid, true, None).await
             }
             DeviceCommand::Deny {
                 challenge_sid,
                 factor,
+                reason,
             } => {
                 let f = device::pick_factor(&vp, factor.as_deref())?;
-                device::answer(&vp, &f, &challenge_sid, false).await
+                device::answer(&vp, &f, &challenge_sid, false, reason).await
             }
             DeviceCommand::Pending { factor } => {
                 let f = device::pick_factor(&vp, factor.as_deref())?;

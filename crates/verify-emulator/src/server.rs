@@ -395,6 +395,7 @@ async fn sweep_loop(app: Arc<App>, retention_days: Option<u32>, every: std::time
                     challenges_deleted = r.challenges_deleted,
                     notifications_deleted = r.notifications_deleted,
                     access_tokens_deleted = r.access_tokens_deleted,
+                    unverified_factors_deleted = r.unverified_factors_deleted,
                     "sweep"
                 );
             }

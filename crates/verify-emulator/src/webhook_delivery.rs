@@ -32,7 +32,10 @@
 //! lets a relying party depend on them unnoticed. The logged delivery above has no
 //! `factor_type` (probably a v1 webhook); we send it for both versions, as the table says.
 //! Whether v2 webhooks are form- or JSON-encoded is not documented in our sources; we send
-//! forms for both `v1` and `v2` (the version is stored and echoed only).
+//! forms for both `v1` and `v2` (the version is stored and echoed only). The helper libraries'
+//! `bodySHA256` scheme (body hash as a signed query parameter) is for `application/json`
+//! bodies only (twilio.com/docs/api/errors/57012, twilio-python `RequestValidator.validate`),
+//! so form deliveries do not carry it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1482,3 +1482,211 @@ async fn varied_signature_fields_over_http() {
     assert_eq!(r.body["strict_signature_order"], false);
     assert_eq!(r.body["signature_fields"], Value::Null);
 }
+
+/// An unverified factor lives one hour (`UNVERIFIED_FACTOR_TTL_SECS`): at 3599 s it can still
+/// be fetched; from 3600 s fetch, verify, update and delete answer 404/20404 as for a deleted
+/// factor, its device JWT no longer authenticates (401/20003), lists and the 20-factor limit
+/// leave it out, and a verified factor of the same age is untouched.
+#[tokio::test]
+async fn unverified_factor_expires_after_an_hour() {
+    use verify_emulator::db::factors::UNVERIFIED_FACTOR_TTL_SECS;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let kept = ctx.enroll(&va, IDENTITY).await;
+    let stale = ctx.create_unverified(&va, IDENTITY).await;
+    let path = ctx.factor_path(&va, &stale);
+    let at = |secs: i64| {
+        ctx.emu.set_faults(Faults {
+            clock_offset_secs: secs,
+            ..Faults::default()
+        })
+    };
+    let shifted_jwt = |secs: i64| {
+        let now = chrono::Utc::now().timestamp() + secs;
+        stale
+            .key
+            .device_jwt(&stale.credential_sid, ctx.emu.account_sid(), now, now + 600)
+    };
+
+    at(UNVERIFIED_FACTOR_TTL_SECS - 60);
+    let r = ctx.get(&path, Auth::Account).await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("unverified"))
+    );
+    let jwt = shifted_jwt(UNVERIFIED_FACTOR_TTL_SECS - 60);
+    assert_eq!(ctx.get(&path, Auth::Device(&jwt)).await.status, 200);
+
+    at(UNVERIFIED_FACTOR_TTL_SECS);
+    ctx.get(&path, Auth::Account).await.assert_error(404, 20404);
+    let payload = stale.key.sign_der_b64(&stale.factor_sid);
+    ctx.post(&path, Auth::Account, &[("AuthPayload", &payload)])
+        .await
+        .assert_error(404, 20404);
+    ctx.post(&path, Auth::Account, &[("FriendlyName", "Late")])
+        .await
+        .assert_error(404, 20404);
+    let jwt = shifted_jwt(UNVERIFIED_FACTOR_TTL_SECS);
+    ctx.post(&path, Auth::Device(&jwt), &[("AuthPayload", &payload)])
+        .await
+        .assert_error(401, 20003);
+    ctx.delete(&path, Auth::Account)
+        .await
+        .assert_error(404, 20404);
+    let list = ctx
+        .get(
+            &format!("v2/Services/{va}/Entities/{IDENTITY}/Factors"),
+            Auth::Account,
+        )
+        .await;
+    let sids: Vec<&str> = list.body["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(sids, vec![kept.factor_sid.as_str()], "{}", list.text);
+    let r = ctx.get(&ctx.factor_path(&va, &kept), Auth::Account).await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("verified"))
+    );
+    // Challenges on an expired factor: the factor is missing, as for a deleted one.
+    let r = ctx
+        .post(
+            &format!("v2/Services/{va}/Entities/{IDENTITY}/Challenges"),
+            Auth::Account,
+            &[
+                ("FactorSid", stale.factor_sid.as_str()),
+                ("Details.Message", "Sign in"),
+            ],
+        )
+        .await;
+    r.assert_error(404, 20404);
+}
+
+/// The 20-factor limit counts live factors only: 19 verified plus one expired unverified
+/// leaves room for another enrolment.
+#[tokio::test]
+async fn expired_unverified_factors_do_not_count_toward_the_limit() {
+    use verify_emulator::db::factors::UNVERIFIED_FACTOR_TTL_SECS;
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    for _ in 0..19 {
+        ctx.enroll(&va, IDENTITY).await;
+    }
+    ctx.create_unverified(&va, IDENTITY).await;
+    let key = verify_emulator::testing::DeviceKey::generate();
+    let token = ctx.access_token(&va, IDENTITY).await;
+    ctx.create_factor(&va, IDENTITY, &token, &key)
+        .await
+        .assert_error(400, 60315);
+    ctx.emu.set_faults(Faults {
+        clock_offset_secs: UNVERIFIED_FACTOR_TTL_SECS,
+        ..Faults::default()
+    });
+    let token = ctx.access_token(&va, IDENTITY).await;
+    let r = ctx.create_factor(&va, IDENTITY, &token, &key).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// `Binding.PublicKey` and the verify `AuthPayload` are standard padded base64 (reference
+/// §D1/§D2, OAI "encoded in Base64"): unpadded, URL-safe, line-wrapped or `+`-as-space input is
+/// refused (400/60200 for the key, 403/60311 for the payload), and nothing is lost: the
+/// access token still enrols and the factor stays unverified until the proper payload.
+#[tokio::test]
+async fn base64_fields_must_be_standard_and_padded() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    // A key whose base64 has a `+` (an SPKI always ends in `==`), so every variant below
+    // really differs from the canonical text.
+    let (key, pk) = loop {
+        let key = verify_emulator::testing::DeviceKey::generate();
+        let pk = key.public_key_b64();
+        if pk.contains('+') {
+            break (key, pk);
+        }
+    };
+    let identity = "b64-identity".to_string();
+    let token = ctx.access_token(&va, &identity).await;
+    let fpath = format!("v2/Services/{va}/Entities/{identity}/Factors");
+    let form = |pk: &str| -> Vec<(String, String)> {
+        [
+            ("FriendlyName", "Mac"),
+            ("FactorType", "push"),
+            ("Binding.PublicKey", pk),
+            ("Binding.Alg", "ES256"),
+            ("Config.SdkVersion", "0.1.0"),
+            ("Config.AppId", "dev.assent.Assent"),
+            ("Config.NotificationPlatform", "none"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+    };
+    let url_safe = |s: &str| s.replace('+', "-").replace('/', "_");
+    let wrapped = format!("{}\n{}", &pk[..64], &pk[64..]);
+    for bad in [
+        pk.trim_end_matches('=').to_string(),
+        url_safe(&pk),
+        url_safe(pk.trim_end_matches('=')),
+        pk.replace('+', " "),
+        wrapped,
+        format!("{pk}="),
+    ] {
+        let f = form(&bad);
+        let f: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let r = ctx.post(&fpath, Auth::Device(&token), &f).await;
+        r.assert_error(400, 60200);
+        assert!(
+            r.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("Binding.PublicKey"),
+            "{bad:?}: {}",
+            r.text
+        );
+    }
+    let f = form(&pk);
+    let f: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let r = ctx.post(&fpath, Auth::Device(&token), &f).await;
+    assert_eq!(r.status, 201, "the token is still usable: {}", r.text);
+    assert_eq!(r.body["binding"]["public_key"], pk.as_str());
+    let dev = common::Device {
+        key,
+        factor_sid: r.body["sid"].as_str().unwrap().into(),
+        credential_sid: r.body["config"]["credential_sid"].as_str().unwrap().into(),
+        identity: identity.clone(),
+    };
+    let path = ctx.factor_path(&va, &dev);
+    let good = dev.key.sign_der_b64(&dev.factor_sid);
+    // The signature is the server's SID signed, so padding and `+`/`/` vary: variants that
+    // would equal the canonical text are skipped; the extra `=` always differs.
+    let variants: Vec<String> = [
+        good.trim_end_matches('=').to_string(),
+        url_safe(&good),
+        good.replace('+', " "),
+        format!("{good}="),
+    ]
+    .into_iter()
+    .filter(|v| *v != good)
+    .collect();
+    for bad in variants {
+        let jwt = ctx.jwt(&dev);
+        ctx.post(&path, Auth::Device(&jwt), &[("AuthPayload", &bad)])
+            .await
+            .assert_error(403, 60311);
+        let r = ctx.get(&path, Auth::Account).await;
+        assert_eq!(r.body["status"], "unverified", "{bad:?}");
+    }
+    let jwt = ctx.jwt(&dev);
+    let r = ctx
+        .post(&path, Auth::Device(&jwt), &[("AuthPayload", &good)])
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("verified")),
+        "{}",
+        r.text
+    );
+}

@@ -283,3 +283,65 @@ async fn serve_seed_and_reset_flags_give_a_known_state() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("VA + 32 hex"));
     assert!(out.stdout.is_empty(), "no ready line");
 }
+
+/// `deny --reason not_me|mistake` sends the reason as the answer's `Metadata`; a plain deny
+/// sends none; an unknown reason is a usage error and leaves the challenge pending.
+#[tokio::test]
+async fn deny_reason_travels_as_answer_metadata() {
+    let srv = Server::start(&["--db", ":memory:"]);
+    let va = srv
+        .call(
+            reqwest::Method::POST,
+            "v2/Services",
+            &[("FriendlyName", "CI")],
+        )
+        .await["sid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = srv
+        .call(
+            reqwest::Method::POST,
+            &format!("v2/Services/{va}/AccessTokens"),
+            &[("Identity", IDENTITY), ("FactorType", "push")],
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("device");
+    let payload = json!({
+        "token": token, "serviceSid": va, "identity": IDENTITY,
+        "factorType": "push", "baseUrl": format!("{}v2/", srv.base),
+    })
+    .to_string();
+    let factor = ok_json(&device(&state, &["enroll", &payload]))["factor_sid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fetch = |sid: String| {
+        let path = format!("v2/Services/{va}/Entities/{IDENTITY}/Challenges/{sid}");
+        let srv = &srv;
+        async move { srv.call(reqwest::Method::GET, &path, &[]).await }
+    };
+
+    let hostile = srv.challenge(&va, &factor).await;
+    let out = device(&state, &["deny", &hostile, "--reason", "because"]);
+    assert_eq!(out.status.code(), Some(2), "clap usage error: {out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_me"));
+    let c = fetch(hostile.clone()).await;
+    assert_eq!(c["status"], "pending", "nothing was sent: {c}");
+
+    for reason in ["not_me", "mistake"] {
+        let yc = srv.challenge(&va, &factor).await;
+        let denied = ok_json(&device(&state, &["deny", &yc, "--reason", reason]));
+        assert_eq!(denied["status"], "denied");
+        let c = fetch(yc).await;
+        assert_eq!(c["status"], "denied");
+        assert_eq!(c["metadata"], json!({"deny_reason": reason}), "{c}");
+    }
+    let denied = ok_json(&device(&state, &["deny", &hostile]));
+    assert_eq!(denied["status"], "denied");
+    assert_eq!(fetch(hostile).await["metadata"], Value::Null);
+}

@@ -246,6 +246,7 @@ async fn retention_deletes_only_old_answered_and_expired_rows() {
             challenges_deleted: 4,
             notifications_deleted: 1,
             access_tokens_deleted: 0,
+            unverified_factors_deleted: 0,
         }
     );
     let left = db
@@ -305,4 +306,63 @@ async fn reader_pool_sees_every_committed_write_at_once() {
             .await;
         assert_eq!(r.body["status"], "approved", "round {i}");
     }
+}
+
+/// The sweep deletes unverified factors older than `UNVERIFIED_FACTOR_TTL_SECS` (whatever the
+/// retention setting) and leaves younger unverified and all verified factors alone.
+#[tokio::test]
+async fn sweep_deletes_unverified_factors_past_their_lifetime() {
+    use verify_emulator::db::factors::{self, FactorRow, UNVERIFIED_FACTOR_TTL_SECS};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&DbLocation::File(dir.path().join("f.sqlite"))).unwrap();
+    let now = 1_900_000_000;
+    let factor = |n: u8, status: &str, created: i64| FactorRow {
+        id: 0,
+        sid: format!("YF{n:032}"),
+        service_sid: "VA00000000000000000000000000000000".into(),
+        entity_sid: "YE00000000000000000000000000000000".into(),
+        identity: IDENTITY.into(),
+        friendly_name: "f".into(),
+        status: status.into(),
+        factor_type: "push".into(),
+        public_key: "k".into(),
+        alg: "ES256".into(),
+        credential_sid: format!("CR{n:032}"),
+        config: json!({}),
+        metadata: None,
+        date_created: created,
+        date_updated: created,
+    };
+    let rows = [
+        factor(1, "unverified", now - UNVERIFIED_FACTOR_TTL_SECS),
+        factor(2, "unverified", now - UNVERIFIED_FACTOR_TTL_SECS + 1),
+        factor(3, "verified", now - 365 * 86_400),
+    ];
+    db.call(move |conn| {
+        for f in &rows {
+            factors::insert(conn, f)?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    for keep in [None, Some(7 * 86_400)] {
+        let report = db
+            .call(move |conn| retention::sweep(conn, now, keep))
+            .await
+            .unwrap();
+        let want = usize::from(keep.is_none());
+        assert_eq!(report.unverified_factors_deleted, want, "{report:?}");
+    }
+    let left: Vec<String> = db
+        .call(|conn| {
+            let mut st = conn.prepare("SELECT sid FROM factors ORDER BY sid")?;
+            let v = st
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(v)
+        })
+        .await
+        .unwrap();
+    assert_eq!(left, vec![format!("YF{:032}", 2), format!("YF{:032}", 3)]);
 }

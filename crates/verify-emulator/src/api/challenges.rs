@@ -229,7 +229,7 @@ pub async fn create(
                 t
             }
         };
-        let f = super::factors::of_entity(conn, &service_sid, &identity, &factor_sid)?;
+        let f = super::factors::of_entity(conn, &service_sid, &identity, &factor_sid, now)?;
         if f.status != "verified" {
             return Err(ApiError::FactorNotVerified);
         }
@@ -514,7 +514,7 @@ pub async fn update(
             .transpose()?;
         let tx = conn.transaction()?;
         let c = load(&a, &tx, &caller, &service_sid, &identity, &sid)?;
-        let f = factors::get(&tx, &c.factor_sid)?
+        let f = factors::get(&tx, &c.factor_sid, a.now())?
             .ok_or_else(|| ApiError::Internal("challenge without factor".into()))?;
         if f.status != "verified" {
             return Err(ApiError::FactorNotVerified);

@@ -114,10 +114,12 @@ pub async fn delete(
     with_db(&app, move |a, conn| {
         let tx = conn.transaction()?;
         let e = load(&tx, &service_sid, &identity)?;
-        let gone = factors::list(&tx, &service_sid, &identity)?;
+        let gone = factors::list(&tx, &service_sid, &identity, a.now())?;
         for f in &gone {
             factors::delete_cascade(&tx, &f.sid)?;
         }
+        // Expired unverified rows too; they are gone already, so no event for them.
+        factors::delete_of_entity(&tx, &service_sid, &identity)?;
         entities::delete(&tx, &e.sid)?;
         tx.commit()?;
         for f in &gone {

@@ -158,7 +158,7 @@ pub async fn create(
 
         let tx = conn.transaction()?;
         // Checked before the token is spent, so a refused enrolment can be retried with it.
-        if factors::list(&tx, &service_sid, &identity)?.len() >= MAX_FACTORS_PER_ENTITY {
+        if factors::list(&tx, &service_sid, &identity, now)?.len() >= MAX_FACTORS_PER_ENTITY {
             return Err(ApiError::too_many_factors(MAX_FACTORS_PER_ENTITY));
         }
         // Single use: whoever consumes first wins; a concurrent second request gets 401.
@@ -188,7 +188,7 @@ pub async fn create(
         };
         factors::insert(&tx, &f)?;
         tx.commit()?;
-        f = factors::get(conn, &f.sid)?
+        f = factors::get(conn, &f.sid, now)?
             .ok_or_else(|| ApiError::Internal("factor vanished".into()))?;
         emit_event(&a, conn, &service_sid, "factor.created", &f)?;
         Ok(json(StatusCode::CREATED, render(&a, &f, true)))
@@ -211,17 +211,19 @@ fn load(
             return Err(ApiError::Unauthenticated);
         }
     }
-    of_entity(conn, service_sid, identity, sid)
+    of_entity(conn, service_sid, identity, sid, a.now())
 }
 
-/// The factor `sid` of the entity `identity` in `service_sid`, else 404.
+/// The factor `sid` of the entity `identity` in `service_sid` alive at `now`, else 404 (an
+/// unverified factor past its lifetime answers as a deleted one).
 pub(super) fn of_entity(
     conn: &rusqlite::Connection,
     service_sid: &str,
     identity: &str,
     sid: &str,
+    now: i64,
 ) -> Result<FactorRow, ApiError> {
-    factors::get(conn, sid)?
+    factors::get(conn, sid, now)?
         .filter(|f| f.service_sid == service_sid && f.identity == identity)
         .ok_or_else(|| {
             super::not_found(&format!(
@@ -327,7 +329,7 @@ pub async fn list(
         let pq = PageQuery::from_query(q.as_deref())?;
         require_service(conn, &service_sid)?;
         let w = pq.window(false);
-        let rows = factors::list_window(conn, &service_sid, &identity, &w)?;
+        let rows = factors::list_window(conn, &service_sid, &identity, &w, a.now())?;
         Ok(list_page(
             "factors",
             &a.url(&format!(

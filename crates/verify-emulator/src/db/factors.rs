@@ -1,4 +1,8 @@
 //! Factor rows.
+//!
+//! An unverified factor lives [`UNVERIFIED_FACTOR_TTL_SECS`] after creation: every read below
+//! takes `now` and treats an older unverified row as absent (as if deleted), and the periodic
+//! sweep ([`super::retention`]) deletes such rows.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
@@ -41,6 +45,23 @@ pub struct FactorRow {
     pub date_created: i64,
     /// Unix seconds.
     pub date_updated: i64,
+}
+
+/// How long a factor may stay unverified: one hour, the shortest of the "1 to 24 hours after
+/// creation" within which Twilio may delete an unverified factor or stop accepting its
+/// verification (<https://www.twilio.com/docs/api/errors/60318>). Twilio names a range, not a
+/// figure; taking its lower end is the emulator's choice, so a client that verifies late
+/// fails here before it fails in production.
+pub const UNVERIFIED_FACTOR_TTL_SECS: i64 = 3600;
+
+/// Creation times at or before this are too old for an unverified factor at `now`.
+pub fn unverified_cutoff(now: i64) -> i64 {
+    now.saturating_sub(UNVERIFIED_FACTOR_TTL_SECS)
+}
+
+/// Rows alive at the cutoff bound to the parameter `?{n}`.
+fn alive(n: u8) -> String {
+    format!("(status <> 'unverified' OR date_created > ?{n})")
 }
 
 const COLS: &str = "id, sid, service_sid, entity_sid, identity, friendly_name, status, factor_type, public_key, alg, credential_sid, config, metadata, date_created, date_updated";
@@ -103,54 +124,94 @@ pub fn insert(conn: &Connection, f: &FactorRow) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn one(conn: &Connection, where_: &str, arg: &str) -> Result<Option<FactorRow>, ApiError> {
-    conn.prepare_cached(&format!("SELECT {COLS} FROM factors WHERE {where_}"))?
-        .query_row([arg], from_row)
-        .optional()?
-        .map(build)
-        .transpose()
+fn one(
+    conn: &Connection,
+    where_: &str,
+    arg: &str,
+    now: i64,
+) -> Result<Option<FactorRow>, ApiError> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM factors WHERE {where_} AND {}",
+        alive(2)
+    ))?
+    .query_row(params![arg, unverified_cutoff(now)], from_row)
+    .optional()?
+    .map(build)
+    .transpose()
 }
 
-/// Fetches by SID.
-pub fn get(conn: &Connection, sid: &str) -> Result<Option<FactorRow>, ApiError> {
-    one(conn, "sid = ?1", sid)
+/// Fetches by SID, alive at `now`.
+pub fn get(conn: &Connection, sid: &str, now: i64) -> Result<Option<FactorRow>, ApiError> {
+    one(conn, "sid = ?1", sid, now)
 }
 
-/// Fetches by credential SID (the device JWT `kid`).
+/// Fetches by credential SID (the device JWT `kid`), alive at `now`.
 pub fn by_credential(
     conn: &Connection,
     credential_sid: &str,
+    now: i64,
 ) -> Result<Option<FactorRow>, ApiError> {
-    one(conn, "credential_sid = ?1", credential_sid)
+    one(conn, "credential_sid = ?1", credential_sid, now)
 }
 
-/// Factors of an entity, ascending.
+/// Factors of an entity alive at `now`, ascending.
 pub fn list(
     conn: &Connection,
     service_sid: &str,
     identity: &str,
+    now: i64,
 ) -> Result<Vec<FactorRow>, ApiError> {
     let mut st = conn.prepare(&format!(
-        "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 ORDER BY id"
+        "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 AND {} ORDER BY id",
+        alive(3)
     ))?;
-    let rows = st.query_map([service_sid, identity], from_row)?;
+    let rows = st.query_map(
+        params![service_sid, identity, unverified_cutoff(now)],
+        from_row,
+    )?;
     rows.map(|r| build(r?)).collect()
 }
 
-/// One page window of an entity's factors (`(service_sid, identity, id)` index).
+/// One page window of an entity's factors alive at `now` (`(service_sid, identity, id)` index).
 pub fn list_window(
     conn: &Connection,
     service_sid: &str,
     identity: &str,
     w: &Window,
+    now: i64,
 ) -> Result<Vec<FactorRow>, ApiError> {
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 AND {} {}",
+        "SELECT {COLS} FROM factors WHERE service_sid = ?1 AND identity = ?2 AND {} AND {} {}",
+        alive(3),
         w.filter(),
         w.tail()
     ))?;
-    let rows = st.query_map([service_sid, identity], from_row)?;
+    let rows = st.query_map(
+        params![service_sid, identity, unverified_cutoff(now)],
+        from_row,
+    )?;
     rows.map(|r| build(r?)).collect()
+}
+
+/// Deletes unverified factors created at or before `cutoff` (the sweep). They cannot have
+/// challenges: a challenge needs a verified factor.
+pub fn delete_unverified_before(conn: &Connection, cutoff: i64) -> Result<usize, ApiError> {
+    Ok(conn.execute(
+        "DELETE FROM factors WHERE status = 'unverified' AND date_created <= ?1",
+        [cutoff],
+    )?)
+}
+
+/// Deletes every factor row of an entity, expired ones included (entity deletion).
+pub fn delete_of_entity(
+    conn: &Connection,
+    service_sid: &str,
+    identity: &str,
+) -> Result<usize, ApiError> {
+    Ok(conn.execute(
+        "DELETE FROM factors WHERE service_sid = ?1 AND identity = ?2",
+        [service_sid, identity],
+    )?)
 }
 
 /// Stores mutable fields.

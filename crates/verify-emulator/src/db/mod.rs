@@ -195,6 +195,10 @@ CREATE INDEX notifications_challenge ON notifications (challenge_sid);
 CREATE INDEX notifications_service ON notifications (service_sid);
 CREATE INDEX webhooks_service ON webhooks (service_sid, id);
 "#,
+    r#"
+-- The sweep's deletion of unverified factors past their lifetime.
+CREATE INDEX factors_status_created ON factors (status, date_created);
+"#,
 ];
 
 /// The database holds the auth token and every factor's key binding: it and its WAL/SHM

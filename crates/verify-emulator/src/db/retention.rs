@@ -1,4 +1,5 @@
-//! The periodic sweep: stores `expired` on overdue pending challenges and deletes answered or
+//! The periodic sweep: stores `expired` on overdue pending challenges, deletes unverified
+//! factors past [`super::factors::UNVERIFIED_FACTOR_TTL_SECS`], and deletes answered or
 //! expired challenges (with their notifications) and spent access tokens older than the
 //! retention period. Every statement runs on an index, so a sweep costs what it removes.
 
@@ -17,6 +18,8 @@ pub struct SweepReport {
     pub notifications_deleted: usize,
     /// Access tokens deleted (expired before the cutoff).
     pub access_tokens_deleted: usize,
+    /// Unverified factors deleted for being too old to verify (independent of retention).
+    pub unverified_factors_deleted: usize,
 }
 
 /// Runs one sweep at `now` (unix seconds), keeping `retention_secs` of history: a challenge
@@ -31,6 +34,10 @@ pub fn sweep(
     let tx = conn.transaction()?;
     let mut report = SweepReport {
         expired: super::challenges::expire_due(&tx, now)?,
+        unverified_factors_deleted: super::factors::delete_unverified_before(
+            &tx,
+            super::factors::unverified_cutoff(now),
+        )?,
         ..SweepReport::default()
     };
     if let Some(keep) = retention_secs {

@@ -221,17 +221,25 @@ def test_webhooks_crud_and_signed_delivery(client, emulator, service, webhook_si
     assert signature, f"no X-Twilio-Signature header: {delivery['headers']}"
     host = urllib.parse.urlparse(webhook_sink.url).netloc
     url = f"http://{host}{delivery['path']}"
+    # Verify Push webhooks are form posts ("parameters", https://www.twilio.com/docs/verify/api/webhooks),
+    # so the signature is the X-Twilio-Signature form scheme: URL + sorted name/value pairs. The
+    # bodySHA256 scheme is for application/json bodies only and must not appear here.
     content_type = delivery["headers"].get("content-type", "")
-    if content_type.startswith("application/json"):
-        params = delivery["body"]  # validated through the bodySHA256 query parameter
-        event = json.loads(delivery["body"])
-    else:
-        params = dict(urllib.parse.parse_qsl(delivery["body"], keep_blank_values=True))
-        event = params
+    assert content_type.startswith("application/x-www-form-urlencoded"), content_type
+    assert "bodySHA256" not in delivery["path"], delivery["path"]
+    params = dict(urllib.parse.parse_qsl(delivery["body"], keep_blank_values=True))
+    event = params
     algorithm = get_signature_algorithm(delivery["headers"].get("x-twilio-webhooks-signature-settings"))
     validator = RequestValidator(emulator["auth_token"])
     assert validator.validate(url, params, signature, algorithm), (url, delivery)
     assert not RequestValidator("not-the-token").validate(url, params, signature, algorithm)
+    # A tampered, dropped or added parameter breaks the signature.
+    tampered = dict(params, challenge_sid="YC" + "0" * 32)
+    assert not validator.validate(url, tampered, signature, algorithm)
+    dropped = {k: v for k, v in params.items() if k != "factor_sid"}
+    assert not validator.validate(url, dropped, signature, algorithm)
+    assert not validator.validate(url, dict(params, extra="1"), signature, algorithm)
+    assert not validator.validate(url + "?bodySHA256=" + "0" * 64, params, signature, algorithm)
     assert event.get("type") == "challenge.approved", event
     assert event.get("challenge_sid") == challenge.sid, event
     assert event.get("factor_sid") == device.factor["sid"], event
