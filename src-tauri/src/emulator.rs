@@ -39,6 +39,11 @@ pub async fn start(
     let config = EmulatorConfig {
         listen: addr,
         db: DbLocation::File(paths.emulator_db()),
+        // The demo's sign-in page calls the local endpoint wherever this process runs it.
+        assent_endpoint: assent_core::local_endpoint::EndpointConfig::from_env()
+            .ok()
+            .and_then(|c| c.addr)
+            .unwrap_or(EmulatorConfig::default().assent_endpoint),
         ..EmulatorConfig::default()
     };
     let emu = verify_emulator::spawn(config).await.map_err(|e| {

@@ -63,6 +63,9 @@ enum Command {
         /// `POST /_emulator/seed`).
         #[arg(long, value_name = "FILE")]
         seed: Option<PathBuf>,
+        /// Where Assent's local endpoint listens, for the demo's "on this computer" sign-in.
+        #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:7375")]
+        assent_endpoint: SocketAddr,
     },
     /// A virtual push device on the real client library (verify-push), for backend tests.
     Device {
@@ -200,6 +203,7 @@ async fn main() -> ExitCode {
         retention_days,
         reset,
         seed,
+        assent_endpoint,
     } = command
     else {
         return ExitCode::FAILURE;
@@ -234,6 +238,7 @@ async fn main() -> ExitCode {
         retention_days: (retention_days > 0).then_some(retention_days),
         reset,
         seed,
+        assent_endpoint,
         ..EmulatorConfig::default()
     };
     let emu = match spawn(config).await {

@@ -50,6 +50,9 @@ pub struct EmulatorConfig {
     pub reset: bool,
     /// Services and entities to create before serving (after `reset`).
     pub seed: Option<crate::admin::Seed>,
+    /// Where Assent's local endpoint listens, for the demo's sign-in page (default
+    /// `127.0.0.1:7375`).
+    pub assent_endpoint: SocketAddr,
 }
 
 impl Default for EmulatorConfig {
@@ -67,6 +70,7 @@ impl Default for EmulatorConfig {
             sweep_interval: std::time::Duration::from_secs(60),
             reset: false,
             seed: None,
+            assent_endpoint: SocketAddr::from(([127, 0, 0, 1], 7375)),
         }
     }
 }
@@ -89,6 +93,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("sweep_interval", &self.sweep_interval)
             .field("reset", &self.reset)
             .field("seed", &self.seed)
+            .field("assent_endpoint", &self.assent_endpoint)
             .finish()
     }
 }
@@ -332,6 +337,7 @@ pub async fn spawn(config: EmulatorConfig) -> Result<RunningEmulator, Error> {
             base_url: base_url.clone(),
             account_sid: account_sid.clone(),
             auth_token: auth_token.clone(),
+            assent_endpoint: config.assent_endpoint,
         });
         // `nest` serves the demo's own `/` at `/demo` only; people (and our README) type `/demo/`.
         router = router.nest("/demo", demo).route(

@@ -196,9 +196,13 @@ fn check_security_headers(headers: &reqwest::header::HeaderMap, path: &str) {
     );
 }
 
+/// The one script a demo page may load: the site's own file, never inline.
+const SILENT_SCRIPT: &str = r#"<script src="/demo/static/silent.js" defer></script>"#;
+
 /// Pages must work under `default-src 'self'`: no inline script, style or handlers, no
-/// external assets or links.
+/// external assets or links (the served `silent.js` is the only script allowed).
 fn check_csp_friendly(html: &str) {
+    let html = html.replace(SILENT_SCRIPT, "");
     for bad in [
         "<script",
         " style=",
@@ -788,5 +792,302 @@ async fn number_matching_option_and_deny_reasons_are_shown() {
         // Server text is escaped.
         assert!(!denied.contains("<b>odd"), "{denied}");
     }
+    site.emu.shutdown().await;
+}
+
+/// The CSP of a response (every demo answer has one).
+fn csp_of(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get(CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .expect("CSP")
+        .to_owned()
+}
+
+/// Enrols a device for `username` from the enrolment page; returns (service, identity, device,
+/// payload).
+async fn enrol_device(site: &Site, username: &str) -> (String, String, Device, Value) {
+    let identity = sha256_hex(username);
+    let page = site.enrol_page(username).await;
+    let payload: Value = serde_json::from_str(&unescape(
+        &between(&page, "data-testid=\"enroll-payload\">", "</pre>").expect("payload"),
+    ))
+    .expect("payload is JSON");
+    let service_sid = payload["serviceSid"].as_str().expect("sid").to_owned();
+    let device = Device::enroll(
+        &site.http,
+        &site.api_base(),
+        payload["token"].as_str().expect("token"),
+        &service_sid,
+        &identity,
+        "Silent desktop",
+    )
+    .await
+    .expect("device enrols");
+    (service_sid, identity, device, payload)
+}
+
+/// "Sign in with Assent on this computer": enrolment names the page's origin (payload and
+/// link), the sign-in page may connect to Assent's endpoint and nothing else, and the script's
+/// JSON request gets the SID and a fresh 256-bit nonce that the challenge's hidden details
+/// carry with the origin; the status page tells a silent approval and a relayed denial apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sign_in_names_the_origin_and_hands_sid_and_nonce_to_its_page() {
+    let site = Site::start_with(EmulatorConfig {
+        assent_endpoint: "127.0.0.1:7399".parse().expect("addr"),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let port = site.emu.local_addr().port();
+    let here = format!("http://127.0.0.1:{port}");
+    let (service_sid, identity, device, payload) = enrol_device(&site, "quiet").await;
+    assert_eq!(payload["origin"], here.as_str());
+    let page = site
+        .submit("/demo/enroll", &[("identity", &identity)])
+        .await
+        .2;
+    let link = unescape(&between(&page, "href=\"assent://", "\"").expect("link"));
+    let link = url::Url::parse(&format!("assent://{link}")).expect("link parses");
+    let origin_in_link = link
+        .query_pairs()
+        .find(|(k, _)| k == "origin")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(origin_in_link.as_deref(), Some(here.as_str()));
+
+    // Served under localhost, the page names that origin (what its browser will send).
+    let token = site.csrf().await;
+    let cookie = site.cookie().expect("cookie");
+    let localhost = format!("localhost:{port}");
+    let local_origin = format!("http://{localhost}");
+    let (status, _, page) = site
+        .post_with(
+            "/demo/enroll",
+            &[("identity", &identity), ("csrf_token", &token)],
+            &[
+                ("host", &localhost),
+                ("origin", &local_origin),
+                ("cookie", &cookie),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        unescape(&page).contains(&format!("\"origin\":\"{local_origin}\"")),
+        "{page}"
+    );
+
+    // The sign-in page: the silent form, the served script, connect-src to Assent only there.
+    let path = format!("/demo/signin?identity={identity}");
+    let response = site
+        .http
+        .get(site.url(&path))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("GET");
+    let csp = csp_of(response.headers());
+    assert!(
+        csp.ends_with("; connect-src 'self' http://127.0.0.1:7399"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let picker = response.text().await.expect("body");
+    check_csp_friendly(&picker);
+    assert!(picker.contains(SILENT_SCRIPT), "{picker}");
+    assert!(picker.contains("data-testid=\"silent-signin\""), "{picker}");
+    assert!(
+        picker.contains("data-assent-endpoint=\"http://127.0.0.1:7399/assent/v1/\""),
+        "{picker}"
+    );
+    for other in ["/demo", "/demo/requests"] {
+        let r = site.http.get(site.url(other)).send().await.expect("GET");
+        let csp = csp_of(r.headers());
+        assert!(!csp.contains("connect-src"), "{other}: {csp}");
+    }
+    let js = site
+        .http
+        .get(site.url("/demo/static/silent.js"))
+        .send()
+        .await
+        .expect("GET js");
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        js.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(js.text().await.expect("js").contains("silent-approval"));
+
+    // The script's request, as a same-origin fetch sends it.
+    let token = csrf_in(&picker);
+    let factor_sid = device.factor_sid();
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("identity", identity.as_str()),
+        ("factor_sid", factor_sid.as_str()),
+        ("silent", "on"),
+    ];
+    let fetch_headers = [
+        ("origin", here.as_str()),
+        ("sec-fetch-site", "same-origin"),
+        ("accept", "application/json"),
+    ];
+    let (status, _, body) = site.post_with("/demo/signin", &form, &fetch_headers).await;
+    assert_eq!(status, 200, "{body}");
+    let started: Value = serde_json::from_str(&body).expect("JSON answer");
+    let sid = started["challenge_sid"].as_str().expect("sid").to_owned();
+    let nonce = started["nonce"].as_str().expect("nonce").to_owned();
+    assert_eq!(nonce.len(), 64, "{nonce}");
+    assert!(nonce.bytes().all(|b| b.is_ascii_hexdigit()), "{nonce}");
+    let status_url = format!("/demo/challenges/{identity}/{sid}");
+    assert_eq!(started["status_url"], status_url.as_str());
+    let challenge = site
+        .api_get(&format!(
+            "Services/{service_sid}/Entities/{identity}/Challenges/{sid}"
+        ))
+        .await;
+    assert_eq!(challenge["status"], "pending");
+    let hidden = &challenge["hidden_details"];
+    assert_eq!(hidden["assent_silent_origin"], here.as_str());
+    assert_eq!(hidden["assent_silent_nonce"], nonce.as_str());
+    // A second request gets a different nonce.
+    let (_, _, again) = site.post_with("/demo/signin", &form, &fetch_headers).await;
+    let again: Value = serde_json::from_str(&again).expect("JSON answer");
+    assert_ne!(again["nonce"], nonce.as_str());
+
+    // Pending: the ordinary waiting view, saying where to answer; the nonce is not on it.
+    let (_, pending) = site.page(&status_url).await;
+    assert_eq!(status_of(&pending), "pending");
+    assert!(
+        pending.contains("Approve the request in Assent."),
+        "{pending}"
+    );
+    assert!(
+        !pending.contains(&nonce),
+        "nonce leaked onto the status page"
+    );
+    // Approved silently: the page says so, with the origin Assent verified.
+    let metadata = serde_json::json!({"assent_approval": "silent", "origin": here}).to_string();
+    device
+        .answer_with_metadata(&sid, "approved", &metadata)
+        .await
+        .expect("device approves");
+    let (_, approved) = site.page(&status_url).await;
+    assert_eq!(status_of(&approved), "approved");
+    assert!(
+        approved.contains(&format!(
+            "data-testid=\"silent-approved\" data-origin=\"{here}\""
+        )),
+        "{approved}"
+    );
+    // Relayed: denied with origin_mismatch, and the page names the relaying origin.
+    let second = again["challenge_sid"].as_str().expect("sid");
+    let metadata =
+        serde_json::json!({"deny_reason": "origin_mismatch", "origin": "http://localhost:1"})
+            .to_string();
+    device
+        .answer_with_metadata(second, "denied", &metadata)
+        .await
+        .expect("device denies");
+    let (_, denied) = site
+        .page(&format!("/demo/challenges/{identity}/{second}"))
+        .await;
+    assert_eq!(status_of(&denied), "denied");
+    assert!(
+        denied.contains("data-reason=\"origin_mismatch\""),
+        "{denied}"
+    );
+    assert!(
+        denied.contains("data-testid=\"relayed-origin\" data-origin=\"http://localhost:1\""),
+        "{denied}"
+    );
+
+    // Without script (no JSON asked for): an ordinary sign-in, no nonce minted.
+    let (status, location, _) = site
+        .post_with("/demo/signin", &form, &[("origin", here.as_str())])
+        .await;
+    assert_eq!(status, 303);
+    let plain = location.rsplit('/').next().expect("sid");
+    let challenge = site
+        .api_get(&format!(
+            "Services/{service_sid}/Entities/{identity}/Challenges/{plain}"
+        ))
+        .await;
+    assert!(challenge["hidden_details"]
+        .get("assent_silent_nonce")
+        .is_none());
+    assert!(challenge["hidden_details"]
+        .get("assent_silent_origin")
+        .is_none());
+    site.emu.shutdown().await;
+}
+
+/// The script's JSON request is a state change like any form post: from another origin (even
+/// another port on this machine), cross-site, or without the page's token it is refused, no
+/// challenge is created and no nonce is handed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sign_in_refuses_cross_site_requests_and_mints_nothing() {
+    let site = Site::start().await;
+    let (service_sid, identity, device, _) = enrol_device(&site, "target").await;
+    let token = site.csrf().await;
+    let cookie = site.cookie().expect("cookie");
+    let port = site.emu.local_addr().port();
+    let other_port = format!("http://127.0.0.1:{}", port ^ 1);
+    let localhost = format!("http://localhost:{port}");
+    let planted = format!("{CSRF_COOKIE}={}", "ab".repeat(32));
+    let wrong = "0".repeat(64);
+    let factor_sid = device.factor_sid();
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        ("another local port", &token, vec![("origin", &other_port)]),
+        // Same machine, same port, but not the Host it was asked under.
+        ("another local name", &token, vec![("origin", &localhost)]),
+        (
+            "foreign site",
+            &token,
+            vec![("origin", "https://evil.example")],
+        ),
+        (
+            "cross-site fetch",
+            &token,
+            vec![("sec-fetch-site", "cross-site")],
+        ),
+        (
+            "same-site fetch",
+            &token,
+            vec![("sec-fetch-site", "same-site")],
+        ),
+        ("wrong token", &wrong, vec![]),
+        ("planted cookie", &token, vec![("cookie", &planted)]),
+    ];
+    for (what, sent, mut headers) in cases {
+        headers.push(("accept", "application/json"));
+        let form = [
+            ("csrf_token", sent),
+            ("identity", identity.as_str()),
+            ("factor_sid", factor_sid.as_str()),
+            ("silent", "on"),
+        ];
+        let mut all = headers.clone();
+        if !all.iter().any(|(k, _)| *k == "cookie") {
+            all.push(("cookie", &cookie));
+        }
+        let (status, _, body) = site.post_with("/demo/signin", &form, &all).await;
+        assert_eq!(status, 403, "{what}: {body}");
+        assert!(
+            body.contains("data-error-code=\"forbidden\""),
+            "{what}: {body}"
+        );
+        assert!(!body.contains("nonce"), "{what}: {body}");
+    }
+    let listed = site
+        .api_get(&format!(
+            "Services/{service_sid}/Entities/{identity}/Challenges"
+        ))
+        .await;
+    assert_eq!(
+        listed["challenges"].as_array().map(Vec::len),
+        Some(0),
+        "a refused request created a challenge: {listed}"
+    );
     site.emu.shutdown().await;
 }

@@ -10,6 +10,14 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
 /// The site's stylesheet, served from `/demo/static/style.css`.
 pub const STYLE_CSS: &str = include_str!("style.css");
 
+/// The sign-in page's "on this computer" script, served from `/demo/static/silent.js`.
+pub const SILENT_JS: &str = include_str!("silent.js");
+
+/// Put in a response's extensions by the one page that may call Assent's local endpoint:
+/// [`security_headers`] then allows `connect-src` to exactly that origin (and `'self'`).
+#[derive(Clone, Debug)]
+pub struct ConnectAssent(pub std::net::SocketAddr);
+
 /// Escapes text for use in HTML element content and double-quoted attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
@@ -29,6 +37,19 @@ pub fn esc(text: &str) -> String {
 /// Wraps an already-escaped body in the common page frame. `refresh_secs` adds a meta refresh
 /// (used by the challenge status page, since inline script is forbidden by the CSP).
 pub fn page(title: &str, body: &str, refresh_secs: Option<u32>) -> Html<String> {
+    page_with_script(title, body, refresh_secs, None)
+}
+
+/// [`page`] that also loads one of the site's own scripts (`/demo/static/…`, never inline).
+pub fn page_with_script(
+    title: &str,
+    body: &str,
+    refresh_secs: Option<u32>,
+    script: Option<&str>,
+) -> Html<String> {
+    let script = script
+        .map(|s| format!(r#"<script src="/demo/static/{}" defer></script>"#, esc(s)))
+        .unwrap_or_default();
     let refresh = refresh_secs
         .map(|s| format!(r#"<meta http-equiv="refresh" content="{s}">"#))
         .unwrap_or_default();
@@ -40,7 +61,7 @@ pub fn page(title: &str, body: &str, refresh_secs: Option<u32>) -> Html<String> 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 {refresh}<title>{title} · Assent Demo</title>
 <link rel="stylesheet" href="/demo/static/style.css">
-</head>
+{script}</head>
 <body>
 <header><a class="brand" href="/demo">Assent Demo</a><nav><a href="/demo">Users</a><a href="/demo/signin">Sign in</a><a href="/demo/requests">API requests</a></nav></header>
 <main>
@@ -57,11 +78,16 @@ pub fn page(title: &str, body: &str, refresh_secs: Option<u32>) -> Html<String> 
 
 /// Adds the security headers to every demo response.
 pub async fn security_headers(mut response: Response) -> Response {
+    let connect = response.extensions().get::<ConnectAssent>().cloned();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    let csp = match connect {
+        Some(ConnectAssent(addr)) => {
+            HeaderValue::from_str(&format!("{CSP}; connect-src 'self' http://{addr}"))
+                .unwrap_or_else(|_| HeaderValue::from_static(CSP))
+        }
+        None => HeaderValue::from_static(CSP),
+    };
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

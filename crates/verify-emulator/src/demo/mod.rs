@@ -4,7 +4,8 @@
 //! Pages (relative to where the router is nested, normally `/demo`): `/` users, `POST /users`,
 //! `/enroll?identity=…` (a button only), `POST /enroll` (mints and shows an enrolment token),
 //! `/signin[?identity=…]`, `POST /signin`, `/challenges/{identity}/{sid}` (status, refreshes
-//! itself while pending), `/requests` (the emulator's request log), `/static/style.css`.
+//! itself while pending), `/requests` (the emulator's request log), `/static/style.css`, `/static/silent.js` (the
+//! sign-in page's "on this computer" script: the only script, served, never inline).
 //!
 //! Every POST needs the `csrf_token` form field of the page it came from and the
 //! `assent_demo_csrf` cookie that page set, and browsers' `Origin`/`Sec-Fetch-Site` must say
@@ -32,6 +33,9 @@ pub struct DemoConfig {
     pub account_sid: String,
     /// Auth token used for HTTP Basic auth against the API.
     pub auth_token: String,
+    /// Where Assent's local endpoint listens (`127.0.0.1:7375` unless moved); the sign-in
+    /// page's script calls it and only it, besides its own origin.
+    pub assent_endpoint: std::net::SocketAddr,
 }
 
 impl std::fmt::Debug for DemoConfig {
@@ -40,6 +44,7 @@ impl std::fmt::Debug for DemoConfig {
             .field("base_url", &self.base_url.as_str())
             .field("account_sid", &self.account_sid)
             .field("auth_token", &"[redacted]")
+            .field("assent_endpoint", &self.assent_endpoint)
             .finish()
     }
 }
@@ -79,5 +84,6 @@ pub fn router(config: DemoConfig) -> axum::Router {
     };
     routes
         .route("/static/style.css", get(pages::static_css))
+        .route("/static/silent.js", get(pages::static_silent_js))
         .layer(axum::middleware::map_response(html::security_headers))
 }

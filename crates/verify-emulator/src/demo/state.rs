@@ -25,6 +25,8 @@ struct Inner {
     /// unknown entities are then shown by identity).
     names: Mutex<BTreeMap<String, String>>,
     csrf: CsrfKey,
+    /// Where Assent's local endpoint listens.
+    assent_endpoint: std::net::SocketAddr,
     /// Origin of the configured base URL (`scheme://host[:port]`), lower case.
     public_origin: String,
 }
@@ -42,11 +44,13 @@ impl DemoState {
             .ascii_serialization()
             .to_ascii_lowercase();
         let api = ApiClient::new(api_base, config.account_sid, config.auth_token)?;
+        let assent_endpoint = config.assent_endpoint;
         Ok(Self(Arc::new(Inner {
             api,
             service: OnceCell::new(),
             names: Mutex::new(BTreeMap::new()),
             csrf: CsrfKey::generate(),
+            assent_endpoint,
             public_origin,
         })))
     }
@@ -59,6 +63,31 @@ impl DemoState {
     /// The site's public origin, as browsers send it in `Origin`.
     pub fn public_origin(&self) -> &str {
         &self.0.public_origin
+    }
+
+    /// The origin this request's page is served from, as its browser sends it in `Origin`:
+    /// the configured public origin when the `Host` names it, else `http://` + `Host` (the
+    /// host allowlist has vetted it; the emulator itself serves plain HTTP). Enrolment and
+    /// silent sign-in name this origin, so the page a user signs in on is the one Assent
+    /// expects.
+    pub fn origin_for(&self, headers: &axum::http::HeaderMap) -> String {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty());
+        match host {
+            Some(h) if format!("https://{h}") == self.0.public_origin => {
+                self.0.public_origin.clone()
+            }
+            Some(h) => format!("http://{h}"),
+            None => self.0.public_origin.clone(),
+        }
+    }
+
+    /// Where Assent's local endpoint listens.
+    pub fn assent_endpoint(&self) -> std::net::SocketAddr {
+        self.0.assent_endpoint
     }
 
     /// The API client.

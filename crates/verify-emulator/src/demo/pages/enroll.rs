@@ -3,6 +3,7 @@
 //! secret), so it never happens on GET, where a cross-site `<img>` or link could trigger it.
 
 use axum::extract::{Extension, Form, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Html;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -56,6 +57,7 @@ pub async fn show(
 pub async fn create(
     State(state): State<DemoState>,
     Extension(csrf): Extension<CsrfToken>,
+    headers: HeaderMap,
     Form(form): Form<EnrollQuery>,
 ) -> Result<Html<String>, DemoError> {
     let identity = form.identity;
@@ -71,6 +73,8 @@ pub async fn create(
         .create_access_token(&service, &identity, &friendly, TOKEN_TTL_SECS)
         .await?;
     let base_url = state.api().api_base().as_str().to_owned();
+    // The page the user signs in on later: Assent binds silent approval to it.
+    let origin = state.origin_for(&headers);
 
     let payload = serde_json::json!({
         "token": token.token,
@@ -78,9 +82,10 @@ pub async fn create(
         "identity": identity,
         "factorType": "push",
         "baseUrl": base_url,
+        "origin": origin,
     })
     .to_string();
-    let link = enroll_link(&token.token, &service, &identity, &base_url);
+    let link = enroll_link(&token.token, &service, &identity, &base_url, &origin);
     let qr_svg = qr::svg(&link)?;
 
     let ttl = token.ttl.unwrap_or(i64::from(TOKEN_TTL_SECS));
@@ -117,14 +122,15 @@ pub async fn create(
 }
 
 /// `assent://enroll?…` with each value percent-encoded.
-fn enroll_link(token: &str, service: &str, identity: &str, base_url: &str) -> String {
+fn enroll_link(token: &str, service: &str, identity: &str, base_url: &str, origin: &str) -> String {
     let enc = |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
     format!(
-        "assent://enroll?token={}&serviceSid={}&identity={}&factorType=push&baseUrl={}",
+        "assent://enroll?token={}&serviceSid={}&identity={}&factorType=push&baseUrl={}&origin={}",
         enc(token),
         enc(service),
         enc(identity),
-        enc(base_url)
+        enc(base_url),
+        enc(origin)
     )
 }
 
@@ -132,10 +138,16 @@ fn enroll_link(token: &str, service: &str, identity: &str, base_url: &str) -> St
 mod tests {
     #[test]
     fn link_escapes_values() {
-        let link = super::enroll_link("a.b=c&d", "VA1", "id-1", "http://127.0.0.1:1/v2/");
+        let link = super::enroll_link(
+            "a.b=c&d",
+            "VA1",
+            "id-1",
+            "http://127.0.0.1:1/v2/",
+            "http://127.0.0.1:1",
+        );
         assert_eq!(
             link,
-            "assent://enroll?token=a.b%3Dc%26d&serviceSid=VA1&identity=id-1&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A1%2Fv2%2F"
+            "assent://enroll?token=a.b%3Dc%26d&serviceSid=VA1&identity=id-1&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A1%2Fv2%2F&origin=http%3A%2F%2F127.0.0.1%3A1"
         );
     }
 }

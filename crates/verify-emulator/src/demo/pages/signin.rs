@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::{header, Extensions, HeaderMap};
-use axum::response::{Html, Redirect};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::super::api::{Field, NewChallenge};
 use super::super::csrf::CsrfToken;
 use super::super::error::DemoError;
-use super::super::html::{self, esc};
+use super::super::html::{self, esc, ConnectAssent};
 use super::super::state::{DemoState, SERVICE_NAME};
 use super::{check_identity, check_sid, display_name};
 
@@ -29,7 +29,7 @@ pub async fn pick(
     State(state): State<DemoState>,
     Extension(csrf): Extension<CsrfToken>,
     Query(query): Query<PickQuery>,
-) -> Result<Html<String>, DemoError> {
+) -> Result<Response, DemoError> {
     let service = state.service_sid().await?.to_owned();
     let Some(identity) = query.identity.filter(|i| !i.is_empty()) else {
         let entities = state.api().list_entities(&service).await?;
@@ -50,7 +50,7 @@ pub async fn pick(
             }
             body.push_str("</ul>");
         }
-        return Ok(html::page("Sign in", &body, None));
+        return Ok(html::page("Sign in", &body, None).into_response());
     };
     check_identity(&identity)?;
     let name = display_name(state.name_of(&identity), &identity);
@@ -72,11 +72,15 @@ pub async fn pick(
         for factor in &factors {
             let status = factor.status.as_deref().unwrap_or("unknown");
             let action = if status == "verified" {
+                // The second form is the same-device path: `silent.js` takes it over (SID and
+                // nonce by fetch, then Assent's local endpoint); without script it submits as
+                // an ordinary sign-in.
                 format!(
-                    r#"<form method="post" action="/demo/signin">{}<input type="hidden" name="identity" value="{}"><input type="hidden" name="factor_sid" value="{}"><label><input type="checkbox" name="match_number" value="on" data-testid="match-option"> Ask for number matching</label> <button type="submit">Send sign-in request</button></form>"#,
-                    csrf.hidden_input(),
-                    esc(&identity),
-                    esc(&factor.sid)
+                    r#"<form method="post" action="/demo/signin">{csrf}<input type="hidden" name="identity" value="{id}"><input type="hidden" name="factor_sid" value="{sid}"><label><input type="checkbox" name="match_number" value="on" data-testid="match-option"> Ask for number matching</label> <button type="submit">Send sign-in request</button></form><form method="post" action="/demo/signin" data-assent-silent data-assent-endpoint="{endpoint}">{csrf}<input type="hidden" name="identity" value="{id}"><input type="hidden" name="factor_sid" value="{sid}"><input type="hidden" name="silent" value="on"><button type="submit" data-testid="silent-signin">Sign in with Assent on this computer</button></form>"#,
+                    csrf = csrf.hidden_input(),
+                    id = esc(&identity),
+                    sid = esc(&factor.sid),
+                    endpoint = esc(&format!("http://{}/assent/v1/", state.assent_endpoint())),
                 )
             } else {
                 r#"<button type="button" disabled>Not verified</button>"#.to_owned()
@@ -90,8 +94,16 @@ pub async fn pick(
             ));
         }
         body.push_str("</tbody></table>");
+        body.push_str(
+            r#"<p id="silent-status" data-testid="silent-status" data-status="idle" class="status" hidden></p>"#,
+        );
     }
-    Ok(html::page("Sign in", &body, None))
+    let mut response =
+        html::page_with_script("Sign in", &body, None, Some("silent.js")).into_response();
+    response
+        .extensions_mut()
+        .insert(ConnectAssent(state.assent_endpoint()));
+    Ok(response)
 }
 
 /// Form body of `POST /signin`.
@@ -102,6 +114,30 @@ pub struct StartForm {
     /// The "Ask for number matching" checkbox (absent when unticked).
     #[serde(default)]
     match_number: Option<String>,
+    /// "Sign in with Assent on this computer" (`on`); honoured only for the page's script,
+    /// which asks for JSON: the SID and nonce go to that page and nowhere else.
+    #[serde(default)]
+    silent: Option<String>,
+}
+
+/// What `POST /signin` answers `silent.js` (it asked with `Accept: application/json`).
+#[derive(Debug, serde::Serialize)]
+struct SilentStart {
+    challenge_sid: String,
+    nonce: String,
+    status_url: String,
+}
+
+/// Hidden-details keys Assent reads for silent approval (see the README).
+const SILENT_ORIGIN_KEY: &str = "assent_silent_origin";
+const SILENT_NONCE_KEY: &str = "assent_silent_nonce";
+
+/// A fresh 256-bit nonce as 64 hex digits (Assent wants at least 128 bits, URL-safe).
+fn silent_nonce() -> String {
+    rand::random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Hidden-details keys Assent reads for number matching (see the README, "For relying parties").
@@ -114,6 +150,9 @@ fn deny_reason_text(reason: &str) -> Option<&'static str> {
         "not_me" => Some("The device owner says this wasn't them."),
         "mistake" => Some("The device owner says it was a mistake."),
         "wrong_match" => Some("The number chosen on the device did not match this page."),
+        "origin_mismatch" => {
+            Some("Assent refused a relayed sign-in: another web page sent this request's code.")
+        }
         _ => None,
     }
 }
@@ -124,7 +163,7 @@ pub async fn start(
     headers: HeaderMap,
     extensions: Extensions,
     Form(form): Form<StartForm>,
-) -> Result<Redirect, DemoError> {
+) -> Result<Response, DemoError> {
     check_identity(&form.identity)?;
     check_sid(&form.factor_sid, "YF")?;
     let service = state.service_sid().await?.to_owned();
@@ -141,6 +180,15 @@ pub async fn start(
         let code = format!("{:02}", rand::random_range(0..100u8));
         hidden.insert(MATCH_MODE_KEY.into(), "choose".into());
         hidden.insert(MATCH_CODE_KEY.into(), code.into());
+    }
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    let silent = (form.silent.as_deref() == Some("on") && wants_json).then(silent_nonce);
+    if let Some(nonce) = &silent {
+        hidden.insert(SILENT_ORIGIN_KEY.into(), state.origin_for(&headers).into());
+        hidden.insert(SILENT_NONCE_KEY.into(), nonce.clone().into());
     }
     let new = NewChallenge {
         factor_sid: form.factor_sid,
@@ -159,10 +207,16 @@ pub async fn start(
         .await?;
     check_sid(&challenge.sid, "YC")
         .map_err(|_| DemoError::Decode("challenge SID has an unexpected shape".into()))?;
-    Ok(Redirect::to(&format!(
-        "/demo/challenges/{}/{}",
-        form.identity, challenge.sid
-    )))
+    let status_url = format!("/demo/challenges/{}/{}", form.identity, challenge.sid);
+    Ok(match silent {
+        Some(nonce) => axum::Json(SilentStart {
+            challenge_sid: challenge.sid,
+            nonce,
+            status_url,
+        })
+        .into_response(),
+        None => Redirect::to(&status_url).into_response(),
+    })
 }
 
 /// `GET /challenges/{identity}/{sid}`: shows the answer; reloads itself while pending.
@@ -211,6 +265,36 @@ pub async fn status(
         ),
         _ => String::new(),
     };
+    let hidden_str = |key: &str| {
+        challenge
+            .hidden_details
+            .as_ref()
+            .and_then(|h| h.get(key))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
+    };
+    let meta_str = |key: &str| {
+        challenge
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(key))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
+    };
+    let silent_html = match challenge.status.as_str() {
+        "pending" if hidden_str(SILENT_ORIGIN_KEY).is_some() => {
+            r#"<p data-testid="silent-fallback">Approve the request in Assent.</p>"#.to_owned()
+        }
+        "approved" if meta_str("assent_approval").as_deref() == Some("silent") => format!(
+            r#"<p data-testid="silent-approved" data-origin="{o}">Approved silently (origin verified: {o}).</p>"#,
+            o = esc(&meta_str("origin").unwrap_or_default())
+        ),
+        "denied" if meta_str("deny_reason").as_deref() == Some("origin_mismatch") => format!(
+            r#"<p data-testid="relayed-origin" data-origin="{o}">The request came from {o}, not from this site.</p>"#,
+            o = esc(&meta_str("origin").unwrap_or_default())
+        ),
+        _ => String::new(),
+    };
     let reason = challenge
         .metadata
         .as_ref()
@@ -226,7 +310,7 @@ pub async fn status(
     };
     let body = format!(
         r#"<p id="challenge-status" data-testid="challenge-status" data-status="{status}" class="status status-{status}">{headline}</p>
-{match_html}{reason_html}
+{match_html}{reason_html}{silent_html}
 <table>
 <tr><th>Message</th><td>{message}</td></tr>
 {fields}
