@@ -194,6 +194,14 @@ fn check_security_headers(headers: &reqwest::header::HeaderMap, path: &str) {
         Some("nosniff"),
         "{path}"
     );
+    // `no-referrer` would make browsers send `Origin: null` on the site's own form posts.
+    assert_eq!(
+        headers
+            .get(reqwest::header::REFERRER_POLICY)
+            .and_then(|v| v.to_str().ok()),
+        Some("same-origin"),
+        "{path}"
+    );
 }
 
 /// The one script a demo page may load: the site's own file, never inline.

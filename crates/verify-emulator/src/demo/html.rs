@@ -92,9 +92,11 @@ pub async fn security_headers(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Not `no-referrer`: under it browsers send `Origin: null` on the site's own form posts,
+    // which the CSRF check (rightly) refuses. `same-origin` still sends nothing elsewhere.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Enrolment pages carry short-lived secrets; nothing here is worth caching.
