@@ -46,14 +46,28 @@ impl AppSession {
     /// tauri-driver cannot pass environment variables, so the "application" it launches is a
     /// small wrapper script that sets them and execs the real binary with the driver's args.
     pub async fn launch(env: &E2eEnv, scenario: &str) -> Result<Self> {
+        Self::launch_with_env(env, scenario, &[]).await
+    }
+
+    /// [`Self::launch`] with extra environment variables for the app (names and values are
+    /// the harness's own, shell-quoted into the wrapper).
+    pub async fn launch_with_env(
+        env: &E2eEnv,
+        scenario: &str,
+        vars: &[(&str, String)],
+    ) -> Result<Self> {
         let data_dir = tempfile::Builder::new()
             .prefix(&format!("assent-e2e-{scenario}-"))
             .tempdir()
             .map_err(|e| Error::io("creating the data dir", e))?;
         let log = env.logs_dir.join(format!("{scenario}.app.log"));
         let wrapper = data_dir.path().join("assent-under-test.sh");
+        let extra: String = vars
+            .iter()
+            .map(|(k, v)| format!("export {k}={}\n", sh_quote(v)))
+            .collect();
         let script = format!(
-            "#!/bin/sh\nexport ASSENT_DATA_DIR={data}\nexport RUST_LOG=${{RUST_LOG:-info}}\n\
+            "#!/bin/sh\nexport ASSENT_DATA_DIR={data}\nexport RUST_LOG=${{RUST_LOG:-info}}\n{extra}\
              exec {bin} --no-emulator \"$@\" >>{log} 2>&1\n",
             data = sh_quote(&data_dir.path().to_string_lossy()),
             bin = sh_quote(&env.app_bin.to_string_lossy()),

@@ -40,10 +40,16 @@ impl Emulator {
     /// Starts `bin serve --listen 127.0.0.1:0 --db :memory:` and waits for its ready line.
     /// The emulator's stderr goes to `log`.
     pub async fn start(bin: &Path, log: &Path) -> Result<Self> {
+        Self::start_with(bin, log, &[]).await
+    }
+
+    /// [`Self::start`] with extra `serve` arguments.
+    pub async fn start_with(bin: &Path, log: &Path, extra: &[String]) -> Result<Self> {
         let stderr = std::fs::File::create(log)
             .map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -8,6 +8,7 @@
 #![cfg(target_os = "linux")]
 
 pub mod app;
+pub mod browser;
 pub mod check;
 pub mod desktop;
 pub mod emulator;

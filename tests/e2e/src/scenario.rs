@@ -120,10 +120,26 @@ pub async fn run<F>(name: &str, body: F) -> Result<()>
 where
     F: AsyncFnOnce(&Scenario) -> Result<()>,
 {
+    run_with(name, Options::default(), body).await
+}
+
+/// How a scenario's processes are started, beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Where the app's local endpoint listens (`ASSENT_LOCAL_ADDR`); the emulator's demo site
+    /// is told the same (`--assent-endpoint`). `None`: the app's default.
+    pub local_addr: Option<std::net::SocketAddr>,
+}
+
+/// [`run`] with [`Options`].
+pub async fn run_with<F>(name: &str, options: Options, body: F) -> Result<()>
+where
+    F: AsyncFnOnce(&Scenario) -> Result<()>,
+{
     let Some(env) = env::e2e_env(name).await? else {
         return Ok(());
     };
-    let scenario = Scenario::start(env, name).await?;
+    let scenario = Scenario::start(env, name, &options).await?;
     let app_log = scenario.app.log.clone();
     let outcome = body(&scenario).await;
     let closed = scenario.finish().await;
@@ -138,10 +154,15 @@ where
 }
 
 impl Scenario {
-    async fn start(env: E2eEnv, name: &str) -> Result<Self> {
-        let emulator = Emulator::start(
+    async fn start(env: E2eEnv, name: &str, options: &Options) -> Result<Self> {
+        let emulator_args: Vec<String> = options
+            .local_addr
+            .map(|a| vec!["--assent-endpoint".to_string(), a.to_string()])
+            .unwrap_or_default();
+        let emulator = Emulator::start_with(
             &env.emulator_bin,
             &env.logs_dir.join(format!("{name}.emulator.log")),
+            &emulator_args,
         )
         .await?;
         let rp = RelyingParty::new(&emulator)?;
@@ -152,7 +173,11 @@ impl Scenario {
         rp.create_webhook(&service, &webhook.url).await?;
         desktop::dunst_close_all()?;
         let notifications = NotificationLog::mark(&env.dbus_monitor_log)?;
-        let app = AppSession::launch(&env, name).await?;
+        let app_env: Vec<(&str, String)> = options
+            .local_addr
+            .map(|a| vec![("ASSENT_LOCAL_ADDR", a.to_string())])
+            .unwrap_or_default();
+        let app = AppSession::launch_with_env(&env, name, &app_env).await?;
         Ok(Scenario {
             env,
             app,
@@ -169,6 +194,11 @@ impl Scenario {
         let closed = app.close().await;
         drop(_emulator);
         closed
+    }
+
+    /// Root URL of this scenario's emulator (API under `v2/`, demo site under `demo`).
+    pub fn emulator_url(&self) -> &url::Url {
+        &self._emulator.base_url
     }
 
     /// Enrols a new account by pasting the relying party's JSON payload into `enroll-input`;
