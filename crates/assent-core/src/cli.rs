@@ -86,7 +86,8 @@ pub enum Command {
         /// The account: its name, identity or factor SID.
         account: String,
         /// `on` or `off`.
-        #[arg(value_parser = parse_switch)]
+        // A `bool` field defaults to a flag (SetTrue); this one is a positional value.
+        #[arg(value_parser = parse_switch, action = clap::ArgAction::Set)]
         state: bool,
         #[command(flatten)]
         out: Output,
@@ -623,6 +624,25 @@ mod tests {
         // Denying has no code, approving no reason.
         assert!(parse(&["deny", sid, "--code", "47"]).is_err());
         assert!(parse(&["approve", sid, "--reason", "not_me"]).is_err());
+    }
+
+    #[test]
+    fn silent_takes_on_or_off() {
+        use clap::CommandFactory;
+        // clap's own consistency checks (debug builds panic on the first parse otherwise).
+        Cli::command().debug_assert();
+        for (word, want) in [("on", true), ("off", false)] {
+            match parse(&["silent", "Bank", word]) {
+                Ok(Command::Silent { account, state, .. }) => {
+                    assert_eq!((account.as_str(), state), ("Bank", want));
+                }
+                other => panic!("silent Bank {word}: {other:?}"),
+            }
+        }
+        for bad in ["yes", "ON ", ""] {
+            assert!(parse(&["silent", "Bank", bad]).is_err(), "{bad:?}");
+        }
+        assert!(parse(&["silent", "Bank"]).is_err());
     }
 
     #[test]
