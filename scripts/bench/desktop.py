@@ -7,6 +7,9 @@ gnome-keyring, tauri-driver). Phases, each writing results/parts/<phase>.json:
             returned it, emulator request log) and the app's processing (that request ->
             Notify); plus the polls per minute per factor observed in the emulator's request log.
   approve   approve click (WebDriver) -> server `approved` (backend fetch), BENCH_APPROVE_N.
+  silent    same-desktop sign-in over the local endpoint (POSTs with the page's Origin, as a
+            browser sends them): silent-approval request -> server `approved`, and wake ->
+            Notify at the notification server, BENCH_SILENT_N each (>= 50).
   startup   cold start -> window mapped and first poll; PSS of the process tree with the window
             shown and hidden in the tray, beside hello-tauri started the same way.
   soak      hidden in the tray for BENCH_SOAK_SECS: idle CPU per 60 s window and PSS growth,
@@ -16,9 +19,13 @@ Usage: desktop.py PHASE...   (default: all four, in that order)
 """
 
 import datetime as dt
+import http.client
+import json
 import os
 import random
 import re
+import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +42,8 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 NOTIFY_N = int(os.environ.get("BENCH_NOTIFY_N", "50"))
 APPROVE_N = int(os.environ.get("BENCH_APPROVE_N", "15" if QUICK else "30"))
 STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "3" if QUICK else "5"))
+SILENT_N = int(os.environ.get("BENCH_SILENT_N", "50"))
+SILENT_ORIGIN = "http://127.0.0.1:8790"
 SOAK_SECS = int(os.environ.get("BENCH_SOAK_SECS", "120" if QUICK else "600"))
 SETTLE_SECS = float(os.environ.get("BENCH_SETTLE_SECS", "8"))
 CPU_WINDOW = 60
@@ -246,6 +255,93 @@ def phase_approve(env):
     ])
 
 
+def _local_post(port, route, body):
+    """POSTs JSON to the app's local endpoint with the sign-in page's Origin; returns the answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", f"/assent/v1/{route}", body=json.dumps(body),
+                     headers={"Content-Type": "application/json", "Origin": SILENT_ORIGIN})
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{route}: HTTP {resp.status}")
+        return json.loads(data)
+    finally:
+        conn.close()
+
+
+def phase_silent(env):
+    alerts_per_minute = 3  # RATE_LIMIT in crates/assent-core/src/alerts.rs
+    emu, backend = env["emu"], env["backend"]
+    port = procs.free_port()
+    data = procs.DataDir(backend, "bench-silent-user", origin=SILENT_ORIGIN,
+                         local_addr=f"127.0.0.1:{port}")
+    data.cli(["silent", data.factor_sid, "on"])
+    wake_accounts = [(data.identity, data.factor_sid)]
+    for k in range(1, -(-SILENT_N // alerts_per_minute)):
+        identity = f"bench-wake-user-{k:02d}"
+        out = data.cli(["enroll", "-", "--name", f"Wake {k}", "--json"],
+                       stdin=backend.enrollment_payload(identity, SILENT_ORIGIN))
+        wake_accounts.append((identity, json.loads(out)["factorSid"]))
+    monitor = NotifyMonitor()
+    keep = Keepalive(every=5.0)  # silent approval wants input within the last minute
+    app, _ = procs.start_app(data, "silent")
+    approvals, wakes, prompts = [], [], 0
+    try:
+        procs.wait_until("the first poll", lambda: emu.polls(), 60)
+        procs.wait_until("the local endpoint", lambda: _endpoint_up(port), 30)
+        for i in range(SILENT_N):
+            nonce = secrets.token_hex(16)
+            sid = backend.create_challenge(
+                data.identity, data.factor_sid, f"Silent bench {i}",
+                hidden={"assent_silent_origin": SILENT_ORIGIN, "assent_silent_nonce": nonce})
+            t0 = time.perf_counter()
+            answer = _local_post(port, "silent-approval", {"challenge_sid": sid, "nonce": nonce})
+            if answer.get("status") != "approved":
+                prompts += 1
+                data.cli(["deny", sid, "--account", data.factor_sid])
+                continue
+            procs.wait_until(f"{sid} approved at the server",
+                             lambda: backend.challenge_status(data.identity, sid) == "approved",
+                             10, interval=0.001)
+            approvals.append((time.perf_counter() - t0) * 1000)
+        for i in range(SILENT_N):
+            # Accounts in turn: each stays under the alert rate limit (alerts.rs, 3 a minute).
+            identity, factor_sid = wake_accounts[i % len(wake_accounts)]
+            token = f"benchwake{i:03d}x{random.randrange(16**6):06x}"
+            sid = backend.create_challenge(identity, factor_sid, f"Sign in {token}")
+            t0 = time.time()
+            _local_post(port, "wake", {"challenge_sid": sid})
+            try:
+                t1 = procs.wait_until(f"Notify for wake {i}", lambda: monitor.find(token), 30,
+                                      interval=0.002)
+                wakes.append((t1 - t0) * 1000)
+            except TimeoutError:
+                pass
+            data.cli(["approve", sid, "--account", factor_sid])
+    finally:
+        keep.stop()
+        procs.stop(app)
+        monitor.close()
+    write_part("silent", [
+        figure("silent-approval request -> server approved (local endpoint)", "ms", approvals,
+               p95=True, target="p95 <= 50 ms", check=lambda r: r["p95"] <= 50,
+               note=f"POST with the enrolled Origin until the backend sees approved; "
+                    f"{prompts} of {SILENT_N} answered prompt instead"),
+        figure("wake -> Notify at server (same-desktop sign-in)", "ms", wakes, p95=True,
+               target="p95 <= 100 ms", check=lambda r: r["p95"] <= 100,
+               note=f"{len(wakes)} of {SILENT_N} notified; challenge created just before the wake"),
+    ])
+
+
+def _endpoint_up(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _pss_after(proc, t_spawn):
     """PSS (MiB) of proc's tree SETTLE_SECS after spawn, and the process names counted."""
     time.sleep(max(0.0, t_spawn + SETTLE_SECS - time.time()))
@@ -365,8 +461,8 @@ def phase_soak(env):
     ])
 
 
-PHASES = {"notify": phase_notify, "approve": phase_approve, "startup": phase_startup,
-          "soak": phase_soak}
+PHASES = {"notify": phase_notify, "approve": phase_approve, "silent": phase_silent,
+          "startup": phase_startup, "soak": phase_soak}
 
 
 def main(argv):

@@ -8,6 +8,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -110,16 +111,21 @@ class Emulator:
 class DataDir:
     """A fresh ASSENT_DATA_DIR with one account enrolled through `assent enroll`."""
 
-    def __init__(self, backend, identity):
+    def __init__(self, backend, identity, origin=None, local_addr=None):
         self.dir = tempfile.mkdtemp(prefix="assent-bench-")
         self.identity = identity
+        # Where the app's local endpoint listens (ASSENT_LOCAL_ADDR); None: its default.
+        self.local_addr = local_addr
         out = self.cli(["enroll", "-", "--name", "Bench", "--json"],
-                       stdin=backend.enrollment_payload(identity))
+                       stdin=backend.enrollment_payload(identity, origin))
         self.factor_sid = json.loads(out)["factorSid"]
 
     def env(self):
-        return {**os.environ, "ASSENT_DATA_DIR": self.dir, "ASSENT_NO_SCHEME_REGISTRATION": "1",
-                "RUST_LOG": os.environ.get("RUST_LOG", "info")}
+        env = {**os.environ, "ASSENT_DATA_DIR": self.dir, "ASSENT_NO_SCHEME_REGISTRATION": "1",
+               "RUST_LOG": os.environ.get("RUST_LOG", "info")}
+        if self.local_addr:
+            env["ASSENT_LOCAL_ADDR"] = self.local_addr
+        return env
 
     def cli(self, args, stdin=None):
         r = subprocess.run([str(ASSENT), *args], input=stdin, capture_output=True, text=True,
@@ -130,6 +136,13 @@ class DataDir:
 
     def write_settings(self, settings):
         Path(self.dir, "settings.json").write_text(json.dumps(settings))
+
+
+def free_port():
+    """A free loopback TCP port (closed again before use; the app says so if it is taken)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_app(data, name, hidden=False):

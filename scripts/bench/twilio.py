@@ -78,18 +78,21 @@ class Backend:
                         {"Identity": identity, "FactorType": "push", "Ttl": "300"})
         return doc["token"]
 
-    def enrollment_payload(self, identity):
-        """The JSON the demo relying party hands to Assent (docs/design.md)."""
-        return json.dumps({"token": self.access_token(identity), "serviceSid": self.service_sid,
-                           "identity": identity, "factorType": "push",
-                           "baseUrl": self.base_url + "v2/"})
+    def enrollment_payload(self, identity, origin=None):
+        """The JSON the demo relying party hands to Assent (docs/design.md); `origin` names
+        the relying party's web origin (silent approval)."""
+        payload = {"token": self.access_token(identity), "serviceSid": self.service_sid,
+                   "identity": identity, "factorType": "push", "baseUrl": self.base_url + "v2/"}
+        if origin:
+            payload["origin"] = origin
+        return json.dumps(payload)
 
-    def create_challenge(self, identity, factor_sid, message):
+    def create_challenge(self, identity, factor_sid, message, hidden=None):
         doc = self.post(f"Services/{self.service_sid}/Entities/{identity}/Challenges", {
             "FactorSid": factor_sid,
             "Details.Message": message,
             "Details.Fields": json.dumps({"label": "IP", "value": "127.0.0.1"}),
-            "HiddenDetails": json.dumps({"transaction_id": "tx-bench"}),
+            "HiddenDetails": json.dumps({"transaction_id": "tx-bench", **(hidden or {})}),
         })
         return doc["sid"]
 
