@@ -1,10 +1,12 @@
-//! The emulator's tolerant form parser (bodies and query strings), its lenient base64 and the
-//! `Authorization: Basic` reader. Invariant: no panic; every pair parsed is reachable by name.
+//! The emulator's tolerant form parser (bodies and query strings), its strict base64 and the
+//! `Authorization: Basic` reader. Invariant: no panic; every pair parsed is reachable by name;
+//! whatever base64 decodes re-encodes to the same text (standard, padded, nothing else).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use verify_emulator::auth::Credentials;
-use verify_emulator::form::{decode_b64_lenient, Params};
+use base64::Engine as _;
+use verify_emulator::form::{decode_b64_standard, Params};
 
 fuzz_target!(|data: &[u8]| {
     let p = Params::parse(data);
@@ -15,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = p.get_any(&["PageToken", "pageToken"]);
     let s = String::from_utf8_lossy(data);
-    let _ = decode_b64_lenient(&s);
+    if let Some(bytes) = decode_b64_standard(&s) {
+        assert_eq!(base64::engine::general_purpose::STANDARD.encode(bytes), s);
+    }
     if let Ok(v) = axum::http::HeaderValue::from_bytes(data) {
         let mut h = axum::http::HeaderMap::new();
         h.insert(axum::http::header::AUTHORIZATION, v);
