@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter};
 
 use crate::notify::Notifier;
-use crate::state::AppState;
 use assent_core::events::{AppEvent, EnrollProgressEvent, EventSink};
 use assent_core::Alert;
 
@@ -51,11 +50,7 @@ impl EventSink for TauriSink {
                 let app = self.app.clone();
                 match alert {
                     Alert::Single { one_click } => {
-                        // Approving behind the app PIN needs the window, where it is typed.
-                        let pin = app
-                            .try_state::<AppState>()
-                            .is_none_or(|s| s.core.needs_verification(challenge.factor_sid()));
-                        tauri::async_runtime::spawn(n.show(app, challenge, one_click && !pin));
+                        tauri::async_runtime::spawn(n.show(app, challenge, one_click));
                     }
                     Alert::Grouped { pending, sound } => {
                         tauri::async_runtime::spawn(n.show_group(app, challenge, pending, sound));

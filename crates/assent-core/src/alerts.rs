@@ -81,8 +81,9 @@ pub enum Gate {
 /// One account's share of a poll: what is new and how many are pending in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountBatch {
-    /// For each new request, oldest first: whether it asks for number matching.
-    pub new_matching: Vec<bool>,
+    /// For each new request, oldest first: whether approving it needs the window (number
+    /// matching, or the app PIN for this account), so no one-click Approve.
+    pub needs_window: Vec<bool>,
     /// Requests pending for the account after this poll (the new ones included).
     pub pending: usize,
     /// The account is quieted.
@@ -118,7 +119,7 @@ impl AlertLimiter {
     }
 }
 
-/// The alerts for one account's new requests, in the order of `batch.new_matching`. The
+/// The alerts for one account's new requests, in the order of `batch.needs_window`. The
 /// limiter is charged only for alerts that pop up.
 pub fn decide(
     gate: Gate,
@@ -127,7 +128,7 @@ pub fn decide(
     limiter: &mut AlertLimiter,
     now: Instant,
 ) -> Vec<Alert> {
-    let n = batch.new_matching.len();
+    let n = batch.needs_window.len();
     let silent = |r| vec![Alert::Silent(r); n];
     match gate {
         Gate::Disabled => return silent(SilentReason::Disabled),
@@ -143,7 +144,7 @@ pub fn decide(
     if batch.pending <= 1 && n == 1 {
         let alert = if limiter.take(account, now) {
             Alert::Single {
-                one_click: !batch.new_matching[0],
+                one_click: !batch.needs_window[0],
             }
         } else {
             Alert::Silent(SilentReason::RateLimited)
@@ -163,9 +164,9 @@ pub fn decide(
 mod tests {
     use super::*;
 
-    fn batch(new_matching: &[bool], pending: usize) -> AccountBatch {
+    fn batch(needs_window: &[bool], pending: usize) -> AccountBatch {
         AccountBatch {
-            new_matching: new_matching.to_vec(),
+            needs_window: needs_window.to_vec(),
             pending,
             quieted: false,
         }

@@ -171,6 +171,7 @@ impl Core {
             settings.clone(),
             activity.clone(),
             quiet.clone(),
+            verification.clone(),
             opts.sink.clone(),
             opts.idle,
             opts.paths.announced_file(),

@@ -53,6 +53,7 @@ use crate::error::ErrorView;
 use crate::events::{AppEvent, EventSink, RemovalReason};
 use crate::quiet::QuietStore;
 use crate::settings::SettingsStore;
+use crate::verification::VerificationStore;
 use crate::views::{ChallengeKey, ChallengeView, ClockWarning, PendingChallenge, WatcherStatus};
 
 mod announced;
@@ -146,6 +147,7 @@ struct Inner {
     settings: Arc<SettingsStore>,
     activity: Arc<ActivityStore>,
     quiet: Arc<QuietStore>,
+    verification: Arc<VerificationStore>,
     sink: Arc<dyn EventSink>,
     idle: Arc<dyn IdleSource>,
     config: WatcherConfig,
@@ -177,6 +179,7 @@ impl Watcher {
         settings: Arc<SettingsStore>,
         activity: Arc<ActivityStore>,
         quiet: Arc<QuietStore>,
+        verification: Arc<VerificationStore>,
         sink: Arc<dyn EventSink>,
         idle: Arc<dyn IdleSource>,
         announced_file: PathBuf,
@@ -189,6 +192,7 @@ impl Watcher {
                 settings,
                 activity,
                 quiet,
+                verification,
                 sink,
                 idle,
                 config,
@@ -660,6 +664,9 @@ mod tests {
                 Arc::new(SettingsStore::load(dir.path().join("settings.json"))),
                 Arc::new(ActivityStore::load(dir.path().join("activity.json"))),
                 Arc::new(QuietStore::load(dir.path().join("quiet.json"))),
+                Arc::new(VerificationStore::load(
+                    dir.path().join("verification.json"),
+                )),
                 Arc::new(NullSink),
                 idle.clone(),
                 dir.path().join("announced.json"),

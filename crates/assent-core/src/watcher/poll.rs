@@ -220,10 +220,11 @@ impl Watcher {
             let mut st = self.state();
             for (factor, mut list) in by_account {
                 list.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.key().cmp(b.key())));
+                let pin = self.inner.verification.required_for(factor);
                 let batch = AccountBatch {
-                    new_matching: list
+                    needs_window: list
                         .iter()
-                        .map(|p| p.challenge.match_request.is_some())
+                        .map(|p| pin || p.challenge.match_request.is_some())
                         .collect(),
                     pending: st
                         .pending
