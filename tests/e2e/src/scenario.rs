@@ -129,6 +129,8 @@ pub struct Options {
     /// Where the app's local endpoint listens (`ASSENT_LOCAL_ADDR`); the emulator's demo site
     /// is told the same (`--assent-endpoint`). `None`: the app's default.
     pub local_addr: Option<std::net::SocketAddr>,
+    /// Extra environment for the app (e.g. a short `ASSENT_QUIET_SECS`).
+    pub app_env: Vec<(&'static str, String)>,
 }
 
 /// [`run`] with [`Options`].
@@ -173,10 +175,11 @@ impl Scenario {
         rp.create_webhook(&service, &webhook.url).await?;
         desktop::dunst_close_all()?;
         let notifications = NotificationLog::mark(&env.dbus_monitor_log)?;
-        let app_env: Vec<(&str, String)> = options
+        let mut app_env: Vec<(&str, String)> = options
             .local_addr
             .map(|a| vec![("ASSENT_LOCAL_ADDR", a.to_string())])
             .unwrap_or_default();
+        app_env.extend(options.app_env.iter().cloned());
         let app = AppSession::launch_with_env(&env, name, &app_env).await?;
         Ok(Scenario {
             env,

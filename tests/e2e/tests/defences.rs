@@ -9,7 +9,7 @@ use assent_e2e::app::tid;
 use assent_e2e::check::{ensure, report};
 use assent_e2e::scenario::{
     self, account, card, expect_answered, expect_card, expect_card_settled, in_card, Enrolled,
-    Scenario,
+    Options, Scenario,
 };
 use assent_e2e::wait::{self, PATIENCE};
 use assent_e2e::{Error, Result};
@@ -463,6 +463,58 @@ async fn deny_reasons_reach_the_server_and_not_me_quiets_the_account() {
             expect_denied_with(s, &who, &sid, "not_me").await?;
             expect_card_settled(s, &sid, "denied").await?;
             s.app.wait_css(&quieted).await.map(|_| ())
+        })
+        .await,
+    );
+}
+
+/// How long "This wasn't me" quiets an account in [`a_quiet_account_is_loud_again_when_the_quiet_ends`].
+const SHORT_QUIET_SECS: u64 = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_account_is_loud_again_when_the_quiet_ends() {
+    let options = Options {
+        app_env: vec![("ASSENT_QUIET_SECS", SHORT_QUIET_SECS.to_string())],
+        ..Options::default()
+    };
+    report(
+        scenario::run_with("quiet_ends", options, async |s| {
+            let who = s.enrol("Rosa at Example").await?;
+            let quieted = format!("{} {}", account(&who.factor_sid), tid("account-quieted"));
+            let message = "Sign in to Example (before the quiet)?";
+            let sid = s.challenge(&who, message, |_| {}).await?;
+            expect_card(s, &who, &sid, message).await?;
+            s.app.click(&in_card(&sid, "deny-button")).await?;
+            expect_denied_with(s, &who, &sid, "not_me").await?;
+            // The server learns the deny before the app records the quiet, so wait for the
+            // log line (the badge may already be gone again by then).
+            s.app
+                .wait_log(&["account quieted", &who.factor_sid])
+                .await?;
+            // The badge goes when the quiet ends, without a reload.
+            wait::until("the quiet badge to go", PATIENCE, || async {
+                Ok((s.app.count(&quieted).await? == 0).then_some(()))
+            })
+            .await?;
+            // A request after the quiet alerts again, with its own notification and Approve.
+            let mark = assent_e2e::desktop::NotificationLog::mark(&s.env.dbus_monitor_log)?;
+            let message = "Sign in to Example (after the quiet)?";
+            let after = s.challenge(&who, message, |_| {}).await?;
+            expect_card(s, &who, &after, message).await?;
+            mark.wait_for_notify(
+                &[
+                    &format!("Sign-in request: {}", who.name),
+                    message,
+                    "\"approve\"",
+                ],
+                PATIENCE,
+            )
+            .await?;
+            let announced = s.app.log_lines(&["challenge announced", &after])?;
+            ensure(
+                !announced.is_empty() && announced.iter().all(|l| !l.contains("Quieted")),
+                || format!("the request after the quiet was announced as {announced:?}"),
+            )
         })
         .await,
     );

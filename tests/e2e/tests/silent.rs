@@ -286,6 +286,7 @@ where
     let _presence = Presence::start()?;
     let options = Options {
         local_addr: Some(addr),
+        ..Options::default()
     };
     scenario::run_with(name, options, async |s| {
         s.app
