@@ -11,132 +11,216 @@ fn field(label: &str, value: &str) -> String {
     serde_json::json!({"label": label, "value": value}).to_string()
 }
 
+/// What one request of a rule table must get back.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    /// Accepted with this HTTP status.
+    Ok(u16),
+    /// Refused with this HTTP status and Twilio error code (and Twilio's error body).
+    Refused(u16, i64),
+}
+
+/// One row of a rule table: what it checks (for the failure message), the form, the answer.
+struct Case {
+    what: String,
+    form: Vec<(&'static str, String)>,
+    want: Want,
+}
+
+/// A row of a rule table.
+fn case(what: impl Into<String>, form: Vec<(&'static str, String)>, want: Want) -> Case {
+    Case {
+        what: what.into(),
+        form,
+        want,
+    }
+}
+
+/// Posts every row to `path` and checks each answer, naming the row that fails.
+async fn check_rules(ctx: &Ctx, path: &str, auth: Auth<'_>, cases: &[Case]) {
+    for c in cases {
+        let form: Vec<(&str, &str)> = c.form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = ctx.post(path, auth.clone(), &form).await;
+        match c.want {
+            Want::Ok(status) => assert_eq!(r.status, status, "{}: {}", c.what, r.text),
+            Want::Refused(status, code) => {
+                assert_eq!(
+                    (r.status, r.code()),
+                    (status, code),
+                    "{}: {}",
+                    c.what,
+                    r.text
+                );
+                r.assert_error(status, code);
+            }
+        }
+    }
+}
+
 #[tokio::test]
-async fn validation_limits() {
+async fn challenge_create_rules() {
     let ctx = Ctx::new().await;
     let va = ctx.service().await;
     let dev = ctx.enroll(&va, IDENTITY).await;
     let cpath = format!("v2/Services/{va}/Entities/{IDENTITY}/Challenges");
-    let fs = dev.factor_sid.as_str();
-    let post = |form: Vec<(&'static str, String)>| {
-        let ctx = &ctx;
-        let cpath = cpath.clone();
-        async move {
-            let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            ctx.post(&cpath, Auth::Account, &f).await
-        }
-    };
-    let ok = |r: &common::Resp| assert_eq!(r.status, 201, "{}", r.text);
-
-    // Message: required, <= 256 characters (counted as characters, not bytes).
-    ok(&post(vec![
-        ("FactorSid", fs.into()),
-        ("Details.Message", "é".repeat(256)),
-    ])
-    .await);
-    post(vec![
-        ("FactorSid", fs.into()),
-        ("Details.Message", "a".repeat(257)),
-    ])
-    .await
-    .assert_error(400, 60368);
-    post(vec![("FactorSid", fs.into())])
-        .await
-        .assert_error(400, 60368);
-    // FactorSid: required and well-formed (60362); unknown → 404.
-    post(vec![("Details.Message", "hi".into())])
-        .await
-        .assert_error(400, 60362);
-    post(vec![
-        ("FactorSid", "YF123".into()),
-        ("Details.Message", "hi".into()),
-    ])
-    .await
-    .assert_error(400, 60362);
-    post(vec![
-        ("FactorSid", "YF0123456789abcdef0123456789abcdef".into()),
-        ("Details.Message", "hi".into()),
-    ])
-    .await
-    .assert_error(404, 20404);
-
-    // Fields: <= 20, label <= 36, value <= 128, JSON objects with string label/value.
-    let mut twenty = vec![
-        ("FactorSid", fs.to_string()),
-        ("Details.Message", "m".to_string()),
-    ];
-    for i in 0..20 {
-        twenty.push(("Details.Fields", field(&format!("L{i}"), "v")));
-    }
-    let r = post(twenty.clone()).await;
-    ok(&r);
-    assert_eq!(r.body["details"]["fields"].as_array().unwrap().len(), 20);
-    assert_eq!(r.body["details"]["fields"][19]["label"], "L19");
-    twenty.push(("Details.Fields", field("L20", "v")));
-    post(twenty).await.assert_error(400, 60368);
-    let base = || {
-        vec![
-            ("FactorSid", fs.to_string()),
+    let fs = dev.factor_sid.clone();
+    // A valid challenge plus `extra`.
+    let with = |extra: &[(&'static str, String)]| {
+        let mut v = vec![
+            ("FactorSid", fs.clone()),
             ("Details.Message", "m".to_string()),
-        ]
-    };
-    let with = |extra: (&'static str, String)| {
-        let mut v = base();
-        v.push(extra);
+        ];
+        v.extend_from_slice(extra);
         v
     };
-    ok(&post(with((
-        "Details.Fields",
-        field(&"l".repeat(36), &"v".repeat(128)),
-    )))
-    .await);
-    post(with(("Details.Fields", field(&"l".repeat(37), "v"))))
-        .await
-        .assert_error(400, 60368);
-    post(with(("Details.Fields", field("l", &"v".repeat(129)))))
-        .await
-        .assert_error(400, 60368);
-    post(with(("Details.Fields", "not json".into())))
-        .await
-        .assert_error(400, 60368);
-    post(with((
-        "Details.Fields",
-        r#"{"label":"x","value":1}"#.into(),
-    )))
-    .await
-    .assert_error(400, 60368);
-
-    // Hidden details: JSON object, string values, <= 1024 characters.
-    let hidden_ok = format!(r#"{{"k":"{}"}}"#, "x".repeat(1024 - 8));
-    assert_eq!(hidden_ok.len(), 1024);
-    ok(&post(with(("HiddenDetails", hidden_ok.clone()))).await);
-    let hidden_long = format!(r#"{{"k":"{}"}}"#, "x".repeat(1024 - 7));
-    post(with(("HiddenDetails", hidden_long)))
-        .await
-        .assert_error(400, 60200);
-    post(with(("HiddenDetails", r#"{"n":1}"#.into())))
-        .await
-        .assert_error(400, 60200);
-    post(with(("HiddenDetails", "[]".into())))
-        .await
-        .assert_error(400, 60200);
-
-    // Expiration: default +5 min (checked in device_flow), max +60 min, not in the past.
+    let fields = |n: usize| -> Vec<(&'static str, String)> {
+        (0..n)
+            .map(|i| ("Details.Fields", field(&format!("L{i}"), "v")))
+            .collect()
+    };
     let now = chrono::Utc::now().timestamp();
     let at = |secs: i64| verify_emulator::time::fmt_ts(now + secs);
-    ok(&post(with(("ExpirationDate", at(3500)))).await);
-    post(with(("ExpirationDate", at(3700))))
-        .await
-        .assert_error(400, 60200);
-    post(with(("ExpirationDate", at(-10))))
-        .await
-        .assert_error(400, 60200);
-    post(with(("ExpirationDate", "tomorrow".into())))
-        .await
-        .assert_error(400, 60200);
+    let hidden = |len: usize| format!(r#"{{"k":"{}"}}"#, "x".repeat(len - 8));
+    assert_eq!(hidden(1024).len(), 1024);
+    const DETAILS: Want = Want::Refused(400, 60368);
+    const INVALID: Want = Want::Refused(400, 60200);
+    let cases = [
+        // Message: required, <= 256 characters (counted as characters, not bytes).
+        case(
+            "256-character message",
+            vec![
+                ("FactorSid", fs.clone()),
+                ("Details.Message", "é".repeat(256)),
+            ],
+            Want::Ok(201),
+        ),
+        case(
+            "257-character message",
+            vec![
+                ("FactorSid", fs.clone()),
+                ("Details.Message", "a".repeat(257)),
+            ],
+            DETAILS,
+        ),
+        case("no message", vec![("FactorSid", fs.clone())], DETAILS),
+        // FactorSid: required and well-formed (60362); unknown → 404.
+        case(
+            "no FactorSid",
+            vec![("Details.Message", "hi".into())],
+            Want::Refused(400, 60362),
+        ),
+        case(
+            "malformed FactorSid",
+            vec![
+                ("FactorSid", "YF123".into()),
+                ("Details.Message", "hi".into()),
+            ],
+            Want::Refused(400, 60362),
+        ),
+        case(
+            "unknown FactorSid",
+            vec![
+                ("FactorSid", "YF0123456789abcdef0123456789abcdef".into()),
+                ("Details.Message", "hi".into()),
+            ],
+            Want::Refused(404, 20404),
+        ),
+        // Fields: <= 20, label <= 36, value <= 128, JSON objects with string label/value.
+        case("21 fields", with(&fields(21)), DETAILS),
+        case(
+            "36-character label, 128-character value",
+            with(&[("Details.Fields", field(&"l".repeat(36), &"v".repeat(128)))]),
+            Want::Ok(201),
+        ),
+        case(
+            "37-character label",
+            with(&[("Details.Fields", field(&"l".repeat(37), "v"))]),
+            DETAILS,
+        ),
+        case(
+            "129-character value",
+            with(&[("Details.Fields", field("l", &"v".repeat(129)))]),
+            DETAILS,
+        ),
+        case(
+            "field that is not JSON",
+            with(&[("Details.Fields", "not json".into())]),
+            DETAILS,
+        ),
+        case(
+            "field with a number value",
+            with(&[("Details.Fields", r#"{"label":"x","value":1}"#.into())]),
+            DETAILS,
+        ),
+        // Hidden details: JSON object, string values, <= 1024 characters.
+        case(
+            "1024-character hidden details",
+            with(&[("HiddenDetails", hidden(1024))]),
+            Want::Ok(201),
+        ),
+        case(
+            "1025-character hidden details",
+            with(&[("HiddenDetails", hidden(1025))]),
+            INVALID,
+        ),
+        case(
+            "hidden details with a number value",
+            with(&[("HiddenDetails", r#"{"n":1}"#.into())]),
+            INVALID,
+        ),
+        case(
+            "hidden details that are an array",
+            with(&[("HiddenDetails", "[]".into())]),
+            INVALID,
+        ),
+        // Expiration: default +5 min (checked in device_flow), max +60 min, not in the past.
+        case(
+            "expiry in 58 minutes",
+            with(&[("ExpirationDate", at(3500))]),
+            Want::Ok(201),
+        ),
+        case(
+            "expiry in 62 minutes",
+            with(&[("ExpirationDate", at(3700))]),
+            INVALID,
+        ),
+        case(
+            "expiry in the past",
+            with(&[("ExpirationDate", at(-10))]),
+            INVALID,
+        ),
+        case(
+            "expiry that is not a date",
+            with(&[("ExpirationDate", "tomorrow".into())]),
+            INVALID,
+        ),
+    ];
+    check_rules(&ctx, &cpath, Auth::Account, &cases).await;
 
-    // Identity rules on access tokens and entities.
+    // Exactly 20 fields are kept, in order.
+    let form = with(&fields(20));
+    let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = ctx.post(&cpath, Auth::Account, &f).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["details"]["fields"].as_array().unwrap().len(), 20);
+    assert_eq!(r.body["details"]["fields"][19]["label"], "L19");
+    ctx.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn access_token_rules() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
     let tokens = format!("v2/Services/{va}/AccessTokens");
+    let push = |identity: &str| {
+        vec![
+            ("Identity", identity.to_string()),
+            ("FactorType", "push".into()),
+        ]
+    };
+    const REFUSED: Want = Want::Refused(400, 60305);
+    let mut cases = Vec::new();
+    // Identity: 8..=64 of [A-Za-z0-9-], not ending in a dash, no e-mail or phone number.
     for bad in [
         "short",
         "has space in it",
@@ -145,145 +229,138 @@ async fn validation_limits() {
         "trailing-dash-",
         &"a".repeat(65),
     ] {
-        ctx.post(
-            &tokens,
-            Auth::Account,
-            &[("Identity", bad), ("FactorType", "push")],
-        )
-        .await
-        .assert_error(400, 60305);
+        cases.push(case(format!("identity {bad:?}"), push(bad), REFUSED));
     }
     for good in [
         "abcd1234",
         "550e8400-e29b-41d4-a716-446655440000",
         &"a".repeat(64),
     ] {
-        let r = ctx
-            .post(
-                &tokens,
-                Auth::Account,
-                &[("Identity", good), ("FactorType", "push")],
-            )
-            .await;
-        assert_eq!(r.status, 201, "{good}: {}", r.text);
-        assert_eq!(r.body["ttl"], 60, "default TTL");
+        cases.push(case(
+            format!("identity {good:?}"),
+            push(good),
+            Want::Ok(201),
+        ));
     }
-    // Access-token TTL 60..=300 and factor type.
-    for (ttl, status) in [
-        ("59", 400),
-        ("60", 201),
-        ("300", 201),
-        ("301", 400),
-        ("x", 400),
+    // TTL 60..=300 seconds.
+    for (ttl, want) in [
+        ("59", REFUSED),
+        ("60", Want::Ok(201)),
+        ("300", Want::Ok(201)),
+        ("301", REFUSED),
+        ("x", REFUSED),
     ] {
-        let r = ctx
-            .post(
-                &tokens,
-                Auth::Account,
-                &[("Identity", IDENTITY), ("FactorType", "push"), ("Ttl", ttl)],
-            )
-            .await;
-        assert_eq!(r.status, status, "Ttl={ttl}: {}", r.text);
-        if status == 400 {
-            r.assert_error(400, 60305);
-        }
+        let mut form = push(IDENTITY);
+        form.push(("Ttl", ttl.into()));
+        cases.push(case(format!("Ttl={ttl}"), form, want));
     }
-    ctx.post(
-        &tokens,
-        Auth::Account,
-        &[("Identity", IDENTITY), ("FactorType", "totp")],
-    )
-    .await
-    .assert_error(400, 60305);
-    ctx.post(&tokens, Auth::Account, &[("Identity", IDENTITY)])
-        .await
-        .assert_error(400, 60305);
-    ctx.post(
-        &tokens,
-        Auth::Account,
-        &[
-            ("Identity", IDENTITY),
-            ("FactorType", "push"),
-            ("FactorFriendlyName", &"n".repeat(65)),
-        ],
-    )
-    .await
-    .assert_error(400, 60305);
+    cases.push(case(
+        "factor type totp",
+        vec![("Identity", IDENTITY.into()), ("FactorType", "totp".into())],
+        REFUSED,
+    ));
+    cases.push(case(
+        "no factor type",
+        vec![("Identity", IDENTITY.into())],
+        REFUSED,
+    ));
+    let mut long_name = push(IDENTITY);
+    long_name.push(("FactorFriendlyName", "n".repeat(65)));
+    cases.push(case("65-character factor name", long_name, REFUSED));
+    check_rules(&ctx, &tokens, Auth::Account, &cases).await;
 
-    // Friendly names: service <= 32, factor <= 64.
-    ctx.post(
-        "v2/Services",
-        Auth::Account,
-        &[("FriendlyName", &"n".repeat(33))],
-    )
-    .await
-    .assert_error(400, 60200);
-    ctx.post("v2/Services", Auth::Account, &[])
-        .await
-        .assert_error(400, 60200);
     let r = ctx
         .post(
-            &ctx.factor_path(&va, &dev),
+            &tokens,
             Auth::Account,
-            &[("FriendlyName", &"n".repeat(65))],
+            &[("Identity", IDENTITY), ("FactorType", "push")],
         )
         .await;
-    r.assert_error(400, 60200);
-    let r = ctx
-        .post(
-            &ctx.factor_path(&va, &dev),
-            Auth::Account,
-            &[("FriendlyName", &"n".repeat(64))],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["ttl"], 60, "default TTL");
+    ctx.emu.shutdown().await;
+}
 
-    // Create factor: bad public key, bad metadata, bad platform — the token stays usable.
+#[tokio::test]
+async fn friendly_name_rules() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
+    let dev = ctx.enroll(&va, IDENTITY).await;
+    const INVALID: Want = Want::Refused(400, 60200);
+    let name = |n: usize| vec![("FriendlyName", "n".repeat(n))];
+    // Service: required, <= 32 characters.
+    let services = [
+        case("32-character service name", name(32), Want::Ok(201)),
+        case("33-character service name", name(33), INVALID),
+        case("no service name", vec![], INVALID),
+    ];
+    check_rules(&ctx, "v2/Services", Auth::Account, &services).await;
+    // Factor: <= 64 characters.
+    let factors = [
+        case("64-character factor name", name(64), Want::Ok(200)),
+        case("65-character factor name", name(65), INVALID),
+    ];
+    check_rules(&ctx, &ctx.factor_path(&va, &dev), Auth::Account, &factors).await;
+    ctx.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn factor_create_rules_leave_the_token_usable() {
+    let ctx = Ctx::new().await;
+    let va = ctx.service().await;
     let token = ctx.access_token(&va, "fresh-identity-1").await;
     let fpath = format!("v2/Services/{va}/Entities/fresh-identity-1/Factors");
     let key = verify_emulator::testing::DeviceKey::generate();
     let pk = key.public_key_b64();
-    let good: Vec<(&str, &str)> = vec![
-        ("FriendlyName", "Mac"),
-        ("FactorType", "push"),
-        ("Binding.PublicKey", &pk),
-        ("Binding.Alg", "ES256"),
-        ("Config.SdkVersion", "0.1.0"),
-        ("Config.AppId", "dev.assent.Assent"),
-        ("Config.NotificationPlatform", "none"),
+    let good: Vec<(&'static str, String)> = vec![
+        ("FriendlyName", "Mac".into()),
+        ("FactorType", "push".into()),
+        ("Binding.PublicKey", pk.clone()),
+        ("Binding.Alg", "ES256".into()),
+        ("Config.SdkVersion", "0.1.0".into()),
+        ("Config.AppId", "dev.assent.Assent".into()),
+        ("Config.NotificationPlatform", "none".into()),
     ];
-    let replace = |k: &str, v: &'static str| -> Vec<(String, String)> {
+    let replace = |key: &str, value: &str| -> Vec<(&'static str, String)> {
         good.iter()
-            .map(|(a, b)| {
+            .map(|(k, v)| {
                 (
-                    a.to_string(),
-                    if *a == k {
-                        v.to_string()
+                    *k,
+                    if *k == key {
+                        value.to_string()
                     } else {
-                        b.to_string()
+                        v.clone()
                     },
                 )
             })
             .collect()
     };
-    for (k, v) in [
-        ("Binding.PublicKey", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"),
-        ("Binding.Alg", "RS256"),
-        ("Config.NotificationPlatform", "sms"),
-        ("Config.NotificationPlatform", "fcm"),
-    ] {
-        let form = replace(k, v);
-        let f: Vec<(&str, &str)> = form.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-        ctx.post(&fpath, Auth::Device(&token), &f)
-            .await
-            .assert_error(400, 60200);
-    }
+    const INVALID: Want = Want::Refused(400, 60200);
     let mut with_meta = good.clone();
-    with_meta.push(("Metadata", r#"{"n":1}"#));
-    ctx.post(&fpath, Auth::Device(&token), &with_meta)
-        .await
-        .assert_error(400, 60200);
-    // iOS-style encoding: '=' and '/' unescaped inside values, '+' escaped.
+    with_meta.push(("Metadata", r#"{"n":1}"#.into()));
+    let cases = [
+        case(
+            "truncated public key",
+            replace("Binding.PublicKey", "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"),
+            INVALID,
+        ),
+        case("RS256", replace("Binding.Alg", "RS256"), INVALID),
+        case(
+            "platform sms",
+            replace("Config.NotificationPlatform", "sms"),
+            INVALID,
+        ),
+        case(
+            "platform fcm",
+            replace("Config.NotificationPlatform", "fcm"),
+            INVALID,
+        ),
+        case("metadata with a number value", with_meta, INVALID),
+    ];
+    check_rules(&ctx, &fpath, Auth::Device(&token), &cases).await;
+
+    // The refusals did not use up the token. iOS-style encoding: '=' and '/' unescaped inside
+    // values, '+' escaped.
     let raw = format!(
         "FriendlyName=Mac%20mini&FactorType=push&Binding.PublicKey={}&Binding.Alg=ES256&Config.SdkVersion=3.0.2&Config.AppId=dev.assent.Assent&Config.NotificationPlatform=none",
         pk.replace('+', "%2B")

@@ -57,6 +57,7 @@ pub struct Ctx {
     pub http: reqwest::Client,
 }
 
+#[derive(Clone)]
 pub enum Auth<'a> {
     Account,
     None,
