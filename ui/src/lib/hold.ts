@@ -138,7 +138,17 @@ export class LayoutHold {
     const c = compensate(moved, this.state, { scrollY: win.scrollY, scrollRoom: room });
     this.adjusting = true;
     this.apply(c.state);
-    if (c.scrollBy) win.scrollBy(0, c.scrollBy);
+    if (c.scrollBy) {
+      const target = win.scrollY + c.scrollBy;
+      // A page shorter than the window (min-height fills it) gains no room from the first
+      // pixels of spacer: measure and top up until the target is reachable.
+      for (let i = 0; i < 3; i++) {
+        const deficit = target - (root.scrollHeight - win.innerHeight);
+        if (deficit <= 0) break;
+        this.apply({ ...this.state, bottom: this.state.bottom + deficit });
+      }
+      win.scrollTo(0, target);
+    }
     this.adjusting = false;
     this.remember();
     if (moved > 0) this.onshift?.();
