@@ -152,8 +152,8 @@ impl Notifier {
     /// A notifier whose notifications carry `icon` (a theme icon name or an absolute path).
     pub fn new(icon: Option<String>) -> Notifier {
         Notifier {
-            backend: Backend::default(),
             icon,
+            ..Notifier::default()
         }
     }
 
