@@ -30,5 +30,7 @@ export default defineConfig({
     include: ["src/**/*.test.ts"],
     setupFiles: ["./src/test/setup.ts"],
     restoreMocks: true,
+    // app.css is read as text by src/test/motion.test.ts (vitest empties CSS it doesn't process).
+    css: { include: [/app\.css/] },
   },
 });

@@ -143,7 +143,7 @@ fn setup(
         }
     };
 
-    let notifier = Arc::new(Notifier::default());
+    let notifier = Arc::new(Notifier::new(notify::app_icon(&paths.data_dir)));
     let system_idle = idle::SystemIdle::start();
     let core = Core::new(CoreOptions {
         paths,

@@ -28,7 +28,22 @@ use backend_toast::Backend;
 use backend_xdg::Backend;
 
 #[cfg(all(unix, not(target_os = "macos")))]
+mod icon;
+#[cfg(all(unix, not(target_os = "macos")))]
 mod xdg;
+
+/// The `app_icon` notifications carry ([`icon::resolve`]); `None` where the backend takes
+/// none.
+#[cfg(all(unix, not(target_os = "macos")))]
+pub fn app_icon(data_dir: &std::path::Path) -> Option<String> {
+    icon::resolve(&icon::xdg_data_dirs(), data_dir)
+}
+
+/// The `app_icon` notifications carry; this backend takes none.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+pub fn app_icon(_data_dir: &std::path::Path) -> Option<String> {
+    None
+}
 
 /// Why a notification was not shown, or a signal about it was not taken as an answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +138,8 @@ impl Choice {
 #[derive(Default)]
 pub struct Notifier {
     backend: Backend,
+    /// `app_icon` of every notification ([`app_icon`]).
+    icon: Option<String>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -132,6 +149,14 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
+    /// A notifier whose notifications carry `icon` (a theme icon name or an absolute path).
+    pub fn new(icon: Option<String>) -> Notifier {
+        Notifier {
+            icon,
+            ..Notifier::default()
+        }
+    }
+
     /// Shows the notification of a request that is its account's only pending one, and
     /// handles its actions until it closes. `one_click`: offer Approve on it.
     pub async fn show(
@@ -191,7 +216,16 @@ impl Notifier {
         self.backend.prefetch().await;
     }
 
+    /// `b` as shown: with the app icon.
+    fn dressed(&self, b: &Bubble) -> Bubble {
+        Bubble {
+            icon: self.icon.clone().unwrap_or_default(),
+            ..b.clone()
+        }
+    }
+
     async fn present(&self, bubble: &Bubble) -> Option<Choice> {
+        let bubble = &self.dressed(bubble);
         match self.backend.present(bubble).await {
             Ok(c) => c,
             Err(e) => {
@@ -218,6 +252,9 @@ struct Bubble {
     deny: bool,
     /// Pop up with sound.
     sound: bool,
+    /// `app_icon`: a theme icon name or an absolute path; empty for none.
+    #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
+    icon: String,
 }
 
 /// Detail fields shown in a notification at most (the card shows them all).
@@ -248,6 +285,7 @@ impl Bubble {
             approve: one_click && p.challenge.match_request.is_none(),
             deny: true,
             sound: true,
+            icon: String::new(),
         }
     }
 
@@ -266,6 +304,7 @@ impl Bubble {
             approve: false,
             deny: false,
             sound,
+            icon: String::new(),
         }
     }
 
@@ -316,6 +355,7 @@ mod backend_xdg {
             let mut watch = client
                 .show(&xdg::Request {
                     app_name: "Assent",
+                    app_icon: &b.icon,
                     summary: &b.summary,
                     body: &body,
                     actions: &buttons,
@@ -647,6 +687,28 @@ mod tests {
         assert!(many.body.contains("Label 3: value 3"));
         assert!(!many.body.contains("Label 4"));
         assert!(many.body.contains("… and 2 more in the window"));
+    }
+
+    #[test]
+    fn every_notification_carries_the_app_icon() {
+        let n = Notifier::new(Some("/data/icons/assent.png".into()));
+        let p = pending(1, false);
+        for b in [Bubble::single(&p, true), Bubble::group(&p, 3, true)] {
+            let shown = n.dressed(&b);
+            assert_eq!(shown.icon, "/data/icons/assent.png");
+            assert_eq!(
+                Bubble {
+                    icon: String::new(),
+                    ..shown
+                },
+                b,
+                "nothing else changes"
+            );
+        }
+        assert_eq!(
+            Notifier::new(None).dressed(&Bubble::single(&p, true)).icon,
+            ""
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter};
 
 use crate::notify::Notifier;
-use assent_core::events::{AppEvent, EnrollProgressEvent, EventSink};
+use assent_core::events::{AppEvent, ChallengeRemovedEvent, EnrollProgressEvent, EventSink};
 use assent_core::Alert;
 
 /// The GUI's event sink.
@@ -59,8 +59,21 @@ impl EventSink for TauriSink {
                 }
             }
             AppEvent::ChallengeRemoved {
-                factor_sid, sid, ..
-            } => self.notifier.close(&factor_sid, &sid),
+                factor_sid,
+                sid,
+                reason,
+            } => {
+                // Closed in the same poll that learnt it, before the window hears of it.
+                self.notifier.close(&factor_sid, &sid);
+                self.send(
+                    "challenge-removed",
+                    ChallengeRemovedEvent {
+                        factor_sid,
+                        sid,
+                        reason,
+                    },
+                );
+            }
             AppEvent::ChallengeAnswered(view) => self.send("challenge-answered", view),
             AppEvent::WatcherStatus(status) => {
                 self.send("watcher-status", status);

@@ -92,6 +92,39 @@ describe("App", () => {
     app.pending.dispose();
   });
 
+  it("a request answered elsewhere says so on its card, then how it was answered", async () => {
+    backend();
+    const app = new AppState();
+    render(App, { app });
+    await ready();
+    const c = challenge();
+    await backendEmit("challenges-changed", [c]);
+    const card = await screen.findByTestId("challenge-card");
+    await backendEmit("challenge-removed", { factorSid: c.factorSid, sid: c.sid, reason: "answered_elsewhere" });
+    await backendEmit("challenge-answered", { ...c, status: "denied" });
+    await backendEmit("challenges-changed", []);
+    await vi.waitFor(() => expect(within(card).getByTestId("challenge-result")).toHaveTextContent("Answered on another device"));
+    expect(within(card).getByTestId("challenge-result-reason")).toHaveTextContent("Denied outside this window");
+    expect(within(card).queryByTestId("approve-button")).toBeNull();
+    expect(screen.getByTestId("live-region")).toHaveTextContent("answered on another device");
+    app.pending.dispose();
+  });
+
+  it("a request answered here or expired does not claim another device", async () => {
+    backend();
+    const app = new AppState();
+    render(App, { app });
+    await ready();
+    const c = challenge();
+    await backendEmit("challenges-changed", [c]);
+    const card = await screen.findByTestId("challenge-card");
+    await backendEmit("challenge-removed", { factorSid: c.factorSid, sid: c.sid, reason: "expired" });
+    await backendEmit("challenge-answered", { ...c, status: "expired" });
+    await vi.waitFor(() => expect(within(card).getByTestId("challenge-result")).toHaveTextContent("Request expired"));
+    expect(card).not.toHaveTextContent("another device");
+    app.pending.dispose();
+  });
+
   it("opens the enrol form from an enroll-request preview and confirms without the token", async () => {
     // The backend's side of a deep link: it keeps the link and only emits a preview.
     const token = "eyJhbGciOi.kept-in-rust.sig";

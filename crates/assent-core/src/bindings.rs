@@ -9,7 +9,9 @@ use ts_rs::{Config, ExportError, TS};
 
 use crate::enroll_requests::{EnrollPreview, EnrollRequestView};
 use crate::error::{AppErrorCode, ErrorView, ServerErrorView};
-use crate::events::{EnrollProgressEvent, FocusChallengeEvent, RelayedSignInEvent};
+use crate::events::{
+    ChallengeRemovedEvent, EnrollProgressEvent, FocusChallengeEvent, RelayedSignInEvent,
+};
 use crate::settings::Settings;
 use crate::views::{
     Account, AppInfo, ChallengeView, EnrollStep, HistoryPage, PendingChallenge, WatcherStatus,
@@ -36,6 +38,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     EnrollStep::export_all(&cfg)?;
     EnrollProgressEvent::export_all(&cfg)?;
     FocusChallengeEvent::export_all(&cfg)?;
+    ChallengeRemovedEvent::export_all(&cfg)?;
     RelayedSignInEvent::export_all(&cfg)?;
     crate::local_endpoint::EndpointStatus::export_all(&cfg)?;
     EnrollRequestView::export_all(&cfg)?;

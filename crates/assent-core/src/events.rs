@@ -25,7 +25,8 @@ pub struct FocusChallengeEvent {
 }
 
 /// Why a challenge left the pending list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
 pub enum RemovalReason {
     /// Answered in this app (window, notification, tray or CLI).
     AnsweredHere,
@@ -35,6 +36,19 @@ pub enum RemovalReason {
     Expired,
     /// Its account was removed.
     AccountRemoved,
+}
+
+/// Payload of the `challenge-removed` event: a card leaves the pending list, and why (the card
+/// says "Answered on another device" for [`RemovalReason::AnsweredElsewhere`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeRemovedEvent {
+    /// YF… SID of the account it was listed for.
+    pub factor_sid: String,
+    /// YC… SID of the challenge.
+    pub sid: String,
+    /// Why it left.
+    pub reason: RemovalReason,
 }
 
 /// An event from the core.

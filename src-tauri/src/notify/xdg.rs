@@ -32,6 +32,9 @@ pub(super) const NEVER_EXPIRES: i32 = 0;
 pub(super) struct Request<'a> {
     /// `app_name`.
     pub app_name: &'a str,
+    /// `app_icon`: a theme icon name or an absolute path (also sent as the `image-path`
+    /// hint, which some servers prefer); empty for none.
+    pub app_icon: &'a str,
     /// `summary` (plain text).
     pub summary: &'a str,
     /// `body`, already escaped when the server interprets markup.
@@ -117,6 +120,9 @@ impl Client {
             .map_err(bus_error)?;
         let actions: Vec<&str> = n.actions.iter().flat_map(|(k, l)| [*k, *l]).collect();
         let mut hints: HashMap<&str, Value<'_>> = HashMap::new();
+        if !n.app_icon.is_empty() {
+            hints.insert("image-path", Value::from(n.app_icon));
+        }
         if n.quiet {
             hints.insert("suppress-sound", Value::Bool(true));
             hints.insert("urgency", Value::U8(0));
@@ -131,7 +137,7 @@ impl Client {
                 &(
                     n.app_name,
                     0u32,
-                    "",
+                    n.app_icon,
                     n.summary,
                     n.body,
                     actions,

@@ -256,6 +256,108 @@ impl AppSession {
             .map_err(|e| Error::webdriver(format!("typing into {css}"), e))
     }
 
+    /// Moves the mouse pointer onto the centre of the element matching `css`, like a person
+    /// about to click it (real pointer events in the page; no click).
+    pub async fn hover(&self, css: &str) -> Result<()> {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+        let element = self.wait_css(css).await?;
+        let mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        });
+        self.client
+            .perform_actions(mouse)
+            .await
+            .map_err(|e| Error::webdriver(format!("moving the pointer to {css}"), e))
+    }
+
+    /// Presses and releases `key` on the keyboard (goes to whatever has focus; no pointer).
+    pub async fn press(&self, key: fantoccini::key::Key) -> Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let value: char = key.into();
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value })
+            .then(KeyAction::Up { value });
+        self.client
+            .perform_actions(keys)
+            .await
+            .map_err(|e| Error::webdriver("pressing a key", e))
+    }
+
+    /// Presses Tab until the focused element matches `css` (at most `max` times); fails
+    /// naming what had focus last.
+    pub async fn tab_to(&self, css: &str, max: usize) -> Result<()> {
+        let mut last = Value::Null;
+        for _ in 0..max {
+            self.press(fantoccini::key::Key::Tab).await?;
+            let v = self
+                .js(
+                    "const a = document.activeElement; \
+                     return a && a.matches(arguments[0]) ? true : \
+                       (a ? a.tagName + ' ' + (a.getAttribute('data-testid') || a.textContent.trim().slice(0, 40)) : null);",
+                    vec![Value::from(css)],
+                )
+                .await?;
+            if v == Value::Bool(true) {
+                return Ok(());
+            }
+            last = v;
+        }
+        Err(Error::Assertion(format!(
+            "{max} Tab presses never reached {css}; focus ended on {last}"
+        )))
+    }
+
+    /// The viewport rectangle `[left, top, width, height]` of the element matching `css`.
+    pub async fn rect(&self, css: &str) -> Result<[f64; 4]> {
+        let v = self
+            .js(
+                "const e = document.querySelector(arguments[0]); if (!e) return null; \
+                 const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height];",
+                vec![Value::from(css)],
+            )
+            .await?;
+        let nums: Vec<f64> = v
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        <[f64; 4]>::try_from(nums)
+            .map_err(|_| Error::Assertion(format!("no layout box for {css} (got {v})")))
+    }
+
+    /// Runs axe-core (`axe_source`, the library's text) on the window as it is now and returns
+    /// its violations as `(impact, rule id, first target)`.
+    pub async fn axe(&self, axe_source: &str) -> Result<Vec<(String, String, String)>> {
+        // The library is sent as the script itself, so the page's CSP (no eval) is not involved.
+        let script = format!(
+            "{axe_source}\n;const done = arguments[arguments.length - 1];\
+             axe.run(document, {{ resultTypes: ['violations'] }})\
+               .then(r => done(r.violations.map(v => [v.impact || 'none', v.id, \
+                  v.nodes.length ? String(v.nodes[0].target) + ' ' + v.nodes[0].failureSummary : ''])))\
+               .catch(e => done({{ error: String(e) }}));"
+        );
+        let v = self
+            .client
+            .execute_async(&script, vec![])
+            .await
+            .map_err(|e| Error::webdriver("running axe-core", e))?;
+        if let Some(err) = v.get("error") {
+            return Err(Error::Assertion(format!("axe-core failed: {err}")));
+        }
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| {
+                        let f = |i: usize| x.get(i).and_then(Value::as_str).map(str::to_string);
+                        Some((f(0)?, f(1)?, f(2).unwrap_or_default()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// Saves a PNG of the window to `docs/screenshots/<name>.png` when `ASSENT_SCREENSHOTS=1`.
     pub async fn screenshot(&self, name: &str) -> Result<()> {
         let Some(dir) = &self.screenshots else {

@@ -88,6 +88,31 @@ pub fn dunst_displayed() -> Result<u32> {
         .map_err(|e| Error::process("dunstctl count displayed", format!("{text:?}: {e}")))
 }
 
+/// dunst's history (notifications closed since it started, newest first) as
+/// `(summary, icon_path)` pairs.
+pub fn dunst_history() -> Result<Vec<(String, String)>> {
+    let out = run("dunstctl", &["history"])?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::process("dunstctl history", format!("not JSON: {e}")))?;
+    // {"type": "aa{sv}", "data": [[{"summary": {"type": "s", "data": "…"}, …}, …]]}
+    let field = |n: &serde_json::Value, k: &str| {
+        n.get(k)
+            .and_then(|f| f.get("data"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(v.get("data")
+        .and_then(|d| d.get(0))
+        .and_then(serde_json::Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|n| (field(n, "summary"), field(n, "icon_path")))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// Acts like a person choosing an action from the notification: the dmenu stand-in picks the
 /// first offered line matching `pattern` (grep -E, case-insensitive).
 pub fn dunst_choose(env: &E2eEnv, pattern: &str) -> Result<()> {

@@ -37,8 +37,9 @@ pub struct Scenario {
     pub webhook: WebhookSink,
     /// Notification traffic since the scenario started.
     pub notifications: NotificationLog,
-    // Last: dropped after the window is gone.
-    _emulator: Emulator,
+    emulator_url: url::Url,
+    // Last: dropped after the window is gone. A mutex so a scenario can stop it mid-way.
+    _emulator: std::sync::Mutex<Emulator>,
 }
 
 /// CSS selector of the pending card of challenge `sid`.
@@ -188,7 +189,8 @@ impl Scenario {
             service,
             webhook,
             notifications,
-            _emulator: emulator,
+            emulator_url: emulator.base_url.clone(),
+            _emulator: std::sync::Mutex::new(emulator),
         })
     }
 
@@ -201,7 +203,16 @@ impl Scenario {
 
     /// Root URL of this scenario's emulator (API under `v2/`, demo site under `demo`).
     pub fn emulator_url(&self) -> &url::Url {
-        &self._emulator.base_url
+        &self.emulator_url
+    }
+
+    /// Stops the emulator (the server goes away, as when the network drops); the scenario's
+    /// relying-party calls fail from then on.
+    pub fn stop_emulator(&self) {
+        self._emulator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stop();
     }
 
     /// Enrols a new account by pasting the relying party's JSON payload into `enroll-input`;

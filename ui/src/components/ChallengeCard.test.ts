@@ -76,7 +76,8 @@ describe("ChallengeCard", () => {
     expect(screen.getByTestId("challenge-countdown")).toHaveClass("urgent");
     expect(screen.getByTestId("challenge-card")).toHaveClass("urgent");
     await tick();
-    expect(announce).toHaveBeenCalledWith(expect.stringContaining("expires in 30 seconds"));
+    // Not the lead card: it stays quiet (see the countdown announcement test).
+    expect(screen.getByTestId("countdown-announcement")).toHaveTextContent("");
 
     await vi.advanceTimersByTimeAsync(30_000);
     flushSync();
@@ -341,5 +342,32 @@ describe("ChallengeCard", () => {
     render(ChallengeCard, { challenge: challenge(), outcome: { status: "denied" } });
     expect(screen.getByTestId("challenge-result").textContent).toMatch(/denied/);
     expect(screen.queryByTestId("approve-button")).toBeNull();
+  });
+
+  it("the lead card tells screen readers the time left at coarse steps only, politely", async () => {
+    vi.useFakeTimers({ now: Date.parse("2026-11-26T11:58:00Z") });
+    mockBackend({});
+    render(ChallengeCard, {
+      challenge: challenge({ createdAt: "2026-11-26T11:57:00Z", expiresAt: "2026-11-26T12:00:30Z" }),
+      speakCountdown: true,
+    });
+    const live = screen.getByTestId("countdown-announcement");
+    expect(live).toHaveAttribute("aria-live", "polite");
+    expect(live).toHaveAttribute("aria-atomic", "true");
+    // The region's text over the request's 150 s, sampled every second.
+    const heard: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const t = live.textContent ?? "";
+      if (heard[heard.length - 1] !== t) heard.push(t);
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(heard.filter((t) => t !== "")).toEqual([
+      "Sign-in request for Work laptop: 2 minutes left.",
+      "Sign-in request for Work laptop: 1 minute left.",
+      "Sign-in request for Work laptop: 30 seconds left.",
+      "Sign-in request for Work laptop: 10 seconds left.",
+    ]);
+    // The per-second countdown itself is a timer (not live): it is read on demand only.
+    expect(screen.queryByTestId("challenge-countdown")?.getAttribute("aria-live") ?? null).toBeNull();
   });
 });

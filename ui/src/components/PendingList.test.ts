@@ -3,6 +3,7 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { tick } from "svelte";
 import PendingList from "./PendingList.svelte";
 import { PendingStore } from "../lib/state.svelte";
+import { currentHold, type LayoutHold } from "../lib/hold";
 import { challenge, mockBackend } from "../test/backend";
 import type { ChallengeView } from "../lib/types";
 
@@ -198,5 +199,34 @@ describe("PendingList focus requests", () => {
     await settle();
     expect(screen.getByTestId("deny-all-error")).toHaveAttribute("data-code", "network");
     expect(screen.getByTestId("deny-all-button")).not.toBeDisabled();
+  });
+
+  it("while the pointer is held still, a new card neither takes focus nor scrolls: a button offers it", async () => {
+    mockBackend({});
+    const release = vi.fn();
+    currentHold.value = { engaged: true, release } as unknown as LayoutHold;
+    try {
+      const store = new PendingStore();
+      render(PendingList, { store });
+      store.setChallenges([older()]);
+      await settle();
+      const first = screen.getByTestId("challenge-card");
+      first.querySelector<HTMLElement>("[data-testid=approve-button]")!.focus();
+      const focused = document.activeElement;
+      const scrolled = vi.fn();
+      Element.prototype.scrollIntoView = scrolled;
+      store.setChallenges([older(), newer()]);
+      await settle();
+      expect(document.activeElement).toBe(focused);
+      expect(scrolled).not.toHaveBeenCalled();
+      const pill = screen.getByTestId("new-requests-button");
+      expect(pill).toHaveTextContent("1 new request");
+      await fireEvent.click(pill);
+      expect(release).toHaveBeenCalled();
+      expect(document.activeElement).toBe(screen.getAllByTestId("challenge-card")[0]);
+      expect(screen.queryByTestId("new-requests-button")).toBeNull();
+    } finally {
+      currentHold.value = null;
+    }
   });
 });

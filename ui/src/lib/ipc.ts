@@ -6,6 +6,7 @@ import type {
   Account,
   AppError,
   AppInfo,
+  ChallengeRemovedEvent,
   ChallengeView,
   DenyAllReport,
   DenyReason,
@@ -119,6 +120,7 @@ export const events = {
   enrollRequest: (cb: (e: EnrollRequest) => void) => on("enroll-request", cb),
   enrollProgress: (cb: (e: EnrollProgressEvent) => void) => on("enroll-progress", cb),
   challengeAnswered: (cb: (c: ChallengeView) => void) => on("challenge-answered", cb),
+  challengeRemoved: (cb: (e: ChallengeRemovedEvent) => void) => on("challenge-removed", cb),
   verificationChanged: (cb: (v: VerificationView) => void) => on("verification-changed", cb),
   relayedSignIn: (cb: (e: RelayedSignInEvent) => void) => on("relayed-sign-in", cb),
 };

@@ -6,6 +6,7 @@ import type {
   Account,
   AppError,
   AppInfo,
+  ChallengeRemovedEvent,
   ChallengeView,
   EnrollRequest,
   PendingChallenge,
@@ -18,8 +19,11 @@ import type {
 /** How a card ended. "error" here is final (e.g. answered elsewhere); retryable errors stay in
  * the card. */
 export interface Outcome {
-  status: "approved" | "denied" | "expired" | "error";
+  /** "answered": answered elsewhere, and how is not known (yet). */
+  status: "approved" | "denied" | "expired" | "error" | "answered";
   error?: AppError;
+  /** Answered outside this window (another device, or the `assent` command). */
+  elsewhere?: boolean;
 }
 
 /** One card in the pending list. */
@@ -121,12 +125,28 @@ export class PendingStore {
     );
   }
 
+  /** `challenge-removed`: a card answered elsewhere says so at once (`challenge-answered`,
+   * right after, tells how). */
+  removed(e: ChallengeRemovedEvent): void {
+    if (e.reason !== "answered_elsewhere") return;
+    const key = cardKey(e);
+    if (this.settled[key]?.outcome || this.gone.has(key)) return;
+    this.settle(key, { status: "answered", elsewhere: true });
+  }
+
   /** `challenge-answered`: shows the result on the card if it is on screen. Returns whether
    * this was news (not already shown by the card that answered it). */
   answered(view: ChallengeView): boolean {
     if (view.status === "pending") return false;
     const key = cardKey(view);
-    if (this.settled[key]?.outcome || this.gone.has(key)) return false;
+    if (this.gone.has(key)) return false;
+    const prior = this.settled[key]?.outcome;
+    if (prior?.elsewhere && prior.status === "answered") {
+      // Keep the card's moment on screen; only say how it was answered.
+      this.settled[key] = { ...this.settled[key], outcome: { status: view.status, elsewhere: true } };
+      return false;
+    }
+    if (prior) return false;
     const known = this.current.some((c) => cardKey(c) === key);
     this.settle(key, { status: view.status });
     return known;
@@ -209,6 +229,10 @@ export class AppState {
       events.relayedSignIn((e) => {
         this.relayed = [e, ...this.relayed.filter((r) => r.challengeSid !== e.challengeSid)].slice(0, 5);
         this.announce(`Blocked a sign-in to ${e.accountName} from ${e.origin}.`);
+      }),
+      events.challengeRemoved((e) => {
+        this.pending.removed(e);
+        if (e.reason === "answered_elsewhere") this.announce("Sign-in request answered on another device.");
       }),
       events.challengeAnswered((c) => {
         if (this.pending.answered(c)) this.announce(`Sign-in request ${c.status}.`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatCountdown, formatRelative, isUrgent, remainingMs, spokenDuration } from "./time";
+import { countdownStep, formatCountdown, formatRelative, isUrgent, remainingMs, spokenDuration } from "./time";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 
@@ -60,5 +60,26 @@ describe("formatRelative", () => {
   });
   it("falls back to a date after a week", () => {
     expect(formatRelative("2026-10-01T12:00:00Z", NOW)).toMatch(/2026/);
+  });
+});
+
+describe("countdownStep", () => {
+  it("names only the last coarse step passed", () => {
+    expect(countdownStep(300_000)).toBe("");
+    expect(countdownStep(121_000)).toBe("");
+    expect(countdownStep(120_000)).toBe("2 minutes left");
+    expect(countdownStep(61_000)).toBe("2 minutes left");
+    expect(countdownStep(60_000)).toBe("1 minute left");
+    expect(countdownStep(30_500)).toBe("1 minute left");
+    expect(countdownStep(30_000)).toBe("30 seconds left");
+    expect(countdownStep(10_000)).toBe("10 seconds left");
+    expect(countdownStep(1)).toBe("10 seconds left");
+    expect(countdownStep(0)).toBe("");
+  });
+  it("changes at most four times over a five-minute request", () => {
+    const seen = new Set<string>();
+    for (let ms = 300_000; ms >= 0; ms -= 250) seen.add(countdownStep(ms));
+    seen.delete("");
+    expect(seen.size).toBe(4);
   });
 });

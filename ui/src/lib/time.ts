@@ -85,3 +85,18 @@ export function formatTime(iso: string): string {
   if (Number.isNaN(d.getTime())) return "unknown";
   return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
 }
+
+/** Seconds left at which a countdown is spoken (polite, once each): coarse, so a screen reader
+ * hears a handful of updates over a request's life, never one a second. */
+export const SPOKEN_STEPS = [120, 60, 30, 10] as const;
+
+/** What a screen reader is told about `ms` left: the last step passed ("1 minute left"), or ""
+ * before the first one. Changes only when a step is crossed. */
+export function countdownStep(ms: number): string {
+  const secs = Math.ceil(Math.max(0, ms) / 1000);
+  if (secs === 0) return "";
+  let step: number | null = null;
+  for (const s of SPOKEN_STEPS) if (secs <= s) step = s;
+  if (step === null) return "";
+  return step >= 60 ? `${step / 60} minute${step === 60 ? "" : "s"} left` : `${step} seconds left`;
+}

@@ -16,6 +16,8 @@ export type { EnrollStep } from "./bindings/EnrollStep";
 export type { ErrorView } from "./bindings/ErrorView";
 export type { Field } from "./bindings/Field";
 export type { FocusChallengeEvent } from "./bindings/FocusChallengeEvent";
+export type { ChallengeRemovedEvent } from "./bindings/ChallengeRemovedEvent";
+export type { RemovalReason } from "./bindings/RemovalReason";
 export type { HistoryPage } from "./bindings/HistoryPage";
 export type { PendingChallenge } from "./bindings/PendingChallenge";
 export type { Settings } from "./bindings/Settings";
