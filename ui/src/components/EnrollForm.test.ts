@@ -154,6 +154,10 @@ describe("EnrollForm", () => {
       baseUrl: "http://127.0.0.1:8790",
       factorType: "push",
       origin: "https://bank.example",
+      serviceName: null,
+      userName: null,
+      accountName: "bank.example (alice)",
+      existingAccount: null,
     };
 
     function expectNoSecret(calls: Call[]) {
