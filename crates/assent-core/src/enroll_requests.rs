@@ -34,6 +34,15 @@ pub struct EnrollPreview {
     /// The relying party's web origin, when the payload names it (silent approval from its
     /// sign-in page is possible only then).
     pub origin: Option<String>,
+    /// The relying party's name for its service, when the payload gives one (text only).
+    pub service_name: Option<String>,
+    /// The user's name at the relying party, when the payload gives one (text only).
+    pub user_name: Option<String>,
+    /// The name the account gets unless the user types another ([`crate::naming`]).
+    pub account_name: String,
+    /// The name of the account on this desktop with the same server, service and identity:
+    /// enrolling again is refused (`already_enrolled`) until it is removed.
+    pub existing_account: Option<String>,
 }
 
 impl EnrollPreview {
@@ -45,6 +54,10 @@ impl EnrollPreview {
             base_url: p.base_url.origin().ascii_serialization(),
             factor_type: "push",
             origin: p.origin.clone(),
+            service_name: p.service_name.clone(),
+            user_name: p.user_name.clone(),
+            account_name: crate::naming::default_account_name(p),
+            existing_account: None,
         }
     }
 }
@@ -80,6 +93,14 @@ pub enum EnrollRequestView {
 }
 
 impl EnrollRequestView {
+    /// The preview of a valid link.
+    pub fn preview_mut(&mut self) -> Option<&mut EnrollPreview> {
+        match self {
+            EnrollRequestView::Preview { preview, .. } => Some(preview),
+            EnrollRequestView::Invalid { .. } => None,
+        }
+    }
+
     /// The request's opaque id.
     pub fn request_id(&self) -> &str {
         match self {
@@ -270,7 +291,9 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&from_link).unwrap(),
             serde_json::json!({"identity": "alice", "serviceSid": VA,
-                "baseUrl": "http://127.0.0.1:8790", "factorType": "push", "origin": null})
+                "baseUrl": "http://127.0.0.1:8790", "factorType": "push", "origin": null,
+                "serviceName": null, "userName": null, "accountName": "127.0.0.1:8790 (alice)",
+                "existingAccount": null})
         );
         // The deep-link preview is the same object plus its request id.
         let queued = EnrollRequests::default().add(&link(secret));

@@ -76,6 +76,19 @@ pub enum AppError {
         /// Wrong tries left before approving locks.
         remaining: u32,
     },
+    /// The server refused the enrolment code (HTTP 401): it expired or was already used
+    /// (code `enroll_token_rejected`). Carries the server's answer for the details.
+    #[error("this enrolment code has expired or was already used; get a new one from the website")]
+    EnrollTokenRejected(verify_push::Error),
+    /// This desktop already has the account the payload would add: same server, service and
+    /// identity (code `already_enrolled`). Nothing was sent.
+    #[error(
+        "this account is already in Assent as {name:?}; remove it there first to add it again"
+    )]
+    AlreadyEnrolled {
+        /// The existing account's name.
+        name: String,
+    },
     /// Too many wrong PINs: approving is locked until `until` (code `pin_locked`).
     #[error("too many wrong PINs; approving is locked until {until}")]
     PinLocked {
@@ -174,6 +187,10 @@ pub enum AppErrorCode {
     PinWrong,
     /// Too many wrong PINs: approving is locked for a while.
     PinLocked,
+    /// The enrolment code expired or was already used.
+    EnrollTokenRejected,
+    /// The account is already enrolled on this desktop.
+    AlreadyEnrolled,
 }
 
 impl From<verify_push::ErrorCode> for AppErrorCode {
@@ -244,6 +261,8 @@ impl AppErrorCode {
             AppErrorCode::VerificationRequired => "verification_required",
             AppErrorCode::PinWrong => "pin_wrong",
             AppErrorCode::PinLocked => "pin_locked",
+            AppErrorCode::EnrollTokenRejected => "enroll_token_rejected",
+            AppErrorCode::AlreadyEnrolled => "already_enrolled",
         }
     }
 }
@@ -276,13 +295,17 @@ impl AppError {
             AppError::VerificationRequired => AppErrorCode::VerificationRequired,
             AppError::PinWrong { .. } => AppErrorCode::PinWrong,
             AppError::PinLocked { .. } => AppErrorCode::PinLocked,
+            AppError::EnrollTokenRejected(_) => AppErrorCode::EnrollTokenRejected,
+            AppError::AlreadyEnrolled { .. } => AppErrorCode::AlreadyEnrolled,
         }
     }
 
     /// The server's error body when the server answered with one.
     pub fn server(&self) -> Option<ServerErrorView> {
         match self {
-            AppError::VerifyPush(e) => crate::error::api_error(e),
+            AppError::VerifyPush(e) | AppError::EnrollTokenRejected(e) => {
+                crate::error::api_error(e)
+            }
             _ => None,
         }
     }

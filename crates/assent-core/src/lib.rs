@@ -17,6 +17,7 @@ pub mod history;
 pub mod jsonfile;
 pub mod local_endpoint;
 pub mod matching;
+pub mod naming;
 pub mod paths;
 pub mod quiet;
 pub mod service;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use crate::accounts::{self, ActivityStore};
-use crate::enroll_requests::{EnrollRequestView, EnrollRequests};
+use crate::enroll_requests::{EnrollPreview, EnrollRequestView, EnrollRequests};
 use crate::error::ErrorView;
 use crate::events::{AppEvent, EventSink, RelayedSignInEvent};
 use crate::local_endpoint::EndpointStatus;
@@ -632,11 +632,47 @@ impl Core {
         self.enroll_parsed(payload, friendly_name).await
     }
 
+    /// What enrolling with a pasted link or payload would add (`preview_enroll_payload`),
+    /// including the account already on this desktop it would repeat. Never the token.
+    pub fn preview_enroll_payload(&self, text: &str) -> Result<EnrollPreview, AppError> {
+        let mut preview = crate::enroll_requests::preview_payload(text)?;
+        self.mark_existing(&mut preview);
+        Ok(preview)
+    }
+
+    /// Fills `existing_account` from the local factors (nothing on a storage error: enrolling
+    /// then reports it).
+    fn mark_existing(&self, preview: &mut EnrollPreview) {
+        let Ok(base) = url::Url::parse(&preview.base_url) else {
+            return;
+        };
+        preview.existing_account = self
+            .existing_account(&preview.service_sid, &preview.identity, &base)
+            .map(|f| f.friendly_name);
+    }
+
+    /// The local factor for the same server, service and identity, if any.
+    fn existing_account(
+        &self,
+        service_sid: &str,
+        identity: &str,
+        base_url: &url::Url,
+    ) -> Option<verify_push::Factor> {
+        self.client
+            .factors()
+            .ok()?
+            .into_iter()
+            .find(|f| crate::naming::same_account(f, service_sid, identity, base_url))
+    }
+
     /// Keeps an `assent://enroll?…` deep link for the user's confirmation and announces its
     /// preview (`AppEvent::EnrollRequest`). The link is parsed right away; neither it nor its
     /// token leaves the core. An invalid link yields a preview carrying the error.
     pub fn queue_enroll_link(&self, link: &str) -> EnrollRequestView {
-        let view = self.enroll_requests.add(link);
+        let mut view = self.enroll_requests.add(link);
+        if let Some(p) = view.preview_mut() {
+            self.mark_existing(p);
+        }
         match &view {
             EnrollRequestView::Preview { .. } => {
                 tracing::info!("enrolment link received; asking the user to confirm")
@@ -652,7 +688,11 @@ impl Core {
     /// The newest deep-link request still waiting for confirmation, as a preview. It stays
     /// until confirmed or dismissed.
     pub fn enroll_request(&self) -> Option<EnrollRequestView> {
-        self.enroll_requests.latest()
+        let mut view = self.enroll_requests.latest()?;
+        if let Some(p) = view.preview_mut() {
+            self.mark_existing(p);
+        }
+        Some(view)
     }
 
     /// Enrols with a waiting deep link's payload (same steps and progress events as
@@ -692,10 +732,21 @@ impl Core {
         payload: EnrollmentPayload,
         friendly_name: Option<String>,
     ) -> Result<Account, AppError> {
+        // Refused before anything is created: a second factor for the same account on one
+        // desktop would only double every request.
+        if let Some(f) = self.existing_account(
+            payload.service_sid.as_str(),
+            payload.identity.as_str(),
+            &payload.base_url,
+        ) {
+            return Err(AppError::AlreadyEnrolled {
+                name: f.friendly_name,
+            });
+        }
         let friendly_name = friendly_name
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(default_friendly_name);
+            .unwrap_or_else(|| crate::naming::default_account_name(&payload));
         let friendly_name = FriendlyName::new(&friendly_name).map_err(|_| {
             AppError::Input(format!(
                 "the account name must be 1 to {} characters, without control characters",
@@ -709,7 +760,16 @@ impl Core {
         let factor = self
             .client
             .create_factor(EnrollRequest::new(payload, friendly_name))
-            .await?;
+            .await
+            .map_err(|e| {
+                // The only credential of this request is the enrolment code: a 401 means the
+                // server no longer takes it (expired, or spent by an earlier enrolment).
+                if e.api_error().is_some_and(|a| a.status == 401) {
+                    AppError::EnrollTokenRejected(e)
+                } else {
+                    AppError::from(e)
+                }
+            })?;
         self.progress(EnrollStep::Verifying);
         let verified = match self.client.verify_factor(&factor.sid).await {
             // The server decides: an answer that is not `verified` is not an account.
@@ -1055,20 +1115,6 @@ fn parse_factor(s: &str) -> Result<FactorSid, AppError> {
 fn parse_challenge(s: &str) -> Result<ChallengeSid, AppError> {
     s.parse()
         .map_err(|_| AppError::Input(format!("{s:?} is not a challenge SID (YC…)")))
-}
-
-/// "Assent on <hostname>", so the relying party can tell devices apart.
-fn default_friendly_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty());
-    match host {
-        Some(h) => format!("Assent on {}", h.chars().take(40).collect::<String>()),
-        None => "Assent desktop".to_owned(),
-    }
 }
 
 /// Runs blocking work (Argon2id, file writes) off the async threads.

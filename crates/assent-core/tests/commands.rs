@@ -302,12 +302,16 @@ async fn a_deep_link_becomes_a_preview_without_the_token_and_confirming_enrols()
     assert_eq!(
         keys,
         [
+            "accountName",
             "baseUrl",
+            "existingAccount",
             "factorType",
             "identity",
             "origin",
             "requestId",
-            "serviceSid"
+            "serviceName",
+            "serviceSid",
+            "userName"
         ]
     );
     assert!(!json.to_string().contains(&token), "token in the preview");

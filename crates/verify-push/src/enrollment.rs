@@ -30,6 +30,40 @@ pub struct EnrollmentPayload {
     /// The relying party's web origin (`https://bank.example`), when the payload names it:
     /// normalized by [`parse_web_origin`]. The library only carries it; apps decide its use.
     pub origin: Option<String>,
+    /// The relying party's name for itself (`serviceName`, e.g. "Example Bank"), when the
+    /// payload gives one: display text for the account's default name, never sent anywhere.
+    pub service_name: Option<String>,
+    /// The user's name at the relying party (`userName`), when the payload gives one: the
+    /// identity is often an opaque hash. Display text only, like `service_name`.
+    pub user_name: Option<String>,
+}
+
+/// Most characters a payload's `serviceName` or `userName` may have.
+pub const MAX_DISPLAY_CHARS: usize = 64;
+
+/// Checks a payload's display text (`serviceName`, `userName`): trimmed, empty means none;
+/// longer than [`MAX_DISPLAY_CHARS`], or with a control or bidirectional-override character
+/// (text that could hide or reorder what the user reads), is refused.
+pub fn parse_display_text(field: &str, s: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(t) = s.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if t.chars().count() > MAX_DISPLAY_CHARS {
+        return Err(Error::Input(format!(
+            "the payload's {field} is longer than {MAX_DISPLAY_CHARS} characters"
+        )));
+    }
+    if t.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(Error::Input(format!(
+            "the payload's {field} contains control characters"
+        )));
+    }
+    Ok(Some(t.to_owned()))
+}
+
+/// Unicode's explicit bidirectional formatting characters (embeddings, overrides, isolates).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Input to [`crate::VerifyPush::enroll`].
@@ -79,7 +113,20 @@ impl EnrollmentPayload {
             factor_type: FactorType::Push,
             base_url: base,
             origin: None,
+            service_name: None,
+            user_name: None,
         })
+    }
+
+    /// This payload with the relying party's display names, checked by [`parse_display_text`].
+    pub fn with_names(
+        mut self,
+        service_name: Option<&str>,
+        user_name: Option<&str>,
+    ) -> Result<Self, Error> {
+        self.service_name = parse_display_text("serviceName", service_name)?;
+        self.user_name = parse_display_text("userName", user_name)?;
+        Ok(self)
     }
 
     /// This payload with the relying party's web origin; an empty string means none.
@@ -160,9 +207,11 @@ fn check_factor_type(t: Option<&str>) -> Result<(), Error> {
 impl FromStr for EnrollmentPayload {
     type Err = Error;
 
-    /// Accepts the JSON payload `{"token","serviceSid","identity","factorType","baseUrl","origin"}`
-    /// or the link `assent://enroll?token=…&serviceSid=…&identity=…&factorType=push&baseUrl=…&origin=…`
-    /// (`origin` optional, see [`parse_web_origin`]).
+    /// Accepts the JSON payload `{"token","serviceSid","identity","factorType","baseUrl","origin",
+    /// "serviceName","userName"}` or the link
+    /// `assent://enroll?token=…&serviceSid=…&identity=…&factorType=push&baseUrl=…&origin=…`
+    /// (`origin` optional, see [`parse_web_origin`]; `serviceName` and `userName` optional,
+    /// see [`parse_display_text`]).
     fn from_str(s: &str) -> Result<Self, Error> {
         let s = s.trim();
         if s.len() > MAX_PAYLOAD {
@@ -178,12 +227,15 @@ impl FromStr for EnrollmentPayload {
                 factor_type: Option<String>,
                 base_url: Option<String>,
                 origin: Option<String>,
+                service_name: Option<String>,
+                user_name: Option<String>,
             }
             let j: Json = serde_json::from_str(s)
                 .map_err(|e| Error::Input(format!("enrolment JSON is invalid: {e}")))?;
             check_factor_type(j.factor_type.as_deref())?;
             return Self::new(&j.token, &j.service_sid, &j.identity, j.base_url.as_deref())?
-                .with_origin(j.origin.as_deref());
+                .with_origin(j.origin.as_deref())?
+                .with_names(j.service_name.as_deref(), j.user_name.as_deref());
         }
         let url = url::Url::parse(s)
             .map_err(|_| Error::Input("enrolment payload is neither JSON nor a link".into()))?;
@@ -198,6 +250,8 @@ impl FromStr for EnrollmentPayload {
         let mut factor_type = None;
         let mut base = None;
         let mut origin = None;
+        let mut service_name = None;
+        let mut user_name = None;
         for (k, v) in url.query_pairs() {
             let slot = match k.as_ref() {
                 "token" => &mut token,
@@ -206,6 +260,8 @@ impl FromStr for EnrollmentPayload {
                 "factorType" => &mut factor_type,
                 "baseUrl" => &mut base,
                 "origin" => &mut origin,
+                "serviceName" => &mut service_name,
+                "userName" => &mut user_name,
                 _ => continue,
             };
             *slot = Some(v.into_owned());
@@ -220,7 +276,8 @@ impl FromStr for EnrollmentPayload {
             &need(identity, "identity")?,
             base.as_deref(),
         )?
-        .with_origin(origin.as_deref())
+        .with_origin(origin.as_deref())?
+        .with_names(service_name.as_deref(), user_name.as_deref())
     }
 }
 
@@ -329,6 +386,49 @@ mod tests {
         assert_eq!(
             insecure.parse::<EnrollmentPayload>().unwrap_err().code(),
             ErrorCode::InsecureUrl
+        );
+    }
+
+    #[test]
+    fn display_names_are_read_from_json_and_link() {
+        let j = format!(
+            r#"{{"token":"t","serviceSid":"{VA}","identity":"u","serviceName":" Example Bank ","userName":"alice"}}"#
+        );
+        let p: EnrollmentPayload = j.parse().unwrap();
+        assert_eq!(p.service_name.as_deref(), Some("Example Bank"));
+        assert_eq!(p.user_name.as_deref(), Some("alice"));
+        let link = format!(
+            "assent://enroll?token=t&serviceSid={VA}&identity=u&serviceName=Caf%C3%A9&userName="
+        );
+        let p: EnrollmentPayload = link.parse().unwrap();
+        assert_eq!(p.service_name.as_deref(), Some("Café"));
+        assert_eq!(p.user_name, None, "empty means none");
+    }
+
+    #[test]
+    fn hostile_display_names_are_refused() {
+        use crate::ErrorCode;
+        let long = "x".repeat(MAX_DISPLAY_CHARS + 1);
+        for (field, value) in [
+            ("serviceName", long.as_str()),
+            ("userName", long.as_str()),
+            ("serviceName", "Bank\\u0007"),
+            ("serviceName", "Bank\\nPay now"),
+            ("userName", "alice\\u202egnp.exe"),
+            ("userName", "\\u2066evil\\u2069"),
+        ] {
+            let j = format!(
+                r#"{{"token":"t","serviceSid":"{VA}","identity":"u","{field}":"{value}"}}"#
+            );
+            let err = j.parse::<EnrollmentPayload>().unwrap_err();
+            assert_eq!(err.code(), ErrorCode::Input, "{field}={value:?}");
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let ok = "é".repeat(MAX_DISPLAY_CHARS);
+        assert_eq!(
+            parse_display_text("serviceName", Some(&ok)).unwrap(),
+            Some(ok.clone()),
+            "the limit counts characters, not bytes"
         );
     }
 }

@@ -75,7 +75,8 @@ pub use client::{
     METADATA_MAX_CHARS, PENDING_PAGE_SIZE, SDK_VERSION,
 };
 pub use enrollment::{
-    parse_base_url, parse_web_origin, EnrollRequest, EnrollmentPayload, TWILIO_BASE_URL,
+    parse_base_url, parse_display_text, parse_web_origin, EnrollRequest, EnrollmentPayload,
+    MAX_DISPLAY_CHARS, TWILIO_BASE_URL,
 };
 pub use error::{ApiError, Error, ErrorCode};
 pub use factor::{Factor, FactorStatus, FactorType};

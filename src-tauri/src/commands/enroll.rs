@@ -1,12 +1,13 @@
 //! Enrolment commands.
 //!
 //! Deep links never cross IPC: the UI sees an [`EnrollRequestView`] (no token) and answers with
-//! its `requestId`. Pasted text is previewed by the same parser ([`preview_enroll_payload`]).
+//! its `requestId`. Pasted text is previewed by the same parser ([`preview_enroll_payload`]), which also names
+//! the account on this desktop it would repeat.
 
 use tauri::State;
 
 use crate::state::AppState;
-use assent_core::enroll_requests::{self, EnrollPreview};
+use assent_core::enroll_requests::EnrollPreview;
 use assent_core::views::Account;
 use assent_core::{AppError, EnrollRequestView};
 
@@ -23,8 +24,11 @@ pub async fn enroll(
 
 /// What enrolling with the pasted text would add (never the token), or why it would fail.
 #[tauri::command]
-pub async fn preview_enroll_payload(text: String) -> Result<EnrollPreview, AppError> {
-    enroll_requests::preview_payload(&text)
+pub async fn preview_enroll_payload(
+    state: State<'_, AppState>,
+    text: String,
+) -> Result<EnrollPreview, AppError> {
+    state.core.preview_enroll_payload(&text)
 }
 
 /// The newest deep-link request still waiting for confirmation (a preview, or `null`); call

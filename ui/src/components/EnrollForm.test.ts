@@ -58,6 +58,20 @@ describe("EnrollForm", () => {
     expect(sessionStorage.length).toBe(0);
   });
 
+  it("clears the old error when a new payload is pasted", async () => {
+    mockBackend({
+      preview_enroll_payload: () => Promise.reject(appError("input", "x")),
+      enroll: () => Promise.reject(appError("enroll_token_rejected", "this enrolment code has expired or was already used")),
+    });
+    render(EnrollForm, { oncomplete: vi.fn(), oncancel: vi.fn() });
+    await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: '{"token":"old"}' } });
+    await fireEvent.click(screen.getByTestId("enroll-submit"));
+    await vi.waitFor(() => expect(screen.getByTestId("enroll-error")).toHaveAttribute("data-code", "enroll_token_rejected"));
+    await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: '{"token":"new"}' } });
+    await flush();
+    expect(screen.queryByTestId("enroll-error")).toBeNull();
+  });
+
   it("omits friendlyName when no name is given and refuses an empty payload locally", async () => {
     const calls = mockBackend({
       preview_enroll_payload: () => Promise.reject(appError("input", "enrolment JSON is invalid")),
@@ -154,6 +168,10 @@ describe("EnrollForm", () => {
       baseUrl: "http://127.0.0.1:8790",
       factorType: "push",
       origin: "https://bank.example",
+      serviceName: null,
+      userName: null,
+      accountName: "bank.example (alice)",
+      existingAccount: null,
     };
 
     function expectNoSecret(calls: Call[]) {

@@ -5,6 +5,9 @@ import type { AppError, ErrorCode } from "./types";
 export interface ErrorText {
   title: string;
   hint: string | null;
+  /** The backend's message is a sentence written for people (our own wording, e.g. why an
+   * input was refused): show it under the title. Otherwise it goes behind "Details". */
+  showMessage?: boolean;
 }
 
 /** Wording that depends on where the error happened. */
@@ -14,6 +17,7 @@ const ENROLL_TEXT: Partial<Record<ErrorCode, ErrorText>> = {
   input: {
     title: "That doesn't look like a valid enrolment link or payload.",
     hint: "Paste the whole assent://enroll link or the JSON payload the website showed you.",
+    showMessage: true,
   },
 };
 
@@ -26,7 +30,16 @@ const ENROLL_LINK_TEXT: Partial<Record<ErrorCode, ErrorText>> = {
 
 // Every code the backend can send has wording: a new Rust code fails the type check here.
 const TEXT: Record<ErrorCode, ErrorText> = {
-  input: { title: "That value was not accepted.", hint: null },
+  input: { title: "That value was not accepted.", hint: null, showMessage: true },
+  enroll_token_rejected: {
+    title: "This enrolment code has expired or was already used — get a new one from the website.",
+    hint: null,
+  },
+  already_enrolled: {
+    title: "This account is already in Assent.",
+    hint: "Remove the existing account first if you want to add it again.",
+    showMessage: true,
+  },
   account_not_found: { title: "This account no longer exists in Assent.", hint: null },
   challenge_not_found: { title: "This request is no longer known.", hint: "It may have been answered or removed already." },
   enroll_request_not_found: {
@@ -55,10 +68,11 @@ const TEXT: Record<ErrorCode, ErrorText> = {
     title: "Enter your Assent PIN to approve.",
     hint: "You asked Assent to confirm it's you before approving. Denying never needs the PIN.",
   },
-  pin_wrong: { title: "That PIN is not right.", hint: "After 5 wrong PINs approving is locked for a while." },
+  pin_wrong: { title: "That PIN is not right.", hint: "After 5 wrong PINs approving is locked for a while.", showMessage: true },
   pin_locked: {
     title: "Too many wrong PINs: approving is locked for now.",
     hint: "Wait until the time shown, then try again. You can still deny requests.",
+    showMessage: true,
   },
   several_pending: {
     title: "Several sign-in requests are waiting for this account.",
@@ -101,7 +115,7 @@ const TEXT: Record<ErrorCode, ErrorText> = {
   storage: { title: "Assent could not read or write its data.", hint: null },
   mapping: { title: "The server sent an answer Assent could not read.", hint: null },
   initialization: { title: "Assent could not start up correctly.", hint: null },
-  invalid_argument: { title: "That value was not accepted.", hint: null },
+  invalid_argument: { title: "That value was not accepted.", hint: null, showMessage: true },
   signature_rejected: {
     title: "The server refused the signed answer.",
     hint: "The account's key may no longer match the server. Try again, or remove and re-add the account.",
@@ -126,6 +140,31 @@ export function describeError(err: AppError, context: ErrorContext = "general"):
   const specific =
     context === "enroll" ? ENROLL_TEXT[err.code] : context === "enroll_link" ? ENROLL_LINK_TEXT[err.code] : undefined;
   return specific ?? TEXT[err.code] ?? { title: "Something went wrong.", hint: null };
+}
+
+/** Whether two sentences say the same, ignoring case, spacing and punctuation. */
+function sameWords(a: string, b: string): boolean {
+  const norm = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+  return norm(a) === norm(b);
+}
+
+/** The backend's message when it belongs under the title (see `ErrorText.showMessage`). */
+export function visibleMessage(err: AppError, text: ErrorText): string | null {
+  if (!text.showMessage || !err.message || sameWords(err.message, text.title)) return null;
+  return err.message;
+}
+
+/** What goes behind "Details": the backend's message (unless shown already or a repeat of
+ * the title), the server's own answer, and the stable code. All plain text. */
+export function errorDetails(err: AppError, text: ErrorText): string[] {
+  const out: string[] = [];
+  const msg = err.message?.trim();
+  if (msg && !visibleMessage(err, text) && !sameWords(msg, text.title) && msg !== err.server?.message) out.push(msg);
+  const server = serverText(err);
+  if (server) out.push(server);
+  if (err.server?.moreInfo) out.push(`More information: ${err.server.moreInfo}`);
+  out.push(`Error code: ${err.code}`);
+  return out;
 }
 
 /** "Server said: … (code 60317, HTTP 400)", or null when the error has no server part. */

@@ -117,6 +117,10 @@ export function enrollPreview(over: Partial<EnrollPreview> = {}): EnrollPreview 
     baseUrl: "http://127.0.0.1:8790",
     factorType: "push",
     origin: null,
+    serviceName: null,
+    userName: null,
+    accountName: "127.0.0.1:8790 (alice)",
+    existingAccount: null,
     ...over,
   };
 }

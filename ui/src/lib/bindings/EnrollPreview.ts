@@ -24,4 +24,21 @@ factorType: "push",
  * The relying party's web origin, when the payload names it (silent approval from its
  * sign-in page is possible only then).
  */
-origin: string | null, };
+origin: string | null, 
+/**
+ * The relying party's name for its service, when the payload gives one (text only).
+ */
+serviceName: string | null, 
+/**
+ * The user's name at the relying party, when the payload gives one (text only).
+ */
+userName: string | null, 
+/**
+ * The name the account gets unless the user types another ([`crate::naming`]).
+ */
+accountName: string, 
+/**
+ * The name of the account on this desktop with the same server, service and identity:
+ * enrolling again is refused (`already_enrolled`) until it is removed.
+ */
+existingAccount: string | null, };

@@ -63,7 +63,8 @@ pub async fn create(
     let identity = form.identity;
     check_identity(&identity)?;
     let service = state.service_sid().await?.to_owned();
-    let name = display_name(state.name_of(&identity), &identity);
+    let username = state.name_of(&identity);
+    let name = display_name(username.clone(), &identity);
     let friendly: String = format!("{SERVICE_NAME} ({name})")
         .chars()
         .take(64)
@@ -76,16 +77,31 @@ pub async fn create(
     // The page the user signs in on later: Assent binds silent approval to it.
     let origin = state.origin_for(&headers);
 
-    let payload = serde_json::json!({
+    // Display names, so the account gets a readable name although the identity is a hash.
+    let mut names = vec![("serviceName", SERVICE_NAME.to_owned())];
+    if let Some(u) = username {
+        names.push(("userName", u.chars().take(64).collect()));
+    }
+    let mut payload = serde_json::json!({
         "token": token.token,
         "serviceSid": service,
         "identity": identity,
         "factorType": "push",
         "baseUrl": base_url,
         "origin": origin,
-    })
-    .to_string();
-    let link = enroll_link(&token.token, &service, &identity, &base_url, &origin);
+    });
+    for (k, v) in &names {
+        payload[*k] = serde_json::Value::String(v.clone());
+    }
+    let payload = payload.to_string();
+    let link = enroll_link(
+        &token.token,
+        &service,
+        &identity,
+        &base_url,
+        &origin,
+        &names,
+    );
     let qr_svg = qr::svg(&link)?;
 
     let ttl = token.ttl.unwrap_or(i64::from(TOKEN_TTL_SECS));
@@ -121,17 +137,28 @@ pub async fn create(
     Ok(html::page("Enrol a device", &body, None))
 }
 
-/// `assent://enroll?…` with each value percent-encoded.
-fn enroll_link(token: &str, service: &str, identity: &str, base_url: &str, origin: &str) -> String {
+/// `assent://enroll?…` with each value percent-encoded, `extra` pairs last.
+fn enroll_link(
+    token: &str,
+    service: &str,
+    identity: &str,
+    base_url: &str,
+    origin: &str,
+    extra: &[(&str, String)],
+) -> String {
     let enc = |v: &str| form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-    format!(
+    let mut link = format!(
         "assent://enroll?token={}&serviceSid={}&identity={}&factorType=push&baseUrl={}&origin={}",
         enc(token),
         enc(service),
         enc(identity),
         enc(base_url),
         enc(origin)
-    )
+    );
+    for (k, v) in extra {
+        link.push_str(&format!("&{k}={}", enc(v)));
+    }
+    link
 }
 
 #[cfg(test)]
@@ -144,10 +171,11 @@ mod tests {
             "id-1",
             "http://127.0.0.1:1/v2/",
             "http://127.0.0.1:1",
+            &[("userName", "a&b c".to_owned())],
         );
         assert_eq!(
             link,
-            "assent://enroll?token=a.b%3Dc%26d&serviceSid=VA1&identity=id-1&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A1%2Fv2%2F&origin=http%3A%2F%2F127.0.0.1%3A1"
+            "assent://enroll?token=a.b%3Dc%26d&serviceSid=VA1&identity=id-1&factorType=push&baseUrl=http%3A%2F%2F127.0.0.1%3A1%2Fv2%2F&origin=http%3A%2F%2F127.0.0.1%3A1&userName=a%26b+c"
         );
     }
 }
