@@ -79,7 +79,7 @@ pub enum AppError {
     /// The server refused the enrolment code (HTTP 401): it expired or was already used
     /// (code `enroll_token_rejected`). Carries the server's answer for the details.
     #[error("this enrolment code has expired or was already used; get a new one from the website")]
-    EnrollTokenRejected(verify_push::Error),
+    EnrollTokenRejected(Box<verify_push::Error>),
     /// This desktop already has the account the payload would add: same server, service and
     /// identity (code `already_enrolled`). Nothing was sent.
     #[error(
@@ -303,9 +303,8 @@ impl AppError {
     /// The server's error body when the server answered with one.
     pub fn server(&self) -> Option<ServerErrorView> {
         match self {
-            AppError::VerifyPush(e) | AppError::EnrollTokenRejected(e) => {
-                crate::error::api_error(e)
-            }
+            AppError::VerifyPush(e) => crate::error::api_error(e),
+            AppError::EnrollTokenRejected(e) => crate::error::api_error(e),
             _ => None,
         }
     }

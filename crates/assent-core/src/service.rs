@@ -765,7 +765,7 @@ impl Core {
                 // The only credential of this request is the enrolment code: a 401 means the
                 // server no longer takes it (expired, or spent by an earlier enrolment).
                 if e.api_error().is_some_and(|a| a.status == 401) {
-                    AppError::EnrollTokenRejected(e)
+                    AppError::EnrollTokenRejected(Box::new(e))
                 } else {
                     AppError::from(e)
                 }
