@@ -16,7 +16,9 @@ build_pkgs=(build-essential pkg-config file curl wget libssl-dev libdbus-1-dev
 test_pkgs=(xvfb xauth dbus dbus-x11 libglib2.0-bin imagemagick x11-utils xdotool fonts-dejavu-core
     webkit2gtk-driver gnome-keyring libsecret-tools dunst libnotify-bin keyutils chromium
     python3 python3-dbus-next python3-venv
+    desktop-file-utils appstream flatpak-builder python3-yaml
     gcc-mingw-w64-x86-64 wine wine64)
+# The line before the last validates the packaging files (scripts/check-packaging.sh).
 # The last line is the Windows build (scripts/windows.sh): mingw-w64 for the C in aws-lc-sys
 # and ring, Wine to run the Windows test binaries.
 

@@ -60,6 +60,8 @@ else
 fi
 
 step fmt cargo fmt --all --check
+# .desktop, AppStream metainfo and Flatpak manifest (offline, about a second).
+step packaging scripts/check-packaging.sh
 step bindings scripts/check-bindings.sh
 step ui-check bash -c 'cd ui && npm run check'
 step ui-test bash -c 'cd ui && npm test'
