@@ -303,7 +303,10 @@ fn man_page_is_roff_with_a_section_per_subcommand() {
     for section in ["NAME", "SYNOPSIS", "OPTIONS", "SUBCOMMANDS"] {
         assert!(page.contains(&format!(".SH {section}")), "no {section}");
     }
-    for sub in SUBCOMMANDS.iter().filter(|s| **s != "man" && **s != "completions") {
+    for sub in SUBCOMMANDS
+        .iter()
+        .filter(|s| **s != "man" && **s != "completions")
+    {
         let heading = format!(".SH \"ASSENT {}\"", sub.to_uppercase());
         assert!(page.contains(&heading), "no section {heading}");
     }
