@@ -41,6 +41,7 @@ enum TopCommand {
 }
 
 fn main() {
+    assent::appimage::apply();
     #[cfg(windows)]
     attach_parent_console();
     let cli = Cli::parse();
