@@ -9,6 +9,8 @@ features=$(assent_features)
 
 say "cargo fmt --check"
 cargo fmt --all --check
+say "packaging files (.desktop, metainfo, Flatpak manifest)"
+scripts/check-packaging.sh
 say "svelte-check"
 (cd ui && npm run check)
 # The app embeds ui/dist; clippy of src-tauri needs it to exist.

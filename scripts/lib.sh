@@ -25,3 +25,12 @@ have_e2e() { [ -f "$ASSENT_ROOT/tests/e2e/Cargo.toml" ] && grep -q '"tests/e2e"'
 assent_features() {
     if have_app; then printf '%s\n' "--features=assent/custom-protocol"; fi
 }
+
+# The one cargo build of the workspace that `make test` and `make run` share (debug profile,
+# every target, the same features). Building less here (say `-p assent`) would unify the
+# dependencies' features differently (dev-dependencies such as tokio's test-util count only
+# for test targets), so the two would rebuild each other's world in turn.
+assent_build_args() {
+    printf '%s\n' --workspace --all-targets
+    assent_features
+}

@@ -11,12 +11,18 @@ mode=${1:-test}
 # Build dependencies of Tauri 2 on Linux (Tauri's prerequisites list) plus libdbus for
 # keyring's secret-service (tao's dbus crate needs it too).
 build_pkgs=(build-essential pkg-config file curl wget libssl-dev libdbus-1-dev
-    libwebkit2gtk-4.1-dev libsoup-3.0-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
+    libwebkit2gtk-4.1-dev libsoup-3.0-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+    xdg-utils desktop-file-utils)
+# The last two: the assent:// scheme registration at start (xdg-mime, update-desktop-database;
+# without them the deep-link plugin warns on every start).
 # What the headless tests use: X server, keyring, notification daemon, WebDriver, tray watcher.
 test_pkgs=(xvfb xauth dbus dbus-x11 libglib2.0-bin imagemagick x11-utils xdotool fonts-dejavu-core
     webkit2gtk-driver gnome-keyring libsecret-tools dunst libnotify-bin keyutils chromium
     python3 python3-dbus-next python3-venv
+    appstream flatpak-builder python3-yaml
     gcc-mingw-w64-x86-64 wine wine64)
+# The line before the last validates the packaging files (scripts/check-packaging.sh, with
+# desktop-file-utils from the build list).
 # The last line is the Windows build (scripts/windows.sh): mingw-w64 for the C in aws-lc-sys
 # and ring, Wine to run the Windows test binaries.
 

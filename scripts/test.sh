@@ -60,6 +60,8 @@ else
 fi
 
 step fmt cargo fmt --all --check
+# .desktop, AppStream metainfo and Flatpak manifest (offline, about a second).
+step packaging scripts/check-packaging.sh
 step bindings scripts/check-bindings.sh
 step ui-check bash -c 'cd ui && npm run check'
 step ui-test bash -c 'cd ui && npm test'
@@ -67,8 +69,9 @@ step ui-test bash -c 'cd ui && npm test'
 step ui-build bash -c 'cd ui && npm run build'
 # shellcheck disable=SC2086 # $features is one flag or empty
 step clippy cargo clippy --workspace --all-targets $features -- -D warnings
-# shellcheck disable=SC2086
-step build cargo build --workspace --all-targets $features
+# The same command as `make run` (assent_build_args), so neither rebuilds after the other.
+mapfile -t build_args < <(assent_build_args)
+step build cargo build "${build_args[@]}"
 # Windows: the whole workspace through clippy for x86_64-pc-windows-gnu, then the library and
 # core tests run under Wine (scripts/windows.sh).
 step win-clippy scripts/windows.sh clippy

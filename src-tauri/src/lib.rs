@@ -4,6 +4,7 @@
 //! settings, the watcher) to the window, notifications, the tray, deep links and autostart.
 //! The headless subcommands live in [`assent_core::cli`]; `main.rs` dispatches to either.
 
+pub mod appimage;
 pub mod autostart;
 pub mod commands;
 pub mod deep_link;

@@ -247,3 +247,69 @@ async fn approve_asks_for_the_pin_on_the_terminal_and_refuses_without_one() {
     assert!(denied.status.success(), "{:?}", denied);
     assert_eq!(backend.status("cli-pin-01", &other).await, "denied");
 }
+
+/// Every subcommand a person can type (the core's and the binary's own).
+const SUBCOMMANDS: &[&str] = &[
+    "enroll",
+    "accounts",
+    "challenges",
+    "approve",
+    "deny",
+    "silent",
+    "watch",
+    "completions",
+    "man",
+];
+
+#[test]
+fn completion_scripts_parse_and_offer_every_subcommand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = assent(dir.path(), &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8(out.stdout).expect("utf-8");
+        for sub in SUBCOMMANDS {
+            assert!(script.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    // bash is on every machine that runs this: the script must parse.
+    let script = dir.path().join("assent.bash");
+    std::fs::write(&script, assent(dir.path(), &["completions", "bash"]).stdout).expect("write");
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash");
+    assert!(check.status.success(), "bash -n: {check:?}");
+}
+
+#[test]
+fn an_unknown_shell_is_a_usage_error_naming_the_choices() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = assent(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tcsh") && err.contains("bash"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn man_page_is_roff_with_a_section_per_subcommand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = assent(dir.path(), &["man"]);
+    assert!(out.status.success(), "{out:?}");
+    let page = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(page.contains(".TH assent 1"), "no title line");
+    for section in ["NAME", "SYNOPSIS", "OPTIONS", "SUBCOMMANDS"] {
+        assert!(page.contains(&format!(".SH {section}")), "no {section}");
+    }
+    for sub in SUBCOMMANDS
+        .iter()
+        .filter(|s| **s != "man" && **s != "completions")
+    {
+        let heading = format!(".SH \"ASSENT {}\"", sub.to_uppercase());
+        assert!(page.contains(&heading), "no section {heading}");
+    }
+    // The options of a subcommand are on the page, not only its name.
+    assert!(page.contains("\\-\\-reason"), "deny's --reason missing");
+}

@@ -206,11 +206,12 @@ fn check_security_headers(headers: &reqwest::header::HeaderMap, path: &str) {
 
 /// The one script a demo page may load: the site's own file, never inline.
 const SILENT_SCRIPT: &str = r#"<script src="/demo/static/silent.js" defer></script>"#;
+const COPY_SCRIPT: &str = r#"<script src="/demo/static/copy.js" defer></script>"#;
 
 /// Pages must work under `default-src 'self'`: no inline script, style or handlers, no
 /// external assets or links (the served `silent.js` is the only script allowed).
 fn check_csp_friendly(html: &str) {
-    let html = html.replace(SILENT_SCRIPT, "");
+    let html = html.replace(SILENT_SCRIPT, "").replace(COPY_SCRIPT, "");
     for bad in [
         "<script",
         " style=",
@@ -369,6 +370,52 @@ async fn enrol_sign_in_and_follow_the_answer() {
     check_csp_friendly(&page);
     assert!(page.contains("<svg"), "no inline QR code");
     assert!(page.contains("300 s"), "TTL not shown");
+    // It speaks to a desktop: this computer first, the QR code for a second device.
+    assert!(page.contains("On this computer: open the link"), "{page}");
+    assert!(
+        page.contains("On another device: scan the QR code"),
+        "{page}"
+    );
+    assert!(page.contains("For a second device"), "{page}");
+    let on_this = page.find("On this computer").expect("this computer");
+    assert!(
+        on_this < page.find("data-testid=\"enroll-qr\"").expect("qr"),
+        "QR first"
+    );
+    // Copy buttons for the link and the JSON, revealed by the served script only.
+    assert!(page.contains(COPY_SCRIPT), "{page}");
+    for (button, target) in [
+        ("copy-link", "enroll-link"),
+        ("copy-payload", "enroll-payload"),
+    ] {
+        let tag = between(&page, &format!("data-copy=\"{target}\""), ">").expect(button);
+        assert!(tag.contains(&format!("data-testid=\"{button}\"")), "{tag}");
+        assert!(
+            tag.contains(" hidden"),
+            "a button without its script does nothing: {tag}"
+        );
+        assert!(
+            page.contains(&format!("id=\"{target}\"")),
+            "no element {target}"
+        );
+    }
+    let js = site
+        .http
+        .get(site.url("/demo/static/copy.js"))
+        .send()
+        .await
+        .expect("GET copy.js");
+    assert_eq!(js.status(), 200);
+    check_security_headers(js.headers(), "/demo/static/copy.js");
+    assert_eq!(
+        js.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        Some("text/javascript; charset=utf-8")
+    );
+    let js = js.text().await.expect("js body");
+    assert!(
+        js.contains("navigator.clipboard.writeText") && js.contains("data-copy"),
+        "{js}"
+    );
     let payload: Value = serde_json::from_str(&unescape(
         &between(&page, "data-testid=\"enroll-payload\">", "</pre>").expect("payload"),
     ))

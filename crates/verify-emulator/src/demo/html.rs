@@ -13,6 +13,9 @@ pub const STYLE_CSS: &str = include_str!("style.css");
 /// The sign-in page's "on this computer" script, served from `/demo/static/silent.js`.
 pub const SILENT_JS: &str = include_str!("silent.js");
 
+/// The enrolment page's Copy buttons, served from `/demo/static/copy.js`.
+pub const COPY_JS: &str = include_str!("copy.js");
+
 /// Put in a response's extensions by the one page that may call Assent's local endpoint:
 /// [`security_headers`] then allows `connect-src` to exactly that origin (and `'self'`).
 #[derive(Clone, Debug)]

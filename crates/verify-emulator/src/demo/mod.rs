@@ -5,7 +5,8 @@
 //! `/enroll?identity=…` (a button only), `POST /enroll` (mints and shows an enrolment token),
 //! `/signin[?identity=…]`, `POST /signin`, `/challenges/{identity}/{sid}` (status, refreshes
 //! itself while pending), `/requests` (the emulator's request log), `/static/style.css`, `/static/silent.js` (the
-//! sign-in page's "on this computer" script: the only script, served, never inline).
+//! sign-in page's "on this computer" script) and `/static/copy.js` (the enrolment page's Copy
+//! buttons): the only scripts, served, never inline.
 //!
 //! Every POST needs the `csrf_token` form field of the page it came from and the
 //! `assent_demo_csrf` cookie that page set, and browsers' `Origin`/`Sec-Fetch-Site` must say
@@ -85,5 +86,6 @@ pub fn router(config: DemoConfig) -> axum::Router {
     routes
         .route("/static/style.css", get(pages::static_css))
         .route("/static/silent.js", get(pages::static_silent_js))
+        .route("/static/copy.js", get(pages::static_copy_js))
         .layer(axum::middleware::map_response(html::security_headers))
 }

@@ -114,15 +114,20 @@ pub async fn create(
     let expires = created + Duration::seconds(ttl);
 
     let body = format!(
-        r#"<p>Enrol a device for <strong>{name}</strong>. Open the link on the machine running Assent, scan the QR code, or paste the JSON payload into Assent's "Add account" box.</p>
+        r#"<p>Enrol a device for <strong>{name}</strong>. Three ways, whichever suits the device running Assent:</p>
 <p data-testid="token-expiry">The token is valid for <strong>{ttl} s</strong>, until <time datetime="{expires_iso}">{expires_human}</time>.</p>
 {again}
-<h2>1. Link</h2>
+<h2>1. On this computer: open the link</h2>
+<p>If Assent runs on this computer, open this link: Assent shows the account and asks you to confirm. If nothing happens, copy the link or the JSON below into Assent's "Add account".</p>
 <p class="link"><a id="enroll-link" data-testid="enroll-link" href="{link}">{link}</a></p>
-<h2>2. QR code</h2>
-<div class="qr" data-testid="enroll-qr">{qr_svg}</div>
-<h2>3. JSON payload</h2>
+<p><button type="button" data-copy="enroll-link" data-status="copy-link-status" data-testid="copy-link" hidden>Copy link</button> <span id="copy-link-status" class="copy-status" role="status"></span></p>
+<h2>2. On this computer: paste the JSON</h2>
+<p>Paste it into Assent's "Add account" box, or run <code>assent enroll -</code> and paste it there.</p>
 <pre id="enroll-payload" data-testid="enroll-payload">{payload}</pre>
+<p><button type="button" data-copy="enroll-payload" data-status="copy-payload-status" data-testid="copy-payload" hidden>Copy JSON</button> <span id="copy-payload-status" class="copy-status" role="status"></span></p>
+<h2>3. On another device: scan the QR code</h2>
+<p>For a second device, not this one: the code holds the same link, for a device with a camera that handles <code>assent://</code> links.</p>
+<div class="qr" data-testid="enroll-qr">{qr_svg}</div>
 <p><a href="/demo/signin?identity={id}">Next: sign in with this device</a></p>
 "#,
         name = esc(&name),
@@ -134,7 +139,13 @@ pub async fn create(
         link = esc(&link),
         payload = esc(&payload),
     );
-    Ok(html::page("Enrol a device", &body, None))
+    // The Copy buttons' script: served, never inline (the CSP forbids inline script).
+    Ok(html::page_with_script(
+        "Enrol a device",
+        &body,
+        None,
+        Some("copy.js"),
+    ))
 }
 
 /// `assent://enroll?…` with each value percent-encoded, `extra` pairs last.

@@ -34,6 +34,17 @@ pub async fn static_silent_js() -> impl IntoResponse {
     )
 }
 
+/// `GET /static/copy.js`
+pub async fn static_copy_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        html::COPY_JS,
+    )
+}
+
 /// Unknown demo paths: a demo-styled 404 with the same security headers.
 pub async fn not_found(uri: axum::http::Uri) -> DemoError {
     DemoError::NotFound(format!("no demo page at {}", uri.path()))
