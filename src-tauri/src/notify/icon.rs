@@ -31,11 +31,8 @@ pub fn resolve(data_dirs: &[PathBuf], data_dir: &Path) -> Option<String> {
     }
     let path = data_dir.join("icons").join(format!("{ICON_NAME}.png"));
     if std::fs::read(&path).ok().as_deref() != Some(PNG) {
-        let written = std::fs::create_dir_all(path.parent()?).and_then(|()| {
-            let tmp = path.with_extension("png.tmp");
-            std::fs::write(&tmp, PNG)?;
-            std::fs::rename(&tmp, &path)
-        });
+        let written = std::fs::create_dir_all(path.parent()?)
+            .and_then(|()| assent_core::jsonfile::write_atomic(&path, PNG, false));
         if let Err(e) = written {
             tracing::warn!(error = %e, "notification icon not written; notifications show none");
             return None;
