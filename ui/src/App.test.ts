@@ -259,6 +259,33 @@ describe("App", () => {
     expect(calls.some((c) => c.cmd === "enroll" || c.cmd === "confirm_enroll_request")).toBe(false);
   });
 
+  it("reports the page ready once its data is on screen and focuses the card it was opened for", async () => {
+    let cardsAtReady = -1;
+    const calls = backend({
+      pending_challenges: () => [
+        challenge({ sid: "YC_old", message: "Older", createdAt: new Date(Date.now() - 60_000).toISOString() }),
+        challenge({ sid: "YC_tray", message: "From the tray", createdAt: new Date(Date.now() - 90_000).toISOString() }),
+      ],
+      page_ready: () => {
+        cardsAtReady = screen.queryAllByTestId("challenge-card").length;
+        return { challengeSid: "YC_tray" };
+      },
+    });
+    render(App);
+    await vi.waitFor(() => expect(document.activeElement).toHaveAttribute("data-challenge-sid", "YC_tray"));
+    // The backend shows a new window on page_ready: by then the cards must be rendered.
+    expect(cardsAtReady).toBe(2);
+    expect(calls.filter((c) => c.cmd === "page_ready")).toHaveLength(1);
+  });
+
+  it("still works when the backend has nothing to focus on page_ready", async () => {
+    const calls = backend({ page_ready: () => null });
+    render(App);
+    await ready();
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === "page_ready")).toBe(true));
+    expect(document.activeElement?.hasAttribute("data-challenge-sid") ?? false).toBe(false);
+  });
+
   it("removes an account after confirmation and opens history and settings", async () => {
     const calls = backend({
       remove_account: () => null,

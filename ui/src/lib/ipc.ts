@@ -97,6 +97,9 @@ export const api = {
     call<Account>("confirm_enroll_request", friendlyName ? { requestId, friendlyName } : { requestId }),
   /** Drops a waiting deep link (the user cancelled). */
   dismissEnrollRequest: (requestId: string) => call<null>("dismiss_enroll_request", { requestId }),
+  /** This page has rendered its data: the backend shows the window now and hands over the card
+   * it was opened for (a tray item or a notification), or `null`. */
+  pageReady: () => call<FocusChallengeEvent | null>("page_ready"),
   /** Whether approving asks for the app PIN, for which accounts, and any lock. */
   verificationStatus: () => call<VerificationView>("verification_status"),
   /** Sets the app PIN; `current` is needed when one is set already. */

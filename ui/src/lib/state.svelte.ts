@@ -1,5 +1,6 @@
 // Small rune-based stores: the pending-challenge list (with answered cards kept on screen for a
 // moment) and the app-wide state the window shows.
+import { tick } from "svelte";
 import { SvelteSet } from "svelte/reactivity";
 import { api, events, subscribeAll } from "./ipc";
 import type {
@@ -212,6 +213,19 @@ export class AppState {
       if (isEnrollRequest(early)) this.openEnroll(early);
     } catch {
       /* nothing waiting, or an older backend without the command */
+    }
+    await this.reportReady();
+  }
+
+  /** Tells the backend this page shows its data (it keeps a new window off screen until then)
+   * and focuses the card the window was opened for, if any. */
+  private async reportReady(): Promise<void> {
+    await tick();
+    try {
+      const opened = await api.pageReady();
+      if (opened) this.pending.requestFocus(opened.challengeSid);
+    } catch {
+      /* the backend shows the window by itself after a while */
     }
   }
 
