@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "watcher_status",
     "open_demo_site",
     "app_info",
+    "page_ready",
     "take_enroll_request",
     "confirm_enroll_request",
     "dismiss_enroll_request",

@@ -15,6 +15,7 @@ pub mod notify;
 pub mod sink;
 pub mod state;
 pub mod tray;
+pub mod webkit;
 pub mod window;
 
 use std::sync::Arc;
@@ -68,7 +69,7 @@ pub fn run(opts: GuiOptions) -> Result<(), AppError> {
         .map_err(|e| AppError::Desktop(format!("cannot start the window system: {e}")))?;
 
     app.run(|handle, event| match event {
-        // Closing the window only hides it; stay in the tray unless Quit asked to exit.
+        // Closing the window destroys it; stay in the tray unless Quit asked to exit.
         RunEvent::ExitRequested {
             code: None, api, ..
         } => api.prevent_exit(),

@@ -14,7 +14,7 @@
 //!
 //! [`Core::answer`]: assent_core::Core::answer
 
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 
 use crate::state::AppState;
 use assent_core::views::PendingChallenge;
@@ -576,15 +576,7 @@ async fn respond(app: &AppHandle, p: &PendingChallenge, decision: Decision) {
 
 /// Opens the window on a challenge's card.
 pub fn focus(app: &AppHandle, challenge_sid: &str) {
-    crate::window::show(app);
-    if let Err(e) = app.emit(
-        "focus-challenge",
-        assent_core::events::FocusChallengeEvent {
-            challenge_sid: challenge_sid.to_owned(),
-        },
-    ) {
-        tracing::warn!(error = %e, "cannot emit focus-challenge");
-    }
+    crate::window::show_challenge(app, challenge_sid);
 }
 
 /// Collapses whitespace and bounds length.

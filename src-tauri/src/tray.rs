@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use chrono::Utc;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
-use tauri::{AppHandle, Emitter, Manager, Wry};
+use tauri::{AppHandle, Manager, Wry};
 
 use crate::state::AppState;
 use assent_core::settings::PausedUntil;
@@ -426,15 +426,7 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
         }
         other => {
             if let Some(sid) = challenge_of(other) {
-                crate::window::show(app);
-                if let Err(e) = app.emit(
-                    "focus-challenge",
-                    assent_core::events::FocusChallengeEvent {
-                        challenge_sid: sid.to_owned(),
-                    },
-                ) {
-                    tracing::warn!(error = %e, "cannot emit focus-challenge");
-                }
+                crate::window::show_challenge(app, sid);
             }
         }
     }

@@ -1,26 +1,191 @@
-//! The main window: shown on demand, hidden instead of closed (the app lives in the tray).
+//! The main window, created when it is opened and destroyed when it is closed: while Assent
+//! sits in the tray no web view exists, so WebKit's web process is gone (docs/design.md,
+//! "Window lifecycle"). The UI's state lives in the core, so a new window shows what the old
+//! one would have.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use tauri::{AppHandle, Manager, WindowEvent};
+use tauri::{AppHandle, Emitter, Manager, WebviewWindow, WebviewWindowBuilder, WindowEvent};
 
-/// Whether the main window is on screen (tracked here rather than asked from the main thread).
+use assent_core::events::FocusChallengeEvent;
+
+/// The main window's label (tauri.conf.json, where it has `"create": false`).
+pub const MAIN: &str = "main";
+
+/// A window that never reports its page ready (a broken page) is shown after this anyway.
+const READY_FALLBACK: Duration = Duration::from_secs(3);
+
+/// Whether the main window is on screen (kept here rather than asked from the main thread).
 static SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// What an opening is waiting for.
+#[derive(Debug, Default)]
+struct Slot {
+    /// A window is being built (on its own thread).
+    creating: bool,
+    /// The current window's page has loaded its data (`page_ready`).
+    ready: bool,
+    /// The card to focus once the page is ready (newest request wins).
+    focus: Option<String>,
+    /// When the current opening was asked for (for the "window ready" log line).
+    asked_at: Option<Instant>,
+}
+
+static SLOT: Mutex<Slot> = Mutex::new(Slot {
+    creating: false,
+    ready: false,
+    focus: None,
+    asked_at: None,
+});
+
+fn slot() -> MutexGuard<'static, Slot> {
+    // The slot holds plain flags; a panic elsewhere cannot leave them half-written.
+    SLOT.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Whether the main window is currently shown.
 pub fn is_shown() -> bool {
     SHOWN.load(Ordering::Relaxed)
 }
 
-/// The main window's label (tauri.conf.json).
-pub const MAIN: &str = "main";
-
-/// Shows, unminimizes and focuses the main window.
+/// Opens the main window (creating it if it is closed), unminimized and focused.
 pub fn show(app: &AppHandle) {
-    let Some(w) = app.get_webview_window(MAIN) else {
-        tracing::warn!("main window missing");
-        return;
+    open(app, None);
+}
+
+/// Opens the main window on a challenge's card.
+pub fn show_challenge(app: &AppHandle, challenge_sid: &str) {
+    open(app, Some(challenge_sid.to_owned()));
+}
+
+fn open(app: &AppHandle, focus: Option<String>) {
+    let mut s = slot();
+    if focus.is_some() {
+        s.focus = focus;
+    }
+    match app.get_webview_window(MAIN) {
+        Some(w) if s.ready => {
+            let focus = s.focus.take();
+            drop(s);
+            if let Some(sid) = focus {
+                emit_focus(app, sid);
+            }
+            present(&w);
+        }
+        // Still loading: page_ready shows it and hands over the focus.
+        Some(_) => {}
+        None if s.creating => {}
+        None => {
+            s.creating = true;
+            s.ready = false;
+            s.asked_at = Some(Instant::now());
+            drop(s);
+            let app = app.clone();
+            // Building a web view waits for the main thread, so never build on it (on Windows
+            // that deadlocks inside an event handler).
+            let spawned = std::thread::Builder::new()
+                .name("open-window".into())
+                .spawn(move || create(&app));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start the thread that opens the window");
+                slot().creating = false;
+            }
+        }
+    }
+}
+
+/// Builds the window from tauri.conf.json, off screen until its page reports ready.
+fn create(app: &AppHandle) {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN)
+        .cloned();
+    let built = match config {
+        Some(c) => build(app, &c),
+        None => {
+            tracing::error!("tauri.conf.json has no main window");
+            slot().creating = false;
+            return;
+        }
     };
+    slot().creating = false;
+    match built {
+        Ok(_) => {
+            tracing::info!("main window created");
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(READY_FALLBACK).await;
+                let late = !slot().ready;
+                if late {
+                    if let Some(w) = app.get_webview_window(MAIN) {
+                        tracing::warn!("the window's page did not report ready; showing it anyway");
+                        present(&w);
+                    }
+                }
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "cannot create the main window"),
+    }
+}
+
+fn build(
+    app: &AppHandle,
+    config: &tauri::utils::config::WindowConfig,
+) -> tauri::Result<WebviewWindow> {
+    let mut tries = 0;
+    loop {
+        match WebviewWindowBuilder::from_config(app, config).and_then(|b| b.build()) {
+            // The window closed a moment ago and the main thread has not unregistered its
+            // label yet.
+            Err(
+                tauri::Error::WindowLabelAlreadyExists(_)
+                | tauri::Error::WebviewLabelAlreadyExists(_),
+            ) if tries < 40 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a window is being built right now.
+pub fn is_opening() -> bool {
+    slot().creating
+}
+
+/// The page has rendered its data: show the window and hand over the card to focus.
+pub fn page_ready(window: &WebviewWindow) -> Option<FocusChallengeEvent> {
+    let (focus, asked_at) = {
+        let mut s = slot();
+        s.ready = true;
+        (s.focus.take(), s.asked_at.take())
+    };
+    present(window);
+    tracing::info!(
+        open_ms = asked_at.map(|t| t.elapsed().as_millis() as u64),
+        focus = focus.is_some(),
+        "main window ready"
+    );
+    focus.map(|challenge_sid| FocusChallengeEvent { challenge_sid })
+}
+
+fn emit_focus(app: &AppHandle, challenge_sid: String) {
+    if let Err(e) = app.emit_to(
+        MAIN,
+        "focus-challenge",
+        FocusChallengeEvent { challenge_sid },
+    ) {
+        tracing::warn!(error = %e, "cannot emit focus-challenge");
+    }
+}
+
+fn present(w: &WebviewWindow) {
     for (what, r) in [
         ("show", w.show()),
         ("unminimize", w.unminimize()),
@@ -34,19 +199,17 @@ pub fn show(app: &AppHandle) {
     tracing::info!("main window shown");
 }
 
-/// Close hides the window; focus counts as user activity for the watcher.
+/// Close destroys the window (the app stays in the tray); focus counts as user activity.
 pub fn on_window_event(window: &tauri::Window, event: &WindowEvent) {
     if window.label() != MAIN {
         return;
     }
     match event {
-        WindowEvent::CloseRequested { api, .. } => {
-            api.prevent_close();
-            if let Err(e) = window.hide() {
-                tracing::warn!(error = %e, "hiding the window failed");
-            }
+        WindowEvent::Destroyed => {
             SHOWN.store(false, Ordering::Relaxed);
-            tracing::info!("main window hidden (close to tray)");
+            slot().ready = false;
+            tracing::info!("main window closed; its web view is gone");
+            crate::webkit::release_after_last_view(window.app_handle());
         }
         WindowEvent::Focused(true) => {
             if let Some(state) = window.try_state::<crate::state::AppState>() {

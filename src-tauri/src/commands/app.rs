@@ -1,9 +1,10 @@
 //! App-level commands: watcher control and information.
 
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, Manager, State, WebviewWindow};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::state::AppState;
+use assent_core::events::FocusChallengeEvent;
 use assent_core::views::{AppInfo, WatcherStatus};
 use assent_core::AppError;
 
@@ -34,6 +35,13 @@ pub fn open_demo(app: &AppHandle) -> Result<(), AppError> {
     app.opener()
         .open_url(url.as_str(), None::<&str>)
         .map_err(|e| AppError::Desktop(format!("cannot open the browser: {e}")))
+}
+
+/// The page has rendered its data: the window is shown now (a new one waits off screen for
+/// this) and learns which card it was opened for.
+#[tauri::command]
+pub async fn page_ready(window: WebviewWindow) -> Result<Option<FocusChallengeEvent>, AppError> {
+    Ok(crate::window::page_ready(&window))
 }
 
 /// App information.

@@ -32,6 +32,7 @@ macro_rules! app_commands {
             $crate::commands::app::watcher_status,
             $crate::commands::app::open_demo_site,
             $crate::commands::app::app_info,
+            $crate::commands::app::page_ready,
             $crate::commands::verification::verification_status,
             $crate::commands::verification::set_pin,
             $crate::commands::verification::set_verification_scope,
