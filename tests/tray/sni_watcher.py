@@ -33,6 +33,11 @@ import urllib.parse
 import urllib.request
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "bench"))
+import proctree  # noqa: E402 (process-tree probes shared with the bench)
+from x11 import close_window, window_visible  # noqa: E402
+
 from dbus_next import BusType, MessageType, Variant
 from dbus_next.aio import MessageBus
 from dbus_next.errors import DBusError
@@ -43,12 +48,19 @@ PATIENCE = 60.0  # seconds; a guard against hanging, not a speed check
 QUIET = 1.5  # seconds without LayoutUpdated after which the menu counts as settled
 WATCHER = "org.kde.StatusNotifierWatcher"
 ACCOUNT = "Tray test"
+# A second account for the closed-window checks: its one request gets a notification of its own
+# (two requests of one account are grouped, and a group offers only Open).
+CLOSED_ACCOUNT = "Closed window"
 # The app's default filter plus the watcher's debug lines: "check requested; polling now" proves
 # that a Check now click reached the watcher, "poll done" that a poll finished. Both module
 # paths the watcher has had.
 APP_LOG_FILTER = ("info,zbus=warn,tao=warn,wry=warn,tracing=warn,hyper=warn,reqwest=warn,"
                   "assent::core::watcher=debug,assent_core::watcher=debug")
 CHECK_REQUESTED = "check requested; polling now"
+# src-tauri/src/window.rs and webkit.rs.
+WINDOW_READY = "main window ready"
+WINDOW_READY_FOCUS = "focus=true"
+RELEASED = "released WebKit's leftovers"
 POLL_DONE = "poll done"
 
 
@@ -164,6 +176,12 @@ class RelyingParty:
         return self.post(f"v2/Services/{service}/Entities/{identity}/Challenges",
                          [("FactorSid", factor), ("Details.Message", message)])["sid"]
 
+    def challenge_status(self, service, identity, sid):
+        req = urllib.request.Request(f"{self.base}v2/Services/{service}/Entities/{identity}/Challenges/{sid}",
+                                     headers={"Authorization": self.auth})
+        with urllib.request.urlopen(req, timeout=PATIENCE) as resp:
+            return json.loads(resp.read())["status"]
+
     def set_error_rate(self, rate):
         self.post("_emulator/faults", [("ErrorRate", str(rate))])
 
@@ -264,17 +282,6 @@ class TrayMenu:
             return f"click on {label!r} failed again after a fresh read (id {fresh.ids[label]}): {e.text}"
 
 
-def window_visible(name="Assent"):
-    """True when an X window titled `name` is mapped (xdotool --onlyvisible)."""
-    r = subprocess.run(
-        ["xdotool", "search", "--onlyvisible", "--name", f"^{name}$"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    return r.returncode == 0 and r.stdout.strip() != ""
-
-
 async def poll(predicate, timeout=PATIENCE):
     """Polls a plain or async predicate every 0.2 s until true or `timeout`."""
     deadline = time.monotonic() + timeout
@@ -287,7 +294,7 @@ async def poll(predicate, timeout=PATIENCE):
         await asyncio.sleep(0.2)
 
 
-async def enrol(app_bin, env, rp):
+async def enrol(app_bin, env, rp, name=ACCOUNT):
     """Enrols one account through the CLI (same data dir as the app); returns (service,
     identity, factor SID)."""
     service = rp.create_service()
@@ -295,7 +302,7 @@ async def enrol(app_bin, env, rp):
     payload = json.dumps({"token": rp.access_token(service, identity), "serviceSid": service,
                           "identity": identity, "factorType": "push", "baseUrl": rp.api()})
     r = await asyncio.get_running_loop().run_in_executor(None, lambda: subprocess.run(
-        [app_bin, "enroll", "-", "--name", ACCOUNT, "--json"], input=payload, env=env,
+        [app_bin, "enroll", "-", "--name", name, "--json"], input=payload, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=PATIENCE))
     if r.returncode != 0:
         raise RuntimeError(f"assent enroll failed ({r.returncode}): {r.stdout} {r.stderr}")
@@ -342,6 +349,81 @@ async def held_ids_survive_changes(checks, menu, log, rp, service, identity, fac
     return label, sid
 
 
+def webkit_processes(pid):
+    """comm of each WebKit helper process (web, network) in the app's process tree."""
+    return [n for n in proctree.names(proctree.tree(pid)) if n.startswith("WebKit")]
+
+
+def web_processes(pid):
+    return [n for n in webkit_processes(pid) if n.startswith("WebKitWebProc")]
+
+
+async def close_to_tray(checks, app, app_log, what):
+    """Closes the window as a window manager's close button does; checks that the web view and
+    its web process go and that the app stays in the tray."""
+    mark = app_log.mark()
+    sent = close_window()
+    gone = sent > 0 and await poll(lambda: not window_visible())
+    no_web = gone and await poll(lambda: not web_processes(app.pid))
+    checks.record(f"{what}: closing the window ends its web process, the app stays in the tray",
+                  gone and no_web and app.poll() is None,
+                  f"close sent to {sent} window(s), window gone={gone}, "
+                  f"WebKit processes left={webkit_processes(app.pid)}, alive={app.poll() is None}")
+    return mark
+
+
+async def open_and_wait_ready(menu, app_log, label):
+    """Clicks `label` in the menu; None when the window is shown with its page ready, else why not."""
+    snap = await menu.read()
+    mark = app_log.mark()
+    failed = await menu.click(label, snap)
+    if failed:
+        return failed, mark
+    if not await poll(lambda: app_log.has(WINDOW_READY, since=mark) and window_visible()):
+        return (f"no {WINDOW_READY!r} in the app log or no visible window after {label!r} "
+                f"({app_log.path})"), mark
+    return None, mark
+
+
+async def window_lifecycle(checks, menu, app, app_log, rp, closed):
+    """No web view while closed: closing ends WebKit's web and network processes; a request that
+    arrives meanwhile still gets its notification and tray item and is approved from the
+    notification without a window; reopening shows a page that has its data."""
+    mark = await close_to_tray(checks, app, app_log, "first close")
+    released = await poll(lambda: app_log.has(RELEASED, since=mark))
+    checks.record("WebKit's network process is ended once no view is left",
+                  released and not webkit_processes(app.pid),
+                  f"released line={released}, WebKit processes left={webkit_processes(app.pid)}")
+
+    service, identity, factor = closed
+    message = "Approve me while the window is closed"
+    label = f"{CLOSED_ACCOUNT}: {message}"
+    sid = rp.create_challenge(service, identity, factor, message)
+
+    async def listed():
+        return label in (await menu.read()).ids
+    in_menu = await poll(listed)
+    # Logged once the notification server has returned the notification's id.
+    notified = await poll(lambda: any(f"challenge={sid}" in line for line in app_log.text()[mark:].splitlines()
+                                      if "notification shown" in line))
+    checks.record("a request that arrives while closed gets its tray item and notification",
+                  in_menu and notified, f"tray item={in_menu}, notification={notified} ({app_log.path})")
+    with open(os.environ["ASSENT_DUNST_PICK_FILE"], "w") as f:
+        f.write("^#Approve|,approve\\]\n")
+    subprocess.run(["dunstctl", "context"], check=False, timeout=PATIENCE)
+    approved = await poll(lambda: rp.challenge_status(service, identity, sid) == "approved")
+    checks.record("Approve from the notification works without creating a window",
+                  approved and not window_visible() and not web_processes(app.pid),
+                  f"server status approved={approved}, window visible={window_visible()}, "
+                  f"WebKit processes={webkit_processes(app.pid)}")
+
+    for i in range(3):
+        failed, _ = await open_and_wait_ready(menu, app_log, "Open Assent")
+        checks.record(f"reopen {i + 1}: Open Assent creates the window, shown once its page is ready",
+                      failed is None and bool(web_processes(app.pid)), failed or "no WebKit web process")
+        await close_to_tray(checks, app, app_log, f"reopen {i + 1}")
+
+
 async def main(app_bin, emulator_bin, log_path):
     checks = Checks()
     bus = await MessageBus(bus_type=BusType.SESSION).connect()
@@ -370,6 +452,7 @@ async def main(app_bin, emulator_bin, log_path):
         await emu.ready()
         rp = RelyingParty(emu)
         service, identity, factor = await enrol(app_bin, env, rp)
+        closed = await enrol(app_bin, env, rp, CLOSED_ACCOUNT)
         app = subprocess.Popen([app_bin, "--hidden", "--no-emulator"], env=env,
                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         app_log = AppLog(log_path)
@@ -401,6 +484,8 @@ async def main(app_bin, emulator_bin, log_path):
 
         hidden_at_start = not window_visible()
         checks.record("window starts hidden with --hidden", hidden_at_start, "a window titled Assent is visible")
+        checks.record("started --hidden, the app holds no web view (no WebKit process)",
+                      not webkit_processes(app.pid), f"WebKit processes: {webkit_processes(app.pid)}")
 
         # The retry must not hide a lost click: an ID the menu does not have, on a layout that
         # has not changed, is a failure.
@@ -421,20 +506,21 @@ async def main(app_bin, emulator_bin, log_path):
         checks.record("Check now reaches the watcher and the app keeps running", reached and alive,
                       failed or f"alive={alive}, {CHECK_REQUESTED!r} in the app log={reached} ({log_path})")
 
-        snap = await menu.read()
-        failed = await menu.click("Open Assent", snap)
-        shown = failed is None and await poll(window_visible)
-        checks.record("Open Assent shows the window", shown, failed or "no visible window titled Assent")
+        failed, _ = await open_and_wait_ready(menu, app_log, "Open Assent")
+        checks.record("Open Assent shows the window once its page has its data", failed is None, failed)
+
+        await window_lifecycle(checks, menu, app, app_log, rp, closed)
 
         if request is not None:
+            # From the tray while no window exists: the new window opens on that card.
             label, sid = request
-            snap = await menu.read()
-            mark = app_log.mark()
-            failed = await menu.click(label, snap)
-            reached = failed is None and await poll(
-                lambda: app_log.has(f"item=challenge:{factor}:{sid}", since=mark))
+            failed, mark = await open_and_wait_ready(menu, app_log, label)
+            reached = failed is None and app_log.has(f"item=challenge:{factor}:{sid}", since=mark)
             checks.record("a request's item reaches the app with its factor and challenge", reached,
                           failed or f"no 'item=challenge:{factor}:{sid}' in the app log ({log_path})")
+            focused = reached and app_log.has(WINDOW_READY_FOCUS, since=mark)
+            checks.record("the window opened from a request's item is handed that card to focus", focused,
+                          f"no {WINDOW_READY_FOCUS!r} after the click ({log_path})")
 
         snap = await menu.read()
         failed = await menu.click("Quit", snap)
