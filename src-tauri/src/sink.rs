@@ -85,10 +85,7 @@ impl EventSink for TauriSink {
             }
             AppEvent::EnrollRequest(view) => self.send("enroll-request", view),
             AppEvent::VerificationChanged(view) => self.send("verification-changed", view),
-            AppEvent::RelayedSignIn(ev) => {
-                self.send("relayed-sign-in", ev);
-                crate::window::show(&self.app);
-            }
+            AppEvent::RelayedSignIn(ev) => crate::window::show_relayed(&self.app, ev),
         }
     }
 }

@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 
 use tauri::{AppHandle, Emitter, Manager, WebviewWindow, WebviewWindowBuilder, WindowEvent};
 
-use assent_core::events::FocusChallengeEvent;
+use assent_core::events::{FocusChallengeEvent, PageHandover, RelayedSignInEvent};
 
 /// The main window's label (tauri.conf.json, where it has `"create": false`).
 pub const MAIN: &str = "main";
+
+/// Relayed sign-ins kept for a page that is not showing yet (the newest ones).
+const MAX_RELAYED: usize = 5;
 
 /// A window that never reports its page ready (a broken page) is shown after this anyway.
 const READY_FALLBACK: Duration = Duration::from_secs(3);
@@ -29,6 +32,8 @@ struct Slot {
     ready: bool,
     /// The card to focus once the page is ready (newest request wins).
     focus: Option<String>,
+    /// Relayed sign-ins blocked while no page was ready, newest first.
+    relayed: Vec<RelayedSignInEvent>,
     /// When the current opening was asked for (for the "window ready" log line).
     asked_at: Option<Instant>,
 }
@@ -37,6 +42,7 @@ static SLOT: Mutex<Slot> = Mutex::new(Slot {
     creating: false,
     ready: false,
     focus: None,
+    relayed: Vec::new(),
     asked_at: None,
 });
 
@@ -58,6 +64,26 @@ pub fn show(app: &AppHandle) {
 /// Opens the main window on a challenge's card.
 pub fn show_challenge(app: &AppHandle, challenge_sid: &str) {
     open(app, Some(challenge_sid.to_owned()));
+}
+
+/// Tells the user about a relayed (phished) sign-in: on the page if it is up, else kept for the
+/// page of the window this opens.
+pub fn show_relayed(app: &AppHandle, event: RelayedSignInEvent) {
+    {
+        let mut s = slot();
+        if !(s.ready && app.get_webview_window(MAIN).is_some()) {
+            s.relayed.retain(|r| r.challenge_sid != event.challenge_sid);
+            s.relayed.insert(0, event);
+            s.relayed.truncate(MAX_RELAYED);
+            drop(s);
+            show(app);
+            return;
+        }
+    }
+    if let Err(e) = app.emit_to(MAIN, "relayed-sign-in", event) {
+        tracing::warn!(error = %e, "cannot emit relayed-sign-in");
+    }
+    show(app);
 }
 
 fn open(app: &AppHandle, focus: Option<String>) {
@@ -159,20 +185,25 @@ pub fn is_opening() -> bool {
     slot().creating
 }
 
-/// The page has rendered its data: show the window and hand over the card to focus.
-pub fn page_ready(window: &WebviewWindow) -> Option<FocusChallengeEvent> {
-    let (focus, asked_at) = {
+/// The page has rendered its data: show the window and hand over what it has not heard of.
+pub fn page_ready(window: &WebviewWindow) -> PageHandover {
+    let (handover, asked_at) = {
         let mut s = slot();
         s.ready = true;
-        (s.focus.take(), s.asked_at.take())
+        let handover = PageHandover {
+            focus_challenge_sid: s.focus.take(),
+            relayed: std::mem::take(&mut s.relayed),
+        };
+        (handover, s.asked_at.take())
     };
     present(window);
     tracing::info!(
         open_ms = asked_at.map(|t| t.elapsed().as_millis() as u64),
-        focus = focus.is_some(),
+        focus = handover.focus_challenge_sid.is_some(),
+        relayed = handover.relayed.len(),
         "main window ready"
     );
-    focus.map(|challenge_sid| FocusChallengeEvent { challenge_sid })
+    handover
 }
 
 fn emit_focus(app: &AppHandle, challenge_sid: String) {

@@ -268,7 +268,7 @@ describe("App", () => {
       ],
       page_ready: () => {
         cardsAtReady = screen.queryAllByTestId("challenge-card").length;
-        return { challengeSid: "YC_tray" };
+        return { focusChallengeSid: "YC_tray", relayed: [] };
       },
     });
     render(App);
@@ -278,12 +278,35 @@ describe("App", () => {
     expect(calls.filter((c) => c.cmd === "page_ready")).toHaveLength(1);
   });
 
-  it("still works when the backend has nothing to focus on page_ready", async () => {
-    const calls = backend({ page_ready: () => null });
+  it("still works when the backend has nothing to hand over on page_ready", async () => {
+    const calls = backend({ page_ready: () => ({ focusChallengeSid: null, relayed: [] }) });
     render(App);
     await ready();
     await vi.waitFor(() => expect(calls.some((c) => c.cmd === "page_ready")).toBe(true));
     expect(document.activeElement?.hasAttribute("data-challenge-sid") ?? false).toBe(false);
+    expect(screen.queryByText(/Blocked/)).toBeNull();
+  });
+
+  it("shows a relayed sign-in that was blocked while the window was closed", async () => {
+    backend({
+      page_ready: () => ({
+        focusChallengeSid: null,
+        relayed: [
+          {
+            factorSid: "YF1",
+            accountName: "Bank",
+            challengeSid: "YC_relayed",
+            origin: "http://phish.example",
+            expectedOrigin: "https://bank.example",
+            denied: true,
+          },
+        ],
+      }),
+    });
+    render(App);
+    await ready();
+    await vi.waitFor(() => expect(screen.getByTestId("relayed-warning")).toBeInTheDocument());
+    expect(screen.getByTestId("relayed-origin")).toHaveTextContent("http://phish.example");
   });
 
   it("removes an account after confirmation and opens history and settings", async () => {

@@ -10,7 +10,8 @@ use ts_rs::{Config, ExportError, TS};
 use crate::enroll_requests::{EnrollPreview, EnrollRequestView};
 use crate::error::{AppErrorCode, ErrorView, ServerErrorView};
 use crate::events::{
-    ChallengeRemovedEvent, EnrollProgressEvent, FocusChallengeEvent, RelayedSignInEvent,
+    ChallengeRemovedEvent, EnrollProgressEvent, FocusChallengeEvent, PageHandover,
+    RelayedSignInEvent,
 };
 use crate::settings::Settings;
 use crate::views::{
@@ -40,6 +41,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     FocusChallengeEvent::export_all(&cfg)?;
     ChallengeRemovedEvent::export_all(&cfg)?;
     RelayedSignInEvent::export_all(&cfg)?;
+    PageHandover::export_all(&cfg)?;
     crate::local_endpoint::EndpointStatus::export_all(&cfg)?;
     EnrollRequestView::export_all(&cfg)?;
     EnrollPreview::export_all(&cfg)?;

@@ -24,6 +24,17 @@ pub struct FocusChallengeEvent {
     pub challenge_sid: String,
 }
 
+/// Result of `page_ready`: what a new page must know that happened while no page showed it
+/// (the window is created when opened, so events sent before it listened are kept here).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PageHandover {
+    /// YC… SID of the card the window was opened for (tray item, notification).
+    pub focus_challenge_sid: Option<String>,
+    /// Relayed sign-ins blocked while no page showed them, newest first.
+    pub relayed: Vec<RelayedSignInEvent>,
+}
+
 /// Why a challenge left the pending list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@ use tauri::{AppHandle, Manager, State, WebviewWindow};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::state::AppState;
-use assent_core::events::FocusChallengeEvent;
+use assent_core::events::PageHandover;
 use assent_core::views::{AppInfo, WatcherStatus};
 use assent_core::AppError;
 
@@ -38,9 +38,9 @@ pub fn open_demo(app: &AppHandle) -> Result<(), AppError> {
 }
 
 /// The page has rendered its data: the window is shown now (a new one waits off screen for
-/// this) and learns which card it was opened for.
+/// this) and learns which card it was opened for and what it missed.
 #[tauri::command]
-pub async fn page_ready(window: WebviewWindow) -> Result<Option<FocusChallengeEvent>, AppError> {
+pub async fn page_ready(window: WebviewWindow) -> Result<PageHandover, AppError> {
     Ok(crate::window::page_ready(&window))
 }
 

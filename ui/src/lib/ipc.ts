@@ -16,6 +16,7 @@ import type {
   ErrorCode,
   FocusChallengeEvent,
   HistoryPage,
+  PageHandover,
   PendingChallenge,
   RelayedSignInEvent,
   Settings,
@@ -98,8 +99,8 @@ export const api = {
   /** Drops a waiting deep link (the user cancelled). */
   dismissEnrollRequest: (requestId: string) => call<null>("dismiss_enroll_request", { requestId }),
   /** This page has rendered its data: the backend shows the window now and hands over the card
-   * it was opened for (a tray item or a notification), or `null`. */
-  pageReady: () => call<FocusChallengeEvent | null>("page_ready"),
+   * it was opened for (a tray item or a notification) and what happened before it listened. */
+  pageReady: () => call<PageHandover>("page_ready"),
   /** Whether approving asks for the app PIN, for which accounts, and any lock. */
   verificationStatus: () => call<VerificationView>("verification_status"),
   /** Sets the app PIN; `current` is needed when one is set already. */

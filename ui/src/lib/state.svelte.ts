@@ -222,11 +222,18 @@ export class AppState {
   private async reportReady(): Promise<void> {
     await tick();
     try {
-      const opened = await api.pageReady();
-      if (opened) this.pending.requestFocus(opened.challengeSid);
+      const missed = await api.pageReady();
+      for (const r of [...missed.relayed].reverse()) this.noteRelayed(r);
+      if (missed.focusChallengeSid) this.pending.requestFocus(missed.focusChallengeSid);
     } catch {
       /* the backend shows the window by itself after a while */
     }
+  }
+
+  /** Shows a relayed (phished) sign-in that was blocked, newest first. */
+  noteRelayed(e: RelayedSignInEvent): void {
+    this.relayed = [e, ...this.relayed.filter((r) => r.challengeSid !== e.challengeSid)].slice(0, 5);
+    this.announce(`Blocked a sign-in to ${e.accountName} from ${e.origin}.`);
   }
 
   /** Subscribes to every backend event; returns the unsubscribe function. */
@@ -240,10 +247,7 @@ export class AppState {
         if (isEnrollRequest(e)) this.openEnroll(e);
       }),
       events.verificationChanged((v) => (this.verification = v)),
-      events.relayedSignIn((e) => {
-        this.relayed = [e, ...this.relayed.filter((r) => r.challengeSid !== e.challengeSid)].slice(0, 5);
-        this.announce(`Blocked a sign-in to ${e.accountName} from ${e.origin}.`);
-      }),
+      events.relayedSignIn((e) => this.noteRelayed(e)),
       events.challengeRemoved((e) => {
         this.pending.removed(e);
         if (e.reason === "answered_elsewhere") this.announce("Sign-in request answered on another device.");

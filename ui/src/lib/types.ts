@@ -23,6 +23,7 @@ export type { PendingChallenge } from "./bindings/PendingChallenge";
 export type { Settings } from "./bindings/Settings";
 export type { WatcherStatus } from "./bindings/WatcherStatus";
 export type { RelayedSignInEvent } from "./bindings/RelayedSignInEvent";
+export type { PageHandover } from "./bindings/PageHandover";
 export type { EndpointStatus } from "./bindings/EndpointStatus";
 export type { DenyReason } from "./bindings/DenyReason";
 export type { DenyAllReport } from "./bindings/DenyAllReport";
