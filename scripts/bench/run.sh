@@ -32,15 +32,16 @@ run_step() {
 rm -rf "$BENCH_RESULTS/parts" "$BENCH_LOGS"
 mkdir -p "$BENCH_RESULTS/parts" "$BENCH_LOGS"
 
-# Python with `cryptography` (the bench's device signs ES256 JWTs).
+# Python with `cryptography` (the bench's device signs ES256 JWTs) and `dbus_next` (the window
+# phase clicks the tray menu); Debian's python3 has both (python3-cryptography, python3-dbus-next).
 PY=""
-for cand in python3 /usr/bin/python3; do
-    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import cryptography' 2>/dev/null; then
+for cand in /usr/bin/python3 python3; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import cryptography, dbus_next' 2>/dev/null; then
         PY=$(command -v "$cand")
         break
     fi
 done
-[ -n "$PY" ] || die "no python3 with the cryptography module (apt-get install python3-cryptography)"
+[ -n "$PY" ] || die "no python3 with the cryptography and dbus_next modules (apt-get install python3-cryptography python3-dbus-next)"
 
 # Load generator and desktop probes from apt; Prism and the Tauri CLI from npm, in the target dir.
 missing_apt=()

@@ -12,7 +12,7 @@ import time
 
 from stats import PARTS, RESULTS, ROOT
 
-ORDER = ["notify", "approve-window", "silent", "library", "startup", "soak", "sizes", "throughput"]
+ORDER = ["notify", "approve-window", "silent", "library", "startup", "window", "soak", "sizes", "throughput"]
 
 
 def fmt(v):
