@@ -33,6 +33,10 @@ const ICON_NORMAL: &[u8] = include_bytes!("../../icons/tray.png");
 const ICON_PENDING: &[u8] = include_bytes!("../../icons/tray-pending.png");
 
 /// Menu item ids (stable: the tray test clicks them by label, logs name them by id).
+/// The pause's name and its way out, the same words as the window's (ui/src/lib/pause.ts).
+const PAUSE_LABEL: &str = "Pause notifications";
+const RESUME_LABEL: &str = "Resume notifications";
+
 mod id {
     pub const OPEN: &str = "open";
     pub const CHALLENGE_PREFIX: &str = "challenge:";
@@ -182,13 +186,7 @@ fn build_menu(app: &AppHandle) -> tauri::Result<TrayMenu> {
         false,
         None::<&str>,
     )?;
-    let resume = MenuItem::with_id(
-        app,
-        id::RESUME,
-        "Resume notifications",
-        paused,
-        None::<&str>,
-    )?;
+    let resume = MenuItem::with_id(app, id::RESUME, RESUME_LABEL, paused, None::<&str>)?;
     let autostart = CheckMenuItem::with_id(
         app,
         id::AUTOSTART,
@@ -200,7 +198,7 @@ fn build_menu(app: &AppHandle) -> tauri::Result<TrayMenu> {
     let pause = Submenu::with_id_and_items(
         app,
         "pause",
-        "Pause notifications",
+        PAUSE_LABEL,
         true,
         &[
             &MenuItem::with_id(app, id::PAUSE_HOUR, "For 1 hour", true, None::<&str>)?,
@@ -434,7 +432,14 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
 
 #[cfg(test)]
 mod tests {
-    use super::{challenge_of, dedup_keys, menu_label, plan, Op};
+    use super::{challenge_of, dedup_keys, menu_label, plan, Op, PAUSE_LABEL, RESUME_LABEL};
+
+    #[test]
+    fn pause_has_the_windows_name() {
+        let ui = include_str!("../../ui/src/lib/pause.ts");
+        assert!(ui.contains(&format!("PAUSE_NAME = \"{PAUSE_LABEL}\";")));
+        assert!(ui.contains(&format!("RESUME_LABEL = \"{RESUME_LABEL}\";")));
+    }
 
     #[test]
     fn labels_are_one_line_bounded_and_escape_mnemonics() {

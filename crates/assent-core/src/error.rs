@@ -316,6 +316,10 @@ impl AppError {
             code: self.code(),
             message: self.to_string(),
             server: self.server(),
+            host: match self {
+                AppError::VerifyPush(e) => e.network_host(),
+                _ => None,
+            },
         }
     }
 }
@@ -336,6 +340,11 @@ pub struct ErrorView {
     pub message: String,
     /// The server's error body, if any.
     pub server: Option<ServerErrorView>,
+    /// For a network error, the host it could not reach ("verify.example.com",
+    /// "127.0.0.1:8790"): the human part of the offline banner, where `message` is the detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub host: Option<String>,
 }
 
 impl std::fmt::Display for ErrorView {

@@ -273,6 +273,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// For a transport failure, the host (and port, when not the scheme's default) of the
+    /// request that failed: what a person can be told Assent cannot reach. `None` otherwise.
+    pub fn network_host(&self) -> Option<String> {
+        let Error::Network { source, .. } = self else {
+            return None;
+        };
+        let url = source.downcast_ref::<reqwest::Error>()?.url()?;
+        let host = url.host_str()?;
+        Some(match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        })
+    }
+
     /// The stable code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {

@@ -298,4 +298,20 @@ mod tests {
         assert!(html.message.contains("Bad gateway"));
         assert_eq!(parse_api_error(500, b"").message, "HTTP status 500");
     }
+
+    #[tokio::test]
+    async fn a_refused_connection_names_its_host_but_not_its_path() {
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = reqwest::get(format!("http://127.0.0.1:{port}/v2/Services/VA1/Factors"))
+            .await
+            .unwrap_err();
+        let e = network_error(e);
+        assert_eq!(e.network_host(), Some(format!("127.0.0.1:{port}")));
+        assert_eq!(Error::ResponseTooLarge { limit: 1 }.network_host(), None);
+    }
 }

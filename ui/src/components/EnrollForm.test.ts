@@ -17,6 +17,28 @@ function only(calls: Call[], cmd: string): Call[] {
 }
 
 describe("EnrollForm", () => {
+  it("warns before it starts when the pasted identity is already enrolled, and refuses to add it", async () => {
+    const calls = mockBackend({
+      preview_enroll_payload: (a) =>
+        String(a.text).includes("other")
+          ? enrollPreview({ identity: "bob", accountName: "Shop (bob)" })
+          : enrollPreview({ existingAccount: "Bank <b>me</b>", accountName: "Bank (alice)" }),
+    });
+    render(EnrollForm, { oncomplete: vi.fn(), oncancel: vi.fn() });
+    await flush();
+    await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: LINK } });
+    const warn = await screen.findByTestId("enroll-already");
+    expect(warn).toHaveTextContent("This account is already in Assent as “Bank <b>me</b>”.");
+    expect(warn.querySelector("b")).toBeNull();
+    expect(screen.getByTestId("enroll-submit")).toBeDisabled();
+    // Another paste that is not enrolled yet lifts the warning and names the new account.
+    await fireEvent.input(screen.getByTestId("enroll-input"), { target: { value: LINK + "&other=1" } });
+    await vi.waitFor(() => expect(screen.queryByTestId("enroll-already")).toBeNull());
+    expect(screen.getByTestId("enroll-name")).toHaveAttribute("placeholder", "Shop (bob)");
+    expect(screen.getByTestId("enroll-submit")).toBeEnabled();
+    expect(only(calls, "enroll")).toEqual([]);
+  });
+
   it("enrols the pasted text with the optional name, showing progress steps from events", async () => {
     const result = deferred<Account>();
     const calls = mockBackend({
@@ -35,7 +57,10 @@ describe("EnrollForm", () => {
     expect(preview).toHaveTextContent("alice@example.com");
     expect(preview).toHaveTextContent("http://127.0.0.1:8790");
     expect(preview).not.toHaveTextContent("secret");
-    expect(screen.getByTestId("enroll-name")).toHaveAttribute("placeholder", "e.g. Work (alice@example.com)");
+    // The name the app will use when the field stays empty, from the backend's preview.
+    expect(screen.getByTestId("enroll-name")).toHaveAttribute("placeholder", "127.0.0.1:8790 (alice)");
+    expect(screen.getByTestId("enroll-name-help")).toHaveTextContent("Leave it empty to call it “127.0.0.1:8790 (alice)”.");
+    expect(screen.queryByTestId("enroll-already")).toBeNull();
     await fireEvent.input(screen.getByTestId("enroll-name"), { target: { value: " Bank " } });
     await fireEvent.click(screen.getByTestId("enroll-submit"));
 

@@ -47,18 +47,40 @@ describe("Settings", () => {
     expect(calls.filter((c) => c.cmd === "update_settings")).toHaveLength(0);
   });
 
-  it("shows and changes the pause state", async () => {
+  it("shows and changes the pause state, named as the tray names it", async () => {
     let stored = settings({ pausedUntil: "forever" });
     const calls = mockBackend({ get_settings: () => stored, update_settings: (a) => (stored = a.settings as Settings) });
     render(SettingsView, { watcher: watcher({ paused: true }), onback: vi.fn() });
-    await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Paused until you resume"));
-    await fireEvent.click(screen.getByRole("button", { name: "Resume" }));
-    await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Active"));
+    expect(screen.getByRole("group", { name: "Pause notifications" })).toHaveTextContent("Requests still appear in this window");
+    await vi.waitFor(() =>
+      expect(screen.getByTestId("pause-state")).toHaveTextContent("Notifications are paused until you resume them"),
+    );
+    await fireEvent.click(screen.getByRole("button", { name: "Resume notifications" }));
+    await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Notifications are on"));
     expect(calls[calls.length - 1]?.args).toEqual({ settings: settings({ pausedUntil: null }) });
-    await fireEvent.click(screen.getByRole("button", { name: "Pause for 1 hour" }));
-    await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Paused until"));
+    await fireEvent.click(screen.getByRole("button", { name: "For 1 hour" }));
+    await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Notifications are paused until"));
     const until = (calls[calls.length - 1]?.args.settings as Settings).pausedUntil!;
     expect(Date.parse(until) - Date.now()).toBeGreaterThan(3500_000);
+  });
+
+  it("follows a resume from the banner or the tray without losing form edits", async () => {
+    let stored = settings({ pausedUntil: "forever" });
+    mockBackend({ get_settings: () => stored });
+    const { rerender } = render(SettingsView, { watcher: watcher({ paused: true }), onback: vi.fn() });
+    await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("paused until you resume"));
+    const poll = screen.getByLabelText("Check every (seconds)");
+    await fireEvent.input(poll, { target: { value: "7" } });
+    stored = settings({ pausedUntil: null });
+    await rerender({ watcher: watcher({ paused: false }) });
+    await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Notifications are on"));
+    expect(poll).toHaveValue(7);
+  });
+
+  it("does not call an expired pause a pause", async () => {
+    mockBackend({ get_settings: () => settings({ pausedUntil: "2020-01-01T00:00:00Z" }) });
+    render(SettingsView, { watcher: watcher({ paused: false }), onback: vi.fn() });
+    await vi.waitFor(() => expect(screen.getByTestId("pause-state")).toHaveTextContent("Notifications are on"));
   });
 
   it("shows a load error", async () => {

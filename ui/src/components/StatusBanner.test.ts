@@ -19,12 +19,41 @@ describe("StatusBanner", () => {
       now: NOW,
     });
     const banner = screen.getByTestId("offline-banner");
-    expect(banner).toHaveTextContent("Offline");
+    expect(screen.getByTestId("offline-title")).toHaveTextContent("Can't reach the server — retrying");
     expect(banner).not.toHaveTextContent("Could not reach the server.");
-    expect(banner).toHaveTextContent("dns error");
+    expect(screen.getByTestId("offline-details")).toHaveTextContent("dns error");
     expect(banner).toHaveTextContent(/Offline since .*\(10 min ago\)/);
     await fireEvent.click(screen.getByRole("button", { name: /Try now/ }));
     expect(calls).toEqual([{ cmd: "check_now", args: {} }]);
+  });
+
+  it("names the host it cannot reach and keeps the raw request and OS error behind Details", () => {
+    const raw =
+      "network error: could not connect: error sending request for url (http://127.0.0.1:8790/v2/Services/VA1/Entities/e/Challenges?Status=pending): tcp connect error: Connection refused (os error 111)";
+    render(StatusBanner, {
+      watcher: watcher({ online: false, lastError: { ...appError("network", raw), host: "127.0.0.1:8790" } }),
+      now: NOW,
+    });
+    const title = screen.getByTestId("offline-title");
+    expect(title).toHaveTextContent("Can't reach 127.0.0.1:8790 — retrying");
+    const details = screen.getByTestId("offline-details");
+    expect(details.tagName).toBe("DETAILS");
+    expect(details).not.toHaveAttribute("open");
+    expect(details).toHaveTextContent("os error 111");
+    // Outside Details nothing says the URL or the OS error.
+    const visible = [...screen.getByTestId("offline-banner").querySelectorAll("p")].filter((p) => !details.contains(p));
+    for (const p of visible) {
+      expect(p.textContent).not.toMatch(/os error|http:\/\/|Challenges/);
+    }
+  });
+
+  it("renders a hostile host as text", () => {
+    render(StatusBanner, {
+      watcher: watcher({ online: false, lastError: { ...appError("network", "x"), host: "<img src=x onerror=alert(1)>" } }),
+      now: NOW,
+    });
+    expect(screen.getByTestId("offline-title")).toHaveTextContent("Can't reach <img src=x onerror=alert(1)> — retrying");
+    expect(screen.getByTestId("offline-banner").querySelector("img")).toBeNull();
   });
 
   it("says which server's clock is implausibly off, and by how much", () => {
@@ -53,23 +82,34 @@ describe("StatusBanner", () => {
     expect(screen.getByTestId("offline-banner")).toHaveTextContent("HTTP 503");
   });
 
-  it("shows the paused banner and an error banner that can be dismissed", async () => {
+  it("shows the paused banner, says requests still appear, and resumes from it", async () => {
     const ondismiss = vi.fn();
-    const onsettings = vi.fn();
+    const onresume = vi.fn(() => Promise.resolve());
     render(StatusBanner, {
       watcher: watcher({ paused: true }),
       error: appError("storage", "cannot write"),
       now: NOW,
       ondismiss,
-      onsettings,
+      onresume,
     });
-    expect(screen.getByTestId("paused-banner")).toHaveTextContent("paused");
-    await fireEvent.click(screen.getByRole("button", { name: "Resume…" }));
-    expect(onsettings).toHaveBeenCalledOnce();
+    expect(screen.getByTestId("paused-banner")).toHaveTextContent("Notifications are paused — requests still appear here");
+    await fireEvent.click(screen.getByRole("button", { name: "Resume notifications" }));
+    expect(onresume).toHaveBeenCalledOnce();
     expect(screen.getByTestId("error-banner")).toHaveTextContent("cannot write");
     await fireEvent.click(screen.getByRole("button", { name: "Dismiss" }));
     expect(ondismiss).toHaveBeenCalledOnce();
   });
+
+  it("says when resuming failed", async () => {
+    render(StatusBanner, {
+      watcher: watcher({ paused: true }),
+      now: NOW,
+      onresume: () => Promise.reject(appError("storage", "disk full")),
+    });
+    await fireEvent.click(screen.getByRole("button", { name: "Resume notifications" }));
+    await vi.waitFor(() => expect(screen.getByTestId("paused-banner")).toHaveTextContent("Resume failed"));
+  });
+
   it("says the keychain is locked and what to do while the server is reachable", async () => {
     const calls = mockBackend({ check_now: () => null });
     render(StatusBanner, {

@@ -236,6 +236,24 @@ export class AppState {
     this.announce(`Blocked a sign-in to ${e.accountName} from ${e.origin}.`);
   }
 
+  /** Ends a pause from any screen (the paused banner): the stored settings with
+   * `pausedUntil` cleared. The backend then sends the new `watcher-status`. */
+  async resumeNotifications(): Promise<void> {
+    const current = await api.getSettings();
+    this.settings = await api.updateSettings({ ...current, pausedUntil: null });
+  }
+
+  /** An answer is activity: the backend records it but sends no new account list, so "last
+   * activity" follows here. Never moves a time backwards. */
+  touchAccount(factorSid: string, at: string | null): void {
+    const t = at ?? new Date(this.now).toISOString();
+    this.accounts = this.accounts.map((a) =>
+      a.factorSid === factorSid && (!a.lastActivityAt || Date.parse(a.lastActivityAt) < Date.parse(t))
+        ? { ...a, lastActivityAt: t }
+        : a,
+    );
+  }
+
   /** Subscribes to every backend event; returns the unsubscribe function. */
   subscribe(): () => void {
     return subscribeAll([
@@ -253,6 +271,7 @@ export class AppState {
         if (e.reason === "answered_elsewhere") this.announce("Sign-in request answered on another device.");
       }),
       events.challengeAnswered((c) => {
+        this.touchAccount(c.factorSid, c.respondedAt);
         if (this.pending.answered(c)) this.announce(`Sign-in request ${c.status}.`);
       }),
     ]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countdownStep, formatCountdown, formatRelative, isUrgent, remainingMs, spokenDuration } from "./time";
+import { countdownStep, formatCountdown, formatRelative, formatWhen, isUrgent, remainingMs, spokenDuration } from "./time";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 
@@ -58,8 +58,42 @@ describe("formatRelative", () => {
   it("reads a future time (clock skew) as just now", () => {
     expect(formatRelative("2026-11-26T12:03:00Z", NOW)).toBe("just now");
   });
-  it("falls back to a date after a week", () => {
-    expect(formatRelative("2026-10-01T12:00:00Z", NOW)).toMatch(/2026/);
+  it("falls back to formatWhen after a week", () => {
+    expect(formatRelative("2026-10-01T12:00:00Z", NOW)).toBe(formatWhen("2026-10-01T12:00:00Z", NOW));
+    expect(formatRelative("2026-10-01T12:00:00Z", NOW)).toMatch(/Oct/);
+  });
+  it("changes as the clock moves on, with the same input", () => {
+    const at = "2026-11-26T11:59:30Z";
+    expect(formatRelative(at, NOW)).toBe("just now");
+    expect(formatRelative(at, NOW + 5 * 60_000)).toBe("6 min ago");
+  });
+});
+
+describe("formatWhen", () => {
+  // Local times, so the test means the same in every time zone.
+  const local = (y: number, mo: number, d: number, h: number, mi: number) => new Date(y, mo, d, h, mi).toISOString();
+  const now = new Date(2026, 10, 26, 18, 0).getTime();
+  const time = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+
+  it("writes today's times as the time of day only", () => {
+    const at = local(2026, 10, 26, 16, 5);
+    expect(formatWhen(at, now)).toBe(time(at));
+    expect(formatWhen(at, now)).not.toMatch(/Nov|2026/);
+  });
+  it("adds the date on another day and the year in another year, always with the time", () => {
+    const earlier = local(2026, 10, 25, 16, 5);
+    expect(formatWhen(earlier, now)).toMatch(/Nov/);
+    expect(formatWhen(earlier, now)).not.toMatch(/2026/);
+    expect(formatWhen(earlier, now)).toContain(time(earlier));
+    const lastYear = local(2025, 10, 26, 16, 5);
+    expect(formatWhen(lastYear, now)).toMatch(/2025/);
+    expect(formatWhen(lastYear, now)).toContain(time(lastYear));
+    // A future date in another year too (a pause or quiet time ending next year).
+    expect(formatWhen(local(2027, 0, 2, 9, 0), now)).toMatch(/2027/);
+  });
+  it("says unknown for garbage", () => {
+    expect(formatWhen("garbage", now)).toBe("unknown");
+    expect(formatWhen("", now)).toBe("unknown");
   });
 });
 

@@ -33,7 +33,7 @@ export function spokenDuration(ms: number): string {
   return parts.join(" ");
 }
 
-/** "just now", "5 min ago", "3 h ago", "yesterday", else a short date. Future dates (clock skew)
+/** "just now", "5 min ago", "3 h ago", "yesterday", "3 days ago", else `formatWhen`. Future dates (clock skew)
  * read as "just now". */
 export function formatRelative(iso: string | null, now: number): string {
   if (!iso) return "never";
@@ -48,42 +48,26 @@ export function formatRelative(iso: string | null, now: number): string {
   const days = Math.round(hours / 24);
   if (days === 1) return "yesterday";
   if (days < 7) return `${days} days ago`;
-  return formatDate(iso);
+  return formatWhen(iso, now);
 }
 
-/** Short local date, e.g. "Nov 26, 2026". */
-export function formatDate(iso: string): string {
+/** The one way the window writes a point in time: the local time of day ("16:05"), with the
+ * date before it when it is not today ("Nov 26, 16:05") and the year when it is not this year
+ * ("Nov 26, 2025, 16:05"). "unknown" for an unparsable date. */
+export function formatWhen(iso: string, now: number): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "unknown";
-  return d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
-}
-
-/** Local date and time, e.g. "Nov 26, 2026, 16:05:09". */
-export function formatDateTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "unknown";
+  const today = new Date(now);
+  const sameYear = d.getFullYear() === today.getFullYear();
+  const sameDay = sameYear && d.getMonth() === today.getMonth() && d.getDate() === today.getDate();
+  const time: Intl.DateTimeFormatOptions = { hour: "2-digit", minute: "2-digit" };
+  if (sameDay) return d.toLocaleTimeString(undefined, time);
   return d.toLocaleString(undefined, {
-    year: "numeric",
+    ...(sameYear ? {} : { year: "numeric" }),
     month: "short",
     day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
+    ...time,
   });
-}
-
-/** Short local date and time, e.g. "Nov 26, 16:05". */
-export function formatShort(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "unknown";
-  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-}
-
-/** Local time of day, e.g. "16:05". */
-export function formatTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "unknown";
-  return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
 }
 
 /** Seconds left at which a countdown is spoken (polite, once each): coarse, so a screen reader

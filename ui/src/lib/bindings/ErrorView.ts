@@ -18,4 +18,9 @@ message: string,
 /**
  * The server's error body, if any.
  */
-server: ServerErrorView | null, };
+server: ServerErrorView | null, 
+/**
+ * For a network error, the host it could not reach ("verify.example.com",
+ * "127.0.0.1:8790"): the human part of the offline banner, where `message` is the detail.
+ */
+host?: string, };
