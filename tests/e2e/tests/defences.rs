@@ -468,6 +468,17 @@ async fn deny_reasons_reach_the_server_and_not_me_quiets_the_account() {
     );
 }
 
+/// The `until=` of an "account quieted" log line (`2026-12-02 16:01:22.279492804 UTC`).
+fn quiet_end(line: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    let text = line
+        .split_once("until=")
+        .map(|(_, rest)| rest.trim_end())
+        .ok_or_else(|| Error::Assertion(format!("no until= in the app log line {line:?}")))?;
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f UTC")
+        .map(|t| t.and_utc())
+        .map_err(|e| Error::Assertion(format!("cannot read until={text:?}: {e}")))
+}
+
 /// How long "This wasn't me" quiets an account in [`a_quiet_account_is_loud_again_when_the_quiet_ends`].
 const SHORT_QUIET_SECS: u64 = 4;
 
@@ -488,9 +499,17 @@ async fn a_quiet_account_is_loud_again_when_the_quiet_ends() {
             expect_denied_with(s, &who, &sid, "not_me").await?;
             // The server learns the deny before the app records the quiet, so wait for the
             // log line (the badge may already be gone again by then).
-            s.app
+            let line = s
+                .app
                 .wait_log(&["account quieted", &who.factor_sid])
                 .await?;
+            // A badge count of 0 proves nothing before the quiet has ended (the badge may not
+            // be rendered yet): wait for the end the app logged, on the same clock.
+            let until = quiet_end(&line)?;
+            wait::until("the quiet to end", PATIENCE, || async {
+                Ok((chrono::Utc::now() > until).then_some(()))
+            })
+            .await?;
             // The badge goes when the quiet ends, without a reload.
             wait::until("the quiet badge to go", PATIENCE, || async {
                 Ok((s.app.count(&quieted).await? == 0).then_some(()))
