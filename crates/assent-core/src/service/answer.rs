@@ -15,6 +15,9 @@ use crate::verification::Pin;
 use crate::views::{ChallengeKey, ChallengeView, PendingChallenge};
 use crate::AppError;
 
+/// A challenge answer's `Metadata`.
+type Metadata = std::collections::BTreeMap<String, String>;
+
 /// What the user answered, with what the defences need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -109,21 +112,7 @@ impl Core {
             factor: parse_factor(factor_sid)?,
             challenge: parse_challenge(challenge_sid)?,
         };
-        let (decision, entered, metadata) = match &answer {
-            Answer::Approve { code, pin } => {
-                self.verify_user(&key.factor, pin.as_ref()).await?;
-                let entered = code
-                    .as_deref()
-                    .map(|c| {
-                        MatchCode::parse(c.trim()).ok_or_else(|| {
-                            AppError::Input("the matching number must be two digits".into())
-                        })
-                    })
-                    .transpose()?;
-                (Decision::Approve, entered, None)
-            }
-            Answer::Deny { reason } => (Decision::Deny, None, reason.map(DenyReason::metadata)),
-        };
+        let (decision, entered, metadata) = self.prepare(&key, &answer).await?;
         let shown = self.watcher.displayed(&key);
         tracing::info!(challenge = %key, decision = %decision, shown = shown.is_some(), "answering challenge");
         let failure: Mutex<Option<MatchFailure>> = Mutex::new(None);
@@ -175,21 +164,50 @@ impl Core {
                     MatchFailure::Wrong => Err(self.deny_wrong_match(&key, shown.as_ref()).await),
                 }
             }
-            (Err(e), _) => {
-                let err = AppError::from(e);
-                tracing::warn!(challenge = %key, code = %err.code(), "answer failed");
-                if matches!(
-                    err.code(),
-                    crate::error::AppErrorCode::ExpiredChallenge
-                        | crate::error::AppErrorCode::AlreadyResponded
-                ) {
-                    if let Ok(c) = self.client.get_challenge(&key.factor, &key.challenge).await {
-                        self.watcher.resolved(&key, &ChallengeView::from(&c));
-                    }
-                }
-                Err(err)
+            (Err(e), _) => Err(self.answer_failed(&key, e).await),
+        }
+    }
+
+    /// What an answer sends: the decision, the number entered and the deny reason's metadata.
+    /// An approval checks the app PIN first, and a malformed number is `input`; in both
+    /// cases nothing is sent.
+    async fn prepare(
+        &self,
+        key: &ChallengeKey,
+        answer: &Answer,
+    ) -> Result<(Decision, Option<MatchCode>, Option<Metadata>), AppError> {
+        Ok(match answer {
+            Answer::Approve { code, pin } => {
+                self.verify_user(&key.factor, pin.as_ref()).await?;
+                let entered = code
+                    .as_deref()
+                    .map(|c| {
+                        MatchCode::parse(c.trim()).ok_or_else(|| {
+                            AppError::Input("the matching number must be two digits".into())
+                        })
+                    })
+                    .transpose()?;
+                (Decision::Approve, entered, None)
+            }
+            Answer::Deny { reason } => (Decision::Deny, None, reason.map(DenyReason::metadata)),
+        })
+    }
+
+    /// A failed answer's error. On "already answered" or "expired" the card is dropped, with
+    /// the challenge's final state.
+    async fn answer_failed(&self, key: &ChallengeKey, e: verify_push::Error) -> AppError {
+        let err = AppError::from(e);
+        tracing::warn!(challenge = %key, code = %err.code(), "answer failed");
+        if matches!(
+            err.code(),
+            crate::error::AppErrorCode::ExpiredChallenge
+                | crate::error::AppErrorCode::AlreadyResponded
+        ) {
+            if let Ok(c) = self.client.get_challenge(&key.factor, &key.challenge).await {
+                self.watcher.resolved(key, &ChallengeView::from(&c));
             }
         }
+        err
     }
 
     /// The answer of a notification's button. Approve is one click only while the challenge is

@@ -175,6 +175,21 @@ impl Core {
             )
             .await;
         let evaluation = evaluation.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.silent_settled(factor, key, origin, nonce, result, evaluation)
+            .await
+    }
+
+    /// What the signed approval's `result` means, given the rules' `evaluation` of the
+    /// challenge fetched for signing (`None` when the check stopped before the rules).
+    async fn silent_settled(
+        &self,
+        factor: &verify_push::Factor,
+        key: &ChallengeKey,
+        origin: Option<&str>,
+        nonce: &str,
+        result: Result<Challenge, verify_push::Error>,
+        evaluation: Option<silent::Evaluation>,
+    ) -> Option<SilentOutcome> {
         match (result, evaluation) {
             (Ok(c), _) => {
                 let view = ChallengeView::from(&c);
