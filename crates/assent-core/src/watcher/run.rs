@@ -1,7 +1,7 @@
 //! The poll loop: when to poll (the grid, forced polls, idle), and the backoff after errors.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 use tokio::time::Instant as TokioInstant;
@@ -10,78 +10,46 @@ use super::probe::resumed_from_sleep;
 use super::schedule::{keychain_retry_delay, Delay, Schedule, Trigger};
 use super::{PollOutcome, Watcher, LOCAL_MAX_BACKOFF};
 
+/// What the loop compares between wake-ups to notice a resume from sleep, a network change and
+/// the user coming back from idle.
+struct Observed {
+    wall: SystemTime,
+    mono: TokioInstant,
+    net: u64,
+    idle: bool,
+}
+
 impl Watcher {
     /// The poll loop. Returns after [`Watcher::stop`].
     pub async fn run(self) {
         let cfg = self.inner.config.clone();
         let probe = cfg.probe.clone();
         let mut schedule = Schedule::default();
-        let mut last_wall = probe.wall_clock();
-        let mut last_mono = TokioInstant::now();
-        let mut net = probe.network_fingerprint();
-        let mut was_idle = self.is_idle();
+        let mut last = Observed {
+            wall: probe.wall_clock(),
+            mono: TokioInstant::now(),
+            net: probe.network_fingerprint(),
+            idle: self.is_idle(),
+        };
         // The first poll happens at once.
         let mut forced = Some(Trigger::Start);
         tracing::info!("watcher started");
         while !self.inner.stop.load(Ordering::SeqCst) {
             let now = TokioInstant::now();
-            let wall = probe.wall_clock();
-            let wall_elapsed = wall.duration_since(last_wall).unwrap_or_default();
-            if resumed_from_sleep(wall_elapsed, now - last_mono, cfg.resume_jump) {
-                tracing::info!(
-                    jump_secs = wall_elapsed.as_secs(),
-                    "wall clock jumped (resume from sleep?); polling now"
-                );
-                forced = Some(Trigger::Resumed);
+            if let Some(t) = self.observe(&mut last, now, &schedule) {
+                forced = Some(t);
             }
-            (last_wall, last_mono) = (wall, now);
-            let fp = probe.network_fingerprint();
-            if fp != net {
-                net = fp;
-                if schedule.waiting_for_keychain() {
-                    // Every request needs the key first: polling would only bring the unlock
-                    // prompt back.
-                    tracing::info!("network configuration changed; still waiting for the keychain");
-                } else {
-                    tracing::info!("network configuration changed; polling now");
-                    forced = Some(Trigger::NetworkChanged);
-                }
-            }
-            let idle = self.is_idle();
-            if was_idle && !idle && schedule.waiting_for_keychain() {
-                // They may just have unlocked their session, and with it the login keyring.
-                tracing::info!("user back from idle; trying the keychain now");
-                forced = Some(Trigger::BackFromIdle);
-            }
-            was_idle = idle;
             self.refresh_paused();
             self.expire_locally_when_offline();
 
             // The interval is read at every wake-up, so becoming active shortens the wait at once;
             // once per wake-up, since the idle check may ask the X server.
-            let interval = self.interval(idle);
+            let interval = self.interval(last.idle);
             let due = schedule.due(interval);
             if forced.is_some() || now >= due {
-                let started = TokioInstant::now();
-                let outcome = self.poll_once().await;
-                let backoff = self.backoff(&outcome, interval);
-                let anchor = if forced.take().is_some() {
-                    started
-                } else {
-                    due
-                };
-                if let Some(Delay::Keychain(wait)) = backoff {
-                    tracing::info!(
-                        retry_in_secs = wait.as_secs(),
-                        "keychain locked or unavailable; next automatic try later (Check now, resume or returning from idle try at once)"
-                    );
-                }
-                schedule.polled(anchor, started, TokioInstant::now(), interval, backoff);
-                tracing::debug!(
-                    poll_ms = started.elapsed().as_millis() as u64,
-                    backoff_ms = backoff.map(|b| b.duration().as_millis() as u64),
-                    "poll done"
-                );
+                let forced = forced.take().is_some();
+                self.poll_on_schedule(&mut schedule, forced, due, interval)
+                    .await;
             }
             let wake_at = schedule.due(interval).min(TokioInstant::now() + cfg.tick);
             tokio::select! {
@@ -95,6 +63,75 @@ impl Watcher {
             }
         }
         tracing::info!("watcher stopped");
+    }
+
+    /// Compares the clocks, the network and the user's idleness at `now` with `last` (and
+    /// records them there): the trigger they call for, the last one when several do.
+    fn observe(
+        &self,
+        last: &mut Observed,
+        now: TokioInstant,
+        schedule: &Schedule,
+    ) -> Option<Trigger> {
+        let cfg = &self.inner.config;
+        let mut forced = None;
+        let wall = cfg.probe.wall_clock();
+        let wall_elapsed = wall.duration_since(last.wall).unwrap_or_default();
+        if resumed_from_sleep(wall_elapsed, now - last.mono, cfg.resume_jump) {
+            tracing::info!(
+                jump_secs = wall_elapsed.as_secs(),
+                "wall clock jumped (resume from sleep?); polling now"
+            );
+            forced = Some(Trigger::Resumed);
+        }
+        (last.wall, last.mono) = (wall, now);
+        let fp = cfg.probe.network_fingerprint();
+        if fp != last.net {
+            last.net = fp;
+            if schedule.waiting_for_keychain() {
+                // Every request needs the key first: polling would only bring the unlock
+                // prompt back.
+                tracing::info!("network configuration changed; still waiting for the keychain");
+            } else {
+                tracing::info!("network configuration changed; polling now");
+                forced = Some(Trigger::NetworkChanged);
+            }
+        }
+        let idle = self.is_idle();
+        if last.idle && !idle && schedule.waiting_for_keychain() {
+            // They may just have unlocked their session, and with it the login keyring.
+            tracing::info!("user back from idle; trying the keychain now");
+            forced = Some(Trigger::BackFromIdle);
+        }
+        last.idle = idle;
+        forced
+    }
+
+    /// One poll, and the schedule's next due time from it: a forced poll restarts the grid
+    /// from when it started, a scheduled one keeps the grid at `due`.
+    async fn poll_on_schedule(
+        &self,
+        schedule: &mut Schedule,
+        forced: bool,
+        due: TokioInstant,
+        interval: Duration,
+    ) {
+        let started = TokioInstant::now();
+        let outcome = self.poll_once().await;
+        let backoff = self.backoff(&outcome, interval);
+        let anchor = if forced { started } else { due };
+        if let Some(Delay::Keychain(wait)) = backoff {
+            tracing::info!(
+                retry_in_secs = wait.as_secs(),
+                "keychain locked or unavailable; next automatic try later (Check now, resume or returning from idle try at once)"
+            );
+        }
+        schedule.polled(anchor, started, TokioInstant::now(), interval, backoff);
+        tracing::debug!(
+            poll_ms = started.elapsed().as_millis() as u64,
+            backoff_ms = backoff.map(|b| b.duration().as_millis() as u64),
+            "poll done"
+        );
     }
 
     /// The interval for the user's state (test override first).
