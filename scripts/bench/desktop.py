@@ -466,10 +466,6 @@ class _TrayHost:
             self.bus.disconnect()
 
 
-def _web_procs(pid, prefix="WebKit"):
-    return [n for n in proctree.names(proctree.tree(pid)) if n.startswith(prefix)]
-
-
 async def _window_cycles(env, app, log_path):
     """Open from the tray, wait until mapped; close, wait until WebKit's leftovers are released."""
     sys.path.insert(0, str(procs.ROOT / "tests" / "tray"))
@@ -496,7 +492,7 @@ async def _window_cycles(env, app, log_path):
         close_window()
         await asyncio.to_thread(procs.wait_until, "WebKit's leftovers to be released",
                                 lambda: "released WebKit's leftovers" in log_text()[mark:]
-                                and not _web_procs(app.pid), 30)
+                                and not host.mod.webkit_processes(app.pid), 30)
         await asyncio.sleep(1.0)
         closed_pss.append(proctree.pss_kib(proctree.tree(app.pid)) / 1024)
         print(f"bench: window cycle {i + 1}/{WINDOW_N}: open {opened[-1] * 1000:.0f} ms, "
