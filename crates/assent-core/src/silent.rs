@@ -266,6 +266,31 @@ pub fn evaluate(i: &Inputs<'_>) -> Evaluation {
     }
 }
 
+/// Whether a silent-approval request could settle `challenge` without its card: it asks for
+/// silent approval with a strong nonce, and its account enrolled with the origin it names,
+/// allows silent approval and asks for neither the PIN nor number matching. The watcher holds
+/// back such a card until the page's request is decided, so nothing flashes on screen for a
+/// sign-in approved a moment later. The session is not looked at: it is judged when the request
+/// comes.
+pub fn may_skip_the_card(
+    challenge: &Challenge,
+    account: &AccountSilent,
+    user_verification: bool,
+) -> bool {
+    let hidden = challenge.hidden_details.as_ref();
+    let (Some(origin), Some(nonce)) = (
+        hidden.and_then(|h| h.get(ORIGIN_KEY)),
+        hidden.and_then(|h| h.get(NONCE_KEY)),
+    ) else {
+        return false;
+    };
+    strong_nonce(nonce)
+        && account.origin.as_deref() == Some(origin.as_str())
+        && account.allowed
+        && !user_verification
+        && MatchRule::of(challenge) == MatchRule::None
+}
+
 /// At least 128 bits of URL-safe text: 32 hex digits, or 22 base64url characters (what
 /// Python's `secrets.token_hex(16)` and `secrets.token_urlsafe(16)` give).
 pub fn strong_nonce(n: &str) -> bool {
@@ -701,6 +726,62 @@ mod tests {
             evaluate(&i).verdict,
             Verdict::Prompt(PromptReason::WrongNonce)
         );
+    }
+
+    /// Only a challenge a silent request could settle is held back; each missing condition
+    /// alone shows the card at once.
+    #[test]
+    fn only_a_challenge_that_may_be_approved_silently_skips_the_card() {
+        let allowed = AccountSilent {
+            origin: Some(ORIGIN.into()),
+            allowed: true,
+        };
+        assert!(may_skip_the_card(&good_challenge(), &allowed, false));
+        let switched_off = AccountSilent {
+            allowed: false,
+            ..allowed.clone()
+        };
+        let other_origin = AccountSilent {
+            origin: Some("https://other.example".into()),
+            ..allowed.clone()
+        };
+        let no_origin = AccountSilent {
+            origin: None,
+            ..allowed.clone()
+        };
+        for (why, account) in [
+            ("switched off", &switched_off),
+            ("enrolled with another origin", &other_origin),
+            ("enrolled without an origin", &no_origin),
+        ] {
+            assert!(
+                !may_skip_the_card(&good_challenge(), account, false),
+                "{why}"
+            );
+        }
+        assert!(!may_skip_the_card(&good_challenge(), &allowed, true), "PIN");
+        for (why, hidden) in [
+            ("not requested", vec![]),
+            ("no nonce", vec![(ORIGIN_KEY, ORIGIN)]),
+            (
+                "weak nonce",
+                vec![(ORIGIN_KEY, ORIGIN), (NONCE_KEY, "1234")],
+            ),
+            (
+                "number matching",
+                vec![
+                    (ORIGIN_KEY, ORIGIN),
+                    (NONCE_KEY, NONCE),
+                    ("assent_match_mode", "choose"),
+                    ("assent_match_code", "47"),
+                ],
+            ),
+        ] {
+            assert!(
+                !may_skip_the_card(&challenge(&hidden), &allowed, false),
+                "{why}"
+            );
+        }
     }
 
     #[test]

@@ -53,8 +53,13 @@ struct Rig {
 
 impl Rig {
     /// A device enrolled for `identity` with `origin`, silent approval switched on, the endpoint
-    /// on an ephemeral port.
+    /// on an ephemeral port. A held card waits an hour: only a decision shows it.
     async fn start(identity: &str, origin: Option<&str>) -> Rig {
+        Rig::start_with(identity, origin, Duration::from_secs(3600)).await
+    }
+
+    /// [`Rig::start`] with held cards shown after `silent_hold`.
+    async fn start_with(identity: &str, origin: Option<&str>, silent_hold: Duration) -> Rig {
         let backend = Backend::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
         let events = Arc::new(Collector::default());
@@ -66,6 +71,7 @@ impl Rig {
         opts.session = session.clone();
         opts.watcher = WatcherConfig {
             interval_override: Some(Duration::from_secs(3600)),
+            silent_hold,
             ..WatcherConfig::default()
         };
         let core = Core::new(opts).expect("core");
@@ -520,7 +526,8 @@ async fn wake_from_an_enrolled_origin_polls_at_once() {
         }
     };
     polled(1).await;
-    let sid = rig.silent_challenge().await;
+    // An ordinary sign-in on this desktop: the wake is its fast path to the card.
+    let sid = rig.challenge(&[]).await;
     let r = rig
         .http
         .post(rig.url("wake"))
@@ -582,4 +589,105 @@ async fn an_account_that_asks_for_the_pin_never_approves_silently() {
     let sid = rig.silent_challenge().await;
     assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "prompt");
     assert_eq!(rig.status(&sid).await, "pending");
+}
+
+fn lists(sid: &str) -> impl Fn(&AppEvent) -> bool + '_ {
+    move |e| matches!(e, AppEvent::ChallengesChanged(list) if list.iter().any(|p| p.sid() == sid))
+}
+
+/// The page's wake makes the watcher list the challenge while the page's silent-approval
+/// request is on its way. No card and no notification may flash for a sign-in approved a
+/// moment later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_approved_silently_is_never_shown() {
+    let rig = Rig::start("silent-no-flash", Some(ORIGIN)).await;
+    let sid = rig.silent_challenge().await;
+    // The wake's poll wins the race with the request.
+    let polled = rig.core.watcher().poll_once().await;
+    assert_eq!(polled.announced, 0, "held for the page's request");
+    assert!(rig.core.pending().is_empty(), "no card meanwhile");
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "approved");
+    assert_eq!(rig.status(&sid).await, "approved");
+    // A poll that listed it just before the answer reached the server is not shown either.
+    rig.core.watcher().poll_once().await;
+    assert_eq!(rig.events.count(common::is_announce(&sid)), 0);
+    assert_eq!(rig.events.count(lists(&sid)), 0);
+    let answered = rig.events.count(
+        |e| matches!(e, AppEvent::ChallengeAnswered(v) if v.sid == sid && v.status == "approved"),
+    );
+    assert_eq!(answered, 1, "the history still records it");
+}
+
+/// A request that leaves the challenge to the card shows the card before the page hears
+/// `prompt`; a relayed sign-in is denied without ever showing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_card_is_shown_at_once_when_the_request_prompts_and_never_when_relayed() {
+    let rig = Rig::start("silent-held", Some(ORIGIN)).await;
+    rig.session.set(SessionState {
+        input_idle: Some(Duration::from_secs(120)),
+        locked: Some(false),
+    });
+    let sid = rig.silent_challenge().await;
+    assert_eq!(rig.core.watcher().poll_once().await.announced, 0);
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "prompt");
+    assert_eq!(
+        rig.events.count(common::is_announce(&sid)),
+        1,
+        "shown before the answer"
+    );
+    assert_eq!(rig.core.pending().len(), 1);
+    // Decided once: later polls show it as any card, and do not announce it again.
+    rig.core.watcher().poll_once().await;
+    assert_eq!(rig.events.count(common::is_announce(&sid)), 1);
+    assert_eq!(rig.status(&sid).await, "pending");
+
+    let nonce = "Rl9uY2UtZm9yLXJlbGF5LTAx";
+    let relayed = rig
+        .challenge(&[
+            ("assent_silent_origin", ORIGIN),
+            ("assent_silent_nonce", nonce),
+        ])
+        .await;
+    assert_eq!(rig.core.watcher().poll_once().await.announced, 0);
+    assert_eq!(rig.silent(Some(EVIL), &relayed, nonce).await.1, "denied");
+    assert_eq!(rig.status(&relayed).await, "denied");
+    rig.core.watcher().poll_once().await;
+    assert_eq!(rig.events.count(common::is_announce(&relayed)), 0);
+    assert_eq!(
+        rig.events
+            .count(|e| matches!(e, AppEvent::RelayedSignIn(r) if r.challenge_sid == relayed)),
+        1,
+        "the warning is what the user sees"
+    );
+}
+
+/// A page that never sends its request (no script, a request lost on the way) does not lose
+/// the sign-in: the card comes once the wait is over. A challenge its account could not
+/// approve silently is not held at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_card_is_shown_when_no_request_comes_and_others_are_not_held() {
+    let rig = Rig::start_with("silent-unasked", Some(ORIGIN), Duration::from_millis(200)).await;
+    let sid = rig.silent_challenge().await;
+    assert_eq!(rig.core.watcher().poll_once().await.announced, 0);
+    assert!(rig.core.pending().is_empty());
+    rig.events.wait_for(common::is_announce(&sid)).await;
+    rig.events.wait_for(lists(&sid)).await;
+    assert_eq!(rig.core.pending().len(), 1);
+
+    rig.core
+        .set_silent_allowed(&rig.factor, false)
+        .await
+        .expect("switch off");
+    let off = rig
+        .challenge(&[
+            ("assent_silent_origin", ORIGIN),
+            ("assent_silent_nonce", "T2ZmLXN3aXRjaC1ub25jZS0x"),
+        ])
+        .await;
+    assert_eq!(
+        rig.core.watcher().poll_once().await.announced,
+        1,
+        "switched off: shown by the poll that found it"
+    );
+    assert_eq!(rig.events.count(common::is_announce(&off)), 1);
 }

@@ -122,6 +122,7 @@ impl Core {
             activity.clone(),
             quiet.clone(),
             verification.clone(),
+            silent.clone(),
             opts.sink.clone(),
             opts.idle,
             opts.paths.announced_file(),

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use chrono::Utc;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
-use verify_push::{Challenge, Decision};
+use verify_push::{Challenge, ChallengeSid, Decision};
 
 use super::{parse_challenge, parse_factor, Core};
 use crate::events::{AppEvent, RelayedSignInEvent};
@@ -70,7 +70,8 @@ impl Core {
     /// whose card shows it, then those of the request's origin, then the others (a relayed
     /// sign-in comes from an origin no account has). Approval and denial go through the
     /// library's check of the challenge fetched for signing, which applies the rules again to
-    /// exactly what is signed.
+    /// exactly what is signed. The challenge's card, held back while the request was due, is
+    /// shown unless the request approved or denied it.
     pub async fn silent_approval(
         &self,
         origin: Option<&str>,
@@ -81,6 +82,18 @@ impl Core {
             tracing::info!("silent approval: not a challenge SID");
             return SilentOutcome::Prompt;
         };
+        let outcome = self.decide_silently(origin, &sid, nonce).await;
+        self.watcher.silent_decided(&sid).await;
+        outcome
+    }
+
+    /// [`Core::silent_approval`] once the SID is known to be one.
+    async fn decide_silently(
+        &self,
+        origin: Option<&str>,
+        sid: &ChallengeSid,
+        nonce: &str,
+    ) -> SilentOutcome {
         if nonce.len() > silent::MAX_NONCE {
             tracing::info!(challenge = %sid, "silent approval: nonce too long");
             return SilentOutcome::Prompt;
@@ -89,7 +102,7 @@ impl Core {
             .watcher
             .pending()
             .iter()
-            .filter(|p| p.key().challenge == sid)
+            .filter(|p| p.key().challenge == *sid)
             .map(|p| p.factor_sid().to_owned())
             .collect();
         if let Some(o) = origin {

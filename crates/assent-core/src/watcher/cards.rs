@@ -15,6 +15,7 @@ impl Watcher {
         let removed = {
             let mut st = self.state();
             st.resolved.insert(key.clone(), Instant::now());
+            st.held.remove(key);
             st.pending.remove(key).is_some()
         };
         self.mark_announced(key, view);
@@ -44,6 +45,7 @@ impl Watcher {
             for key in &gone {
                 st.pending.remove(key);
             }
+            st.held.retain(|k, _| k.factor.as_ref() != factor_sid);
             st.limiter.forget(factor_sid);
             gone
         };

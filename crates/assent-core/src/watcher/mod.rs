@@ -34,6 +34,8 @@
 //!   is gone too, so announcing again is right.
 //! * A challenge that stops being pending (answered elsewhere, expired) is removed, with its
 //!   final status fetched for the UI, after the new ones are announced.
+//! * A challenge a silent-approval request could settle is held back until that request is
+//!   decided ([`hold`]): no card or notification flashes for a sign-in approved a moment later.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -42,7 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use verify_push::VerifyPush;
+use verify_push::{ChallengeSid, VerifyPush};
 
 use crate::accounts::ActivityStore;
 use crate::alerts::AlertLimiter;
@@ -50,11 +52,13 @@ use crate::error::ErrorView;
 use crate::events::EventSink;
 use crate::quiet::QuietStore;
 use crate::settings::SettingsStore;
+use crate::silent::SilentStore;
 use crate::verification::VerificationStore;
 use crate::views::{ChallengeKey, ClockWarning, PendingChallenge};
 
 mod announced;
 mod cards;
+mod hold;
 mod poll;
 mod probe;
 mod reconcile;
@@ -81,6 +85,8 @@ pub struct WatcherConfig {
     pub interval_override: Option<Duration>,
     /// Resume and network-change detection.
     pub probe: Arc<dyn SystemProbe>,
+    /// Longest a card that may be approved silently waits for the page's request ([`hold`]).
+    pub silent_hold: Duration,
 }
 
 impl Default for WatcherConfig {
@@ -92,6 +98,7 @@ impl Default for WatcherConfig {
             resume_jump: Duration::from_secs(5),
             interval_override: None,
             probe: Arc::new(OsProbe),
+            silent_hold: SILENT_HOLD,
         }
     }
 }
@@ -132,10 +139,18 @@ struct State {
     last_interaction: Option<Instant>,
     /// Recent alerts per account (push-fatigue rate limit).
     limiter: AlertLimiter,
+    /// Cards held back for a silent-approval request ([`hold`]).
+    held: BTreeMap<ChallengeKey, PendingChallenge>,
+    /// Challenges whose silent-approval request was decided: never held again.
+    silent_decided: HashMap<ChallengeSid, Instant>,
 }
 
 /// The backoff cap while only a server on this machine refuses connections.
 pub const LOCAL_MAX_BACKOFF: Duration = Duration::from_secs(3);
+
+/// How long a card that may be approved silently waits for the sign-in page's request: the
+/// page sends it right after its wake-up, and deciding it takes two requests to the server.
+pub const SILENT_HOLD: Duration = Duration::from_secs(3);
 
 /// How long a locally answered SID is ignored by polls that may have started before the answer.
 const RESOLVED_GRACE: Duration = Duration::from_secs(120);
@@ -146,6 +161,7 @@ struct Inner {
     activity: Arc<ActivityStore>,
     quiet: Arc<QuietStore>,
     verification: Arc<VerificationStore>,
+    silent: Arc<SilentStore>,
     sink: Arc<dyn EventSink>,
     idle: Arc<dyn IdleSource>,
     config: WatcherConfig,
@@ -178,6 +194,7 @@ impl Watcher {
         activity: Arc<ActivityStore>,
         quiet: Arc<QuietStore>,
         verification: Arc<VerificationStore>,
+        silent: Arc<SilentStore>,
         sink: Arc<dyn EventSink>,
         idle: Arc<dyn IdleSource>,
         announced_file: PathBuf,
@@ -191,6 +208,7 @@ impl Watcher {
                 activity,
                 quiet,
                 verification,
+                silent,
                 sink,
                 idle,
                 config,

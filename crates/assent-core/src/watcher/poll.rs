@@ -18,9 +18,11 @@ use crate::AppError;
 
 /// What listing every factor gave: the fresh cards and the errors by kind.
 #[derive(Default)]
-struct Listing {
-    fresh: BTreeMap<ChallengeKey, PendingChallenge>,
-    listed_ok: HashSet<String>,
+pub(super) struct Listing {
+    pub(super) fresh: BTreeMap<ChallengeKey, PendingChallenge>,
+    /// Fresh challenges a silent-approval request could settle ([`super::hold`]).
+    pub(super) may_skip: HashSet<ChallengeKey>,
+    pub(super) listed_ok: HashSet<String>,
     transient: Option<ErrorView>,
     permanent: Option<ErrorView>,
     keychain: Option<ErrorView>,
@@ -55,7 +57,8 @@ impl Watcher {
         outcome.retry_after = listing.retry_after;
         let listed = started.elapsed();
 
-        let (added, vanished) = self.apply(&listing, &known);
+        let (added, vanished, held) = self.apply(&listing, &known);
+        self.start_hold_timers(held);
         outcome.announced = self.announce(&added);
         if !added.is_empty() {
             tracing::debug!(
@@ -129,9 +132,14 @@ impl Watcher {
             match result {
                 Ok(challenges) => {
                     out.listed_ok.insert(f.sid.to_string());
+                    let silent = self.inner.silent.get(f.sid.as_ref());
+                    let pin = self.inner.verification.required_for(f.sid.as_ref());
                     // The library returns only this factor's challenges; the key says so too.
                     for c in challenges.iter().filter(|c| c.factor_sid == f.sid) {
                         let p = PendingChallenge::new(c, f);
+                        if crate::silent::may_skip_the_card(c, &silent, pin) {
+                            out.may_skip.insert(p.key().clone());
+                        }
                         out.fresh.insert(p.key().clone(), p);
                     }
                 }
@@ -161,23 +169,28 @@ impl Watcher {
         out
     }
 
-    /// Reconciles the listing with the cards shown; new ones join the list at once. Returns
-    /// (added, vanished).
+    /// Reconciles the listing with the cards shown; new ones join the list at once, unless
+    /// held back for a silent-approval request. Returns (added, vanished, newly held).
     fn apply(
         &self,
         listing: &Listing,
         known: &HashSet<String>,
-    ) -> (Vec<PendingChallenge>, Vec<PendingChallenge>) {
+    ) -> (
+        Vec<PendingChallenge>,
+        Vec<PendingChallenge>,
+        Vec<ChallengeKey>,
+    ) {
         let mut st = self.state();
         st.resolved.retain(|_, t| t.elapsed() < RESOLVED_GRACE);
         let resolved: HashSet<ChallengeKey> = st.resolved.keys().cloned().collect();
-        let diff = reconcile(
+        let mut diff = reconcile(
             &st.pending,
             &listing.fresh,
             known,
             &listing.listed_ok,
             &resolved,
         );
+        let held = Self::hold_back(&mut st, &mut diff.added, listing);
         for p in &diff.added {
             st.pending.insert(p.key().clone(), p.clone());
         }
@@ -189,14 +202,14 @@ impl Watcher {
         for key in &diff.text_changed {
             tracing::warn!(challenge = %key, "server changed a pending challenge's text; keeping what was shown");
         }
-        (diff.added, diff.vanished)
+        (diff.added, diff.vanished, held)
     }
 
     /// Announces new cards, each once ever, with the alert each raises
     /// ([`crate::alerts::decide`], per account). The list answer carries everything a
     /// notification shows, so nothing (no further request, no key, no fsync) stands between it
     /// and the notification. Returns how many were announced.
-    fn announce(&self, added: &[PendingChallenge]) -> usize {
+    pub(super) fn announce(&self, added: &[PendingChallenge]) -> usize {
         let settings = self.inner.settings.get();
         let now = Utc::now();
         let gate = if !settings.notifications_enabled {
@@ -322,7 +335,7 @@ impl Watcher {
 
     /// Records activity for the accounts of new challenges (a file write with fsync, so off the
     /// async threads and after the announcement; losing it in a crash only dates an account).
-    async fn touch_activity(&self, added: &[PendingChallenge]) {
+    pub(super) async fn touch_activity(&self, added: &[PendingChallenge]) {
         let activity = self.inner.activity.clone();
         let seen: Vec<(String, DateTime<Utc>)> = added
             .iter()

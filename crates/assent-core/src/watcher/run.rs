@@ -287,6 +287,9 @@ mod tests {
                 Arc::new(VerificationStore::load(
                     dir.path().join("verification.json"),
                 )),
+                Arc::new(crate::silent::SilentStore::load(
+                    dir.path().join("silent.json"),
+                )),
                 Arc::new(NullSink),
                 idle.clone(),
                 dir.path().join("announced.json"),
