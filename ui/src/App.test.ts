@@ -80,6 +80,27 @@ describe("App", () => {
     await vi.waitFor(() => expect(screen.getAllByTestId("account-item")).toHaveLength(2));
   });
 
+  it("keeps an account's last activity live: a new request, then its answer", async () => {
+    const created = new Date(Date.now() - 5_000).toISOString();
+    const answered = new Date(Date.now() - 1_000).toISOString();
+    backend({ list_accounts: () => [account({ lastActivityAt: "2026-01-01T00:00:00Z" })] });
+    const app = new AppState();
+    render(App, { app });
+    await ready();
+    const shown = () => screen.getByTestId("account-last-activity").getAttribute("datetime");
+    expect(shown()).toBe("2026-01-01T00:00:00Z");
+    const c = challenge({ createdAt: created });
+    await backendEmit("challenges-changed", [c]);
+    await vi.waitFor(() => expect(shown()).toBe(created));
+    await backendEmit("challenge-answered", { ...c, status: "approved", respondedAt: answered });
+    await vi.waitFor(() => expect(shown()).toBe(answered));
+    // An older request listed later does not move it back.
+    await backendEmit("challenges-changed", [challenge({ sid: "YC_old", createdAt: "2026-01-02T00:00:00Z" })]);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(shown()).toBe(answered);
+    app.pending.dispose();
+  });
+
   it("announces an answered challenge in the live region", async () => {
     backend({ approve_challenge: (a) => ({ ...challenge(), sid: a.challengeSid, status: "approved" }) });
     const app = new AppState();

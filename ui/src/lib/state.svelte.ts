@@ -243,8 +243,9 @@ export class AppState {
     this.settings = await api.updateSettings({ ...current, pausedUntil: null });
   }
 
-  /** An answer is activity: the backend records it but sends no new account list, so "last
-   * activity" follows here. Never moves a time backwards. */
+  /** A new request and an answer are activity: the backend records them but sends no new
+   * account list (listing reads the keychain), so "last activity" follows here. Never moves a
+   * time backwards. */
   touchAccount(factorSid: string, at: string | null): void {
     const t = at ?? new Date(this.now).toISOString();
     this.accounts = this.accounts.map((a) =>
@@ -258,7 +259,11 @@ export class AppState {
   subscribe(): () => void {
     return subscribeAll([
       events.accountsChanged((a) => (this.accounts = a)),
-      events.challengesChanged((p) => this.pending.setChallenges(p)),
+      events.challengesChanged((p) => {
+        this.pending.setChallenges(p);
+        // The watcher records a new request as its account's activity, at its creation time.
+        for (const c of p) this.touchAccount(c.factorSid, c.createdAt);
+      }),
       events.watcherStatus((w) => (this.watcher = w)),
       events.focusChallenge((e) => this.pending.requestFocus(e.challengeSid)),
       events.enrollRequest((e) => {
