@@ -174,55 +174,10 @@ async fn dispatch(
 
 async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
     match cmd {
-        Command::Enroll { payload, name, out } => {
-            let payload = if payload == "-" {
-                let mut s = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut s)
-                    .map_err(|e| AppError::Input(format!("cannot read stdin: {e}")))?;
-                s
-            } else {
-                payload
-            };
-            let account = core.enroll(&payload, name).await?;
-            if out.json {
-                print_json(&account)
-            } else {
-                println!(
-                    "Enrolled {} ({}) as {} at {}",
-                    clean(&account.friendly_name),
-                    account.factor_sid,
-                    clean(&account.identity),
-                    account.service_sid
-                );
-                Ok(())
-            }
-        }
-        Command::Accounts { out } => {
-            let accounts = core.accounts().await?;
-            if out.json {
-                return print_json(&accounts);
-            }
-            if accounts.is_empty() {
-                println!("No accounts. Enrol with: assent enroll <link-or-json>");
-            }
-            for a in &accounts {
-                print_account(a);
-            }
-            Ok(())
-        }
+        Command::Enroll { payload, name, out } => enroll(core, payload, name, out.json).await,
+        Command::Accounts { out } => list_accounts(core, out.json).await,
         Command::Challenges { account, out } => {
-            let pending = core.fetch_pending(account.as_deref()).await?;
-            if out.json {
-                return print_json(&pending);
-            }
-            if pending.is_empty() {
-                println!("No pending sign-in requests.");
-            }
-            for p in &pending {
-                print_pending(p);
-            }
-            Ok(())
+            list_challenges(core, account.as_deref(), out.json).await
         }
         Command::Approve {
             challenge_sid,
@@ -230,14 +185,8 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
             code,
             out,
         } => {
-            answer(
-                core,
-                &challenge_sid,
-                account.as_deref(),
-                Answer::Approve { code, pin: None },
-                out.json,
-            )
-            .await
+            let approve = Answer::Approve { code, pin: None };
+            answer(core, &challenge_sid, account.as_deref(), approve, out.json).await
         }
         Command::Deny {
             challenge_sid: Some(challenge_sid),
@@ -246,14 +195,8 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
             out,
             ..
         } => {
-            answer(
-                core,
-                &challenge_sid,
-                account.as_deref(),
-                Answer::Deny { reason },
-                out.json,
-            )
-            .await
+            let deny = Answer::Deny { reason };
+            answer(core, &challenge_sid, account.as_deref(), deny, out.json).await
         }
         Command::Deny {
             challenge_sid: None,
@@ -261,57 +204,137 @@ async fn one_shot(core: &Arc<Core>, cmd: Command) -> Result<(), AppError> {
             reason,
             out,
             ..
-        } => {
-            let needle = account.ok_or_else(|| AppError::Input("--all needs --account".into()))?;
-            let factor = crate::accounts::find(core.client(), &needle)?;
-            // The cards deny_all checks each answer against.
-            core.watcher().poll_once().await;
-            let report = core.deny_all(factor.sid.as_ref(), reason).await?;
-            if out.json {
-                print_json(&report)?;
-            } else {
-                for v in &report.denied {
-                    println!("{} {}", v.status, v.sid);
-                }
-                for f in &report.failed {
-                    eprintln!("not denied {}: {}", f.sid, f.error);
-                }
-            }
-            match report.failed.first() {
-                None => Ok(()),
-                Some(_) => Err(AppError::Input(format!(
-                    "{} of {} requests could not be denied",
-                    report.failed.len(),
-                    report.failed.len() + report.denied.len()
-                ))),
-            }
-        }
+        } => deny_all(core, account, reason, out.json).await,
         Command::Silent {
             account,
             state,
             out,
-        } => {
-            let factor = crate::accounts::find(core.client(), &account)?;
-            let a = core.set_silent_allowed(factor.sid.as_ref(), state).await?;
-            if out.json {
-                return print_json(&a);
-            }
-            let word = if a.silent_allowed { "on" } else { "off" };
-            match &a.origin {
-                Some(o) => println!(
-                    "Silent approval {word} for {} (from {})",
-                    clean(&a.friendly_name),
-                    clean(o)
-                ),
-                None => println!(
-                    "Silent approval {word} for {}; it enrolled without an origin, so nothing is approved silently",
-                    clean(&a.friendly_name)
-                ),
-            }
-            Ok(())
-        }
+        } => set_silent(core, &account, state, out.json).await,
         Command::Watch { .. } => Ok(()),
     }
+}
+
+/// `assent enroll`: the payload from the argument, or from stdin for `-`.
+async fn enroll(
+    core: &Arc<Core>,
+    payload: String,
+    name: Option<String>,
+    json: bool,
+) -> Result<(), AppError> {
+    let payload = if payload == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| AppError::Input(format!("cannot read stdin: {e}")))?;
+        s
+    } else {
+        payload
+    };
+    let account = core.enroll(&payload, name).await?;
+    if json {
+        return print_json(&account);
+    }
+    println!(
+        "Enrolled {} ({}) as {} at {}",
+        clean(&account.friendly_name),
+        account.factor_sid,
+        clean(&account.identity),
+        account.service_sid
+    );
+    Ok(())
+}
+
+/// `assent accounts`.
+async fn list_accounts(core: &Arc<Core>, json: bool) -> Result<(), AppError> {
+    let accounts = core.accounts().await?;
+    if json {
+        return print_json(&accounts);
+    }
+    if accounts.is_empty() {
+        println!("No accounts. Enrol with: assent enroll <link-or-json>");
+    }
+    for a in &accounts {
+        print_account(a);
+    }
+    Ok(())
+}
+
+/// `assent challenges`.
+async fn list_challenges(
+    core: &Arc<Core>,
+    account: Option<&str>,
+    json: bool,
+) -> Result<(), AppError> {
+    let pending = core.fetch_pending(account).await?;
+    if json {
+        return print_json(&pending);
+    }
+    if pending.is_empty() {
+        println!("No pending sign-in requests.");
+    }
+    for p in &pending {
+        print_pending(p);
+    }
+    Ok(())
+}
+
+/// `assent deny --all --account A`: an error when any request could not be denied.
+async fn deny_all(
+    core: &Arc<Core>,
+    account: Option<String>,
+    reason: Option<DenyReason>,
+    json: bool,
+) -> Result<(), AppError> {
+    let needle = account.ok_or_else(|| AppError::Input("--all needs --account".into()))?;
+    let factor = crate::accounts::find(core.client(), &needle)?;
+    // The cards deny_all checks each answer against.
+    core.watcher().poll_once().await;
+    let report = core.deny_all(factor.sid.as_ref(), reason).await?;
+    if json {
+        print_json(&report)?;
+    } else {
+        for v in &report.denied {
+            println!("{} {}", v.status, v.sid);
+        }
+        for f in &report.failed {
+            eprintln!("not denied {}: {}", f.sid, f.error);
+        }
+    }
+    match report.failed.first() {
+        None => Ok(()),
+        Some(_) => Err(AppError::Input(format!(
+            "{} of {} requests could not be denied",
+            report.failed.len(),
+            report.failed.len() + report.denied.len()
+        ))),
+    }
+}
+
+/// `assent silent <account> on|off`.
+async fn set_silent(
+    core: &Arc<Core>,
+    account: &str,
+    state: bool,
+    json: bool,
+) -> Result<(), AppError> {
+    let factor = crate::accounts::find(core.client(), account)?;
+    let a = core.set_silent_allowed(factor.sid.as_ref(), state).await?;
+    if json {
+        return print_json(&a);
+    }
+    let word = if a.silent_allowed { "on" } else { "off" };
+    match &a.origin {
+        Some(o) => println!(
+            "Silent approval {word} for {} (from {})",
+            clean(&a.friendly_name),
+            clean(o)
+        ),
+        None => println!(
+            "Silent approval {word} for {}; it enrolled without an origin, so nothing is approved silently",
+            clean(&a.friendly_name)
+        ),
+    }
+    Ok(())
 }
 
 fn parse_switch(s: &str) -> Result<bool, String> {
