@@ -82,11 +82,6 @@ impl Watcher {
         }
     }
 
-    /// Whether the card for `key` is held back (it is not in [`Watcher::pending`] meanwhile).
-    pub fn is_held(&self, key: &ChallengeKey) -> bool {
-        self.state().held.contains_key(key)
-    }
-
     /// Moves a held card to the cards shown and announces it.
     async fn release(&self, key: &ChallengeKey, why: &'static str) {
         let card = {
@@ -98,10 +93,6 @@ impl Watcher {
             card
         };
         tracing::info!(challenge = %key, why, "held card shown");
-        let added = std::slice::from_ref(&card);
-        self.announce(added);
-        tokio::task::yield_now().await;
-        self.emit_list();
-        self.touch_activity(added).await;
+        self.show_new(std::slice::from_ref(&card)).await;
     }
 }

@@ -59,19 +59,14 @@ impl Watcher {
 
         let (added, vanished, held) = self.apply(&listing, &known);
         self.start_hold_timers(held);
-        outcome.announced = self.announce(&added);
         if !added.is_empty() {
+            outcome.announced = self.show_new(&added).await;
             tracing::debug!(
                 list_ms = listed.as_secs_f64() * 1000.0,
                 announce_ms = started.elapsed().as_secs_f64() * 1000.0,
                 added = added.len(),
                 "new challenges announced"
             );
-            // Let a task the sink just spawned (the desktop notification) start before the
-            // list event and the bookkeeping below.
-            tokio::task::yield_now().await;
-            self.emit_list();
-            self.touch_activity(&added).await;
         }
         outcome.removed = self.remove_vanished(vanished, &known).await;
 
@@ -132,12 +127,18 @@ impl Watcher {
             match result {
                 Ok(challenges) => {
                     out.listed_ok.insert(f.sid.to_string());
-                    let silent = self.inner.silent.get(f.sid.as_ref());
-                    let pin = self.inner.verification.required_for(f.sid.as_ref());
+                    // Read only when something is pending (most polls list nothing).
+                    let mut rules = None;
                     // The library returns only this factor's challenges; the key says so too.
                     for c in challenges.iter().filter(|c| c.factor_sid == f.sid) {
                         let p = PendingChallenge::new(c, f);
-                        if crate::silent::may_skip_the_card(c, &silent, pin) {
+                        let (silent, pin) = rules.get_or_insert_with(|| {
+                            (
+                                self.inner.silent.get(f.sid.as_ref()),
+                                self.inner.verification.required_for(f.sid.as_ref()),
+                            )
+                        });
+                        if crate::silent::may_skip_the_card(c, silent, *pin) {
                             out.may_skip.insert(p.key().clone());
                         }
                         out.fresh.insert(p.key().clone(), p);
@@ -205,11 +206,23 @@ impl Watcher {
         (diff.added, diff.vanished, held)
     }
 
+    /// Announces cards that just joined the list, then sends the list and records activity.
+    /// Returns how many were announced.
+    pub(super) async fn show_new(&self, added: &[PendingChallenge]) -> usize {
+        let announced = self.announce(added);
+        // Let a task the sink just spawned (the desktop notification) start before the list
+        // event and the bookkeeping below.
+        tokio::task::yield_now().await;
+        self.emit_list();
+        self.touch_activity(added).await;
+        announced
+    }
+
     /// Announces new cards, each once ever, with the alert each raises
     /// ([`crate::alerts::decide`], per account). The list answer carries everything a
     /// notification shows, so nothing (no further request, no key, no fsync) stands between it
     /// and the notification. Returns how many were announced.
-    pub(super) fn announce(&self, added: &[PendingChallenge]) -> usize {
+    fn announce(&self, added: &[PendingChallenge]) -> usize {
         let settings = self.inner.settings.get();
         let now = Utc::now();
         let gate = if !settings.notifications_enabled {
@@ -335,7 +348,7 @@ impl Watcher {
 
     /// Records activity for the accounts of new challenges (a file write with fsync, so off the
     /// async threads and after the announcement; losing it in a crash only dates an account).
-    pub(super) async fn touch_activity(&self, added: &[PendingChallenge]) {
+    async fn touch_activity(&self, added: &[PendingChallenge]) {
         let activity = self.inner.activity.clone();
         let seen: Vec<(String, DateTime<Utc>)> = added
             .iter()
