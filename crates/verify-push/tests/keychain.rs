@@ -142,6 +142,71 @@ fn key_store_round_trip_and_orphans() {
     assert!(!secret_tool_has(&service, INDEX_USER));
 }
 
+/// The alias index as stored in the keychain, one alias a line.
+fn secret_tool_index(service: &str) -> Vec<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", service, "username", INDEX_USER])
+        .output()
+        .expect("secret-tool runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn cleanup_drops_index_entries_whose_key_is_gone() {
+    if !enabled() {
+        eprintln!("ASSENT_TEST_KEYRING is not 1: skipping the real-keychain test");
+        return;
+    }
+    let service = unique("dev.assent.Assent.test");
+    let ks = Arc::new(OsKeyStore::new(service.clone()));
+    let key = verify_push::SecretKeyBytes::new(vec![7u8; 32]);
+    for a in ["key-gone", "key-kept", "key-spare"] {
+        ks.put(a, &key).unwrap();
+    }
+    // What a crash between the index write and the key write leaves: an alias without key.
+    let cleared = Command::new("secret-tool")
+        .args(["clear", "service", &service, "username", "key-gone"])
+        .status()
+        .unwrap();
+    assert!(cleared.success());
+    assert_eq!(
+        secret_tool_index(&service),
+        ["key-gone", "key-kept", "key-spare"]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let client = support::builder()
+        .data_dir(dir.path())
+        .key_store(ks.clone())
+        .build()
+        .unwrap();
+    // No factor refers to any key here: both real keys are orphans; the dead alias is not a
+    // key, so it is not counted, but it leaves the index.
+    assert_eq!(client.remove_orphan_keys().unwrap(), 2);
+    assert!(ks.aliases().unwrap().is_empty());
+    assert!(
+        !secret_tool_has(&service, INDEX_USER),
+        "index left: {:?}",
+        secret_tool_index(&service)
+    );
+
+    // With a live key beside a dead alias, only the dead alias goes.
+    ks.put("key-live", &key).unwrap();
+    ks.put("key-dead", &key).unwrap();
+    Command::new("secret-tool")
+        .args(["clear", "service", &service, "username", "key-dead"])
+        .status()
+        .unwrap();
+    assert_eq!(ks.prune().unwrap(), 1);
+    assert_eq!(secret_tool_index(&service), ["key-live"]);
+    assert_eq!(ks.prune().unwrap(), 0, "nothing more to drop");
+    assert!(ks.delete("key-live").unwrap());
+    assert!(!secret_tool_has(&service, INDEX_USER));
+}
+
 /// Re-invoked child: with no reachable session bus the error is `KeychainUnavailable`.
 #[test]
 fn no_session_bus_child() {

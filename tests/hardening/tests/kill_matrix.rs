@@ -9,9 +9,22 @@
 use assent_hardening::{Backend, FileKeyStore};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use verify_emulator::EmulatorConfig;
+use verify_push::keystore::INDEX_USER;
 use verify_push::{KeyStore, OsKeyStore, VerifyPush};
+
+/// The alias index entry of keychain service `service`, read with `secret-tool`.
+fn keychain_index(service: &str) -> Vec<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", service, "username", INDEX_USER])
+        .output()
+        .expect("secret-tool is installed (apt-get install libsecret-tools)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
@@ -41,6 +54,7 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
     let mut max_factors = 0usize;
     let mut kills_with_factors = 0usize;
     let mut keyless: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut check_times: Vec<Duration> = Vec::new();
     for i in 0..kills {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_store_churn"));
         cmd.env("HARDENING_BASE", emu.base_url().as_str())
@@ -71,6 +85,7 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         );
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        let checked_from = Instant::now();
 
         let (d, k) = (data.clone(), keys.clone());
         let (loaded, report, removed, after) = tokio::task::spawn_blocking(move || {
@@ -98,6 +113,22 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
         orphan_keys_removed += removed.unwrap_or_else(|e| panic!("kill {i}: cleanup failed: {e}"));
         let after = after.unwrap();
         assert!(after.keys_without_factor.is_empty(), "kill {i}: {after:?}");
+        if real_keyring {
+            // The cleanup also drops index entries whose key never got written: left behind,
+            // they pile up over crashes and cost a keychain lookup each on every listing.
+            let (k, svc) = (keys.clone(), keyring_service.clone());
+            let (mut index, mut present) =
+                tokio::task::spawn_blocking(move || (keychain_index(&svc), k.aliases().unwrap()))
+                    .await
+                    .unwrap();
+            index.sort();
+            present.sort();
+            assert_eq!(
+                index, present,
+                "kill {i}: the index lists keys that are gone"
+            );
+        }
+        check_times.push(checked_from.elapsed());
         if !after.factors_without_key.is_empty() {
             keyless.push((
                 i,
@@ -132,10 +163,13 @@ async fn sigkill_never_leaves_a_factor_without_key_or_a_key_without_factor() {
             survived += 1;
         }
     }
+    check_times.sort();
     println!(
-        "kill matrix ({}): {survived}/{kills} kills left a consistent store; orphan keys cleaned {orphan_keys_removed}; {kills_with_factors} kills found factors (up to {max_factors}); factors left without key after {} kills: {keyless:?}",
+        "kill matrix ({}): {survived}/{kills} kills left a consistent store; orphan keys cleaned {orphan_keys_removed}; {kills_with_factors} kills found factors (up to {max_factors}); factors left without key after {} kills: {keyless:?}; check after a kill: median {:?}, max {:?}",
         if real_keyring { "real keychain" } else { "file key store" },
-        keyless.len()
+        keyless.len(),
+        check_times.get(check_times.len() / 2).copied().unwrap_or_default(),
+        check_times.last().copied().unwrap_or_default(),
     );
     if real_keyring {
         let k: Arc<dyn KeyStore> = Arc::new(OsKeyStore::new(keyring_service));

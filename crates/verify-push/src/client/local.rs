@@ -78,12 +78,22 @@ impl VerifyPush {
         Ok(report)
     }
 
-    /// Deletes keys no factor refers to; returns how many. Blocking (key store).
+    /// Deletes keys no factor refers to, and the key store's bookkeeping for keys that are
+    /// gone (both left by interrupted writes); returns how many keys went. Blocking (key
+    /// store). Not while another process may be enrolling with the same store: its new key
+    /// has no factor yet.
     pub fn remove_orphan_keys(&self) -> Result<usize, Error> {
         let report = self.check_integrity()?;
         for a in &report.keys_without_factor {
             self.evict_key(a);
             self.inner.keys.delete(a)?;
+        }
+        let stale = self.inner.keys.prune()?;
+        if stale > 0 {
+            tracing::info!(
+                entries = stale,
+                "dropped key index entries whose key is gone"
+            );
         }
         Ok(report.keys_without_factor.len())
     }

@@ -23,6 +23,11 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     fn delete(&self, alias: &str) -> Result<bool, Error>;
     /// Aliases of all keys this store holds for us.
     fn aliases(&self) -> Result<Vec<String>, Error>;
+    /// Drops bookkeeping left for keys that no longer exist (an interrupted write leaves
+    /// some); returns how many entries went. Stores without such bookkeeping have none.
+    fn prune(&self) -> Result<usize, Error> {
+        Ok(0)
+    }
 }
 
 /// A new random key alias (`key-` + 32 hex digits).

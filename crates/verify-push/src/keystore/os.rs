@@ -107,6 +107,11 @@ impl Entries {
 
     fn edit_index(&self, f: impl FnOnce(&mut Vec<String>)) -> Result<(), Error> {
         let _g = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.edit_index_locked(f)
+    }
+
+    /// [`Entries::edit_index`] for a caller already holding `index_lock`.
+    fn edit_index_locked(&self, f: impl FnOnce(&mut Vec<String>)) -> Result<(), Error> {
         let mut idx = self.read_index()?;
         let before = idx.clone();
         f(&mut idx);
@@ -189,9 +194,11 @@ pub(crate) fn no_keychain_here() -> Error {
 
 impl Entries {
     fn put(&self, alias: &str, key: &SecretKeyBytes) -> Result<(), Error> {
-        // Index first: a crash after this leaves an alias without a key (harmless, filtered by
-        // `aliases`), never a key nobody knows about.
-        self.edit_index(|idx| {
+        // Index first: a crash after this leaves an alias without a key (filtered by `aliases`,
+        // dropped by `prune`), never a key nobody knows about. The lock spans the key write so
+        // a `prune` in this process cannot drop the alias of a key being written.
+        let _g = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.edit_index_locked(|idx| {
             if !idx.iter().any(|a| a == alias) {
                 idx.push(alias.to_owned());
             }
@@ -222,9 +229,13 @@ impl Entries {
             let _g = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
             self.read_index()?
         };
+        self.existing(idx)
+    }
+
+    /// The aliases of `idx` whose key really exists; attributes avoid reading the secret.
+    fn existing(&self, idx: Vec<String>) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         for a in idx {
-            // Only aliases whose key really exists; attributes avoid reading the secret.
             match self.entry(&a)?.get_attributes() {
                 Ok(_) => out.push(a),
                 Err(keyring::Error::NoEntry) => {}
@@ -232,6 +243,17 @@ impl Entries {
             }
         }
         Ok(out)
+    }
+
+    fn prune(&self) -> Result<usize, Error> {
+        let _g = self.index_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let idx = self.read_index()?;
+        let keep = self.existing(idx.clone())?;
+        let gone = idx.len() - keep.len();
+        if gone > 0 {
+            self.write_index(&keep)?;
+        }
+        Ok(gone)
     }
 }
 
@@ -256,6 +278,10 @@ impl KeyStore for OsKeyStore {
 
     fn aliases(&self) -> Result<Vec<String>, Error> {
         self.call(Entries::aliases)
+    }
+
+    fn prune(&self) -> Result<usize, Error> {
+        self.call(Entries::prune)
     }
 }
 
