@@ -12,17 +12,37 @@ use support::{unique, Backend};
 use verify_push::keystore::INDEX_USER;
 use verify_push::{ChallengeSid, EnrollRequest, ErrorCode, KeyStore, OsKeyStore};
 
+/// Whether the real-keychain tests run; says so when they are skipped.
 fn enabled() -> bool {
-    std::env::var("ASSENT_TEST_KEYRING").as_deref() == Ok("1")
+    let on = std::env::var("ASSENT_TEST_KEYRING").as_deref() == Ok("1");
+    if !on {
+        eprintln!("ASSENT_TEST_KEYRING is not 1: skipping the real-keychain test");
+    }
+    on
 }
 
-/// `secret-tool lookup service S username U` succeeded with a non-empty secret.
-fn secret_tool_has(service: &str, user: &str) -> bool {
+/// The secret `secret-tool lookup service S username U` finds, if any (non-empty).
+fn secret_tool_lookup(service: &str, user: &str) -> Option<String> {
     let out = Command::new("secret-tool")
         .args(["lookup", "service", service, "username", user])
         .output()
         .expect("secret-tool is installed (apt-get install libsecret-tools)");
-    out.status.success() && !out.stdout.is_empty()
+    (out.status.success() && !out.stdout.is_empty())
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `secret-tool lookup service S username U` succeeded with a non-empty secret.
+fn secret_tool_has(service: &str, user: &str) -> bool {
+    secret_tool_lookup(service, user).is_some()
+}
+
+/// Removes the entry behind our back, as another program (or a lost write) would.
+fn secret_tool_clear(service: &str, user: &str) {
+    let status = Command::new("secret-tool")
+        .args(["clear", "service", service, "username", user])
+        .status()
+        .expect("secret-tool runs");
+    assert!(status.success(), "secret-tool clear {user}: {status}");
 }
 
 /// `secret-tool search` shows the item with keyring 3's attributes.
@@ -42,7 +62,6 @@ fn secret_tool_attributes(service: &str, user: &str) -> String {
 #[tokio::test]
 async fn keys_live_in_the_secret_service_and_go_away_on_delete() {
     if !enabled() {
-        eprintln!("ASSENT_TEST_KEYRING is not 1: skipping the real-keychain test");
         return;
     }
     let service = unique("dev.assent.Assent.test");
@@ -116,7 +135,6 @@ async fn keys_live_in_the_secret_service_and_go_away_on_delete() {
 #[test]
 fn key_store_round_trip_and_orphans() {
     if !enabled() {
-        eprintln!("ASSENT_TEST_KEYRING is not 1: skipping the real-keychain test");
         return;
     }
     let service = unique("dev.assent.Assent.test");
@@ -129,10 +147,7 @@ fn key_store_round_trip_and_orphans() {
     assert!(ks.get("key-missing").unwrap().is_none());
     assert!(secret_tool_has(&service, "key-b"));
     // An alias in the index whose entry was removed by someone else is not reported.
-    Command::new("secret-tool")
-        .args(["clear", "service", &service, "username", "key-b"])
-        .status()
-        .unwrap();
+    secret_tool_clear(&service, "key-b");
     assert_eq!(ks.aliases().unwrap(), ["key-a"]);
     assert!(ks.delete("key-a").unwrap());
     assert!(!ks.delete("key-a").unwrap());
@@ -144,20 +159,14 @@ fn key_store_round_trip_and_orphans() {
 
 /// The alias index as stored in the keychain, one alias a line.
 fn secret_tool_index(service: &str) -> Vec<String> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", service, "username", INDEX_USER])
-        .output()
-        .expect("secret-tool runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    secret_tool_lookup(service, INDEX_USER)
+        .map(|s| s.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn cleanup_drops_index_entries_whose_key_is_gone() {
     if !enabled() {
-        eprintln!("ASSENT_TEST_KEYRING is not 1: skipping the real-keychain test");
         return;
     }
     let service = unique("dev.assent.Assent.test");
@@ -167,11 +176,7 @@ fn cleanup_drops_index_entries_whose_key_is_gone() {
         ks.put(a, &key).unwrap();
     }
     // What a crash between the index write and the key write leaves: an alias without key.
-    let cleared = Command::new("secret-tool")
-        .args(["clear", "service", &service, "username", "key-gone"])
-        .status()
-        .unwrap();
-    assert!(cleared.success());
+    secret_tool_clear(&service, "key-gone");
     assert_eq!(
         secret_tool_index(&service),
         ["key-gone", "key-kept", "key-spare"]
@@ -196,10 +201,7 @@ fn cleanup_drops_index_entries_whose_key_is_gone() {
     // With a live key beside a dead alias, only the dead alias goes.
     ks.put("key-live", &key).unwrap();
     ks.put("key-dead", &key).unwrap();
-    Command::new("secret-tool")
-        .args(["clear", "service", &service, "username", "key-dead"])
-        .status()
-        .unwrap();
+    secret_tool_clear(&service, "key-dead");
     assert_eq!(ks.prune().unwrap(), 1);
     assert_eq!(secret_tool_index(&service), ["key-live"]);
     assert_eq!(ks.prune().unwrap(), 0, "nothing more to drop");
