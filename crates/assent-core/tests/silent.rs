@@ -691,3 +691,50 @@ async fn a_held_card_is_shown_when_no_request_comes_and_others_are_not_held() {
     );
     assert_eq!(rig.events.count(common::is_announce(&off)), 1);
 }
+
+/// A request still being decided when the hold's wait ends keeps its card held: a slow server
+/// must not flash the card (and its notification) of a sign-in approved a moment later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_stays_held_while_its_request_is_being_decided() {
+    let rig = Rig::start_with("silent-slow", Some(ORIGIN), Duration::from_millis(200)).await;
+    let sid = rig.silent_challenge().await;
+    assert_eq!(rig.core.watcher().poll_once().await.announced, 0);
+    // Every server call now takes longer than the hold's wait.
+    rig.backend.emu.set_faults(verify_emulator::Faults {
+        slow_rate: 1.0,
+        slow_ms: 600,
+        ..Default::default()
+    });
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "approved");
+    rig.backend
+        .emu
+        .set_faults(verify_emulator::Faults::default());
+    assert_eq!(rig.status(&sid).await, "approved");
+    assert_eq!(
+        rig.events.count(common::is_announce(&sid)),
+        0,
+        "the card of a silent approval in progress was shown"
+    );
+}
+
+/// A request cancelled before its decision (the page closed, the connection dropped) still
+/// shows the card it held, even past the hold's wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_request_shows_the_card_it_held() {
+    let rig = Rig::start_with("silent-gone", Some(ORIGIN), Duration::from_millis(100)).await;
+    let sid = rig.silent_challenge().await;
+    let deciding = rig
+        .core
+        .watcher()
+        .silent_deciding(&sid.parse().expect("a challenge SID"));
+    assert_eq!(rig.core.watcher().poll_once().await.announced, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rig.events.count(common::is_announce(&sid)),
+        0,
+        "held past the wait while its request is decided"
+    );
+    drop(deciding);
+    rig.events.wait_for(common::is_announce(&sid)).await;
+    assert_eq!(rig.core.pending().len(), 1);
+}

@@ -82,8 +82,9 @@ impl Core {
             tracing::info!("silent approval: not a challenge SID");
             return SilentOutcome::Prompt;
         };
+        let deciding = self.watcher.silent_deciding(&sid);
         let outcome = self.decide_silently(origin, &sid, nonce).await;
-        self.watcher.silent_decided(&sid).await;
+        deciding.decided().await;
         outcome
     }
 

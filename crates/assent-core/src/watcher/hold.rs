@@ -5,10 +5,11 @@
 //! would flash a card and a notification for a sign-in approved a moment later, and teach the
 //! user that requests come and go by themselves. A challenge that a silent request could settle
 //! ([`crate::silent::may_skip_the_card`]) is therefore held: not shown, not notified, until the
-//! page's request for it is decided ([`Watcher::silent_decided`]). Approved or denied silently,
-//! it is never shown; any other outcome shows its card at once. A request that never comes (a
+//! page's request for it is decided ([`Deciding::decided`]). Approved or denied silently, it
+//! is never shown; any other outcome shows its card at once. A request that never comes (a
 //! page without script, a request lost on the way) shows the card after
-//! [`super::WatcherConfig::silent_hold`].
+//! [`super::WatcherConfig::silent_hold`]; one that came and is still being decided then (a slow
+//! server) keeps it held until its decision.
 
 use std::time::Instant;
 
@@ -56,6 +57,10 @@ impl Watcher {
             let watcher = self.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(watcher.inner.config.silent_hold).await;
+                // A request being decided shows it (or not) when it is decided.
+                if watcher.state().deciding.contains_key(&key.challenge) {
+                    return;
+                }
                 watcher
                     .release(&key, "no silent-approval request in time")
                     .await;
@@ -63,10 +68,33 @@ impl Watcher {
         }
     }
 
+    /// A silent-approval request for `sid` came: its card stays held, past the hold's wait,
+    /// until the returned guard says it was decided or is dropped (a request cancelled on the
+    /// way still shows the card).
+    pub fn silent_deciding(&self, sid: &ChallengeSid) -> Deciding {
+        *self.state().deciding.entry(sid.clone()).or_default() += 1;
+        Deciding {
+            watcher: self.clone(),
+            sid: sid.clone(),
+            done: false,
+        }
+    }
+
+    /// Ends one request of [`Watcher::silent_deciding`].
+    fn end_deciding(&self, sid: &ChallengeSid) {
+        let mut st = self.state();
+        if let Some(n) = st.deciding.get_mut(sid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                st.deciding.remove(sid);
+            }
+        }
+    }
+
     /// The silent-approval request for `sid` was decided. An approval or denial already
     /// dropped the held card ([`Watcher::resolved`]); anything else shows it now. The
     /// challenge is not held again.
-    pub async fn silent_decided(&self, sid: &ChallengeSid) {
+    async fn silent_decided(&self, sid: &ChallengeSid) {
         let keys: Vec<ChallengeKey> = {
             let mut st = self.state();
             st.silent_decided.insert(sid.clone(), Instant::now());
@@ -94,5 +122,37 @@ impl Watcher {
         };
         tracing::info!(challenge = %key, why, "held card shown");
         self.show_new(std::slice::from_ref(&card)).await;
+    }
+}
+
+/// A silent-approval request being decided ([`Watcher::silent_deciding`]).
+#[derive(Debug)]
+#[must_use = "the card stays held until the guard is decided or dropped"]
+pub struct Deciding {
+    watcher: Watcher,
+    sid: ChallengeSid,
+    done: bool,
+}
+
+impl Deciding {
+    /// The request was decided: shows its held card unless it was approved or denied.
+    pub async fn decided(mut self) {
+        self.done = true;
+        self.watcher.end_deciding(&self.sid);
+        self.watcher.silent_decided(&self.sid).await;
+    }
+}
+
+impl Drop for Deciding {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.watcher.end_deciding(&self.sid);
+        // Cancelled before its decision (the page went away): the card must not stay hidden.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (watcher, sid) = (self.watcher.clone(), self.sid.clone());
+            rt.spawn(async move { watcher.silent_decided(&sid).await });
+        }
     }
 }

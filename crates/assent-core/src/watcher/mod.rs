@@ -67,6 +67,7 @@ mod schedule;
 mod status;
 
 use announced::AnnouncedStore;
+pub use hold::Deciding;
 pub use probe::{IdleSource, NeverIdle, OsProbe, SystemProbe};
 pub use schedule::{KEYCHAIN_RETRY_FIRST, KEYCHAIN_RETRY_MAX};
 
@@ -143,6 +144,8 @@ struct State {
     held: BTreeMap<ChallengeKey, PendingChallenge>,
     /// Challenges whose silent-approval request was decided: never held again.
     silent_decided: HashMap<ChallengeSid, Instant>,
+    /// Silent-approval requests being decided, by challenge: their cards stay held.
+    deciding: HashMap<ChallengeSid, usize>,
 }
 
 /// The backoff cap while only a server on this machine refuses connections.
