@@ -33,12 +33,15 @@ pub struct SystemIdle {
 }
 
 impl SystemIdle {
-    /// Starts sampling (no-op where unsupported).
-    pub fn start() -> SystemIdle {
+    /// Starts sampling (no-op where unsupported). The log says when the desktop goes idle for
+    /// longer than `away` (silent approval's limit) and when the screen locks, and when each
+    /// ends, so a silent approval that prompted can be explained.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    pub fn start(away: Duration) -> SystemIdle {
         let idle_ms = Arc::new(AtomicU64::new(UNKNOWN));
         let locked = Arc::new(AtomicU8::new(LOCK_UNKNOWN));
         #[cfg(target_os = "linux")]
-        x11::spawn(idle_ms.clone(), locked.clone());
+        x11::spawn(idle_ms.clone(), locked.clone(), away);
         SystemIdle { idle_ms, locked }
     }
 }
@@ -130,24 +133,24 @@ mod x11 {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::{LOCKED, LOCK_UNKNOWN, UNKNOWN, UNLOCKED};
+    use super::{Changes, LOCKED, LOCK_UNKNOWN, UNKNOWN, UNLOCKED};
 
     const SAMPLE_EVERY: Duration = Duration::from_secs(3);
 
-    pub(super) fn spawn(out: Arc<AtomicU64>, locked: Arc<AtomicU8>) {
+    pub(super) fn spawn(out: Arc<AtomicU64>, locked: Arc<AtomicU8>, away: Duration) {
         if std::env::var_os("DISPLAY").is_none() {
             return;
         }
         let started = std::thread::Builder::new()
             .name("idle-monitor".into())
-            .spawn(move || run(&out, &locked));
+            .spawn(move || run(&out, &locked, away));
         if let Err(e) = started {
             tracing::warn!(error = %e, "idle monitor not started");
         }
     }
 
     #[allow(unsafe_code)]
-    fn run(out: &AtomicU64, locked: &AtomicU8) {
+    fn run(out: &AtomicU64, locked: &AtomicU8, away: Duration) {
         let (Ok(xlib), Ok(xss)) = (x11_dl::xlib::Xlib::open(), x11_dl::xss::Xss::open()) else {
             tracing::info!(
                 "XScreenSaver unavailable; idle time unknown (always the active interval)"
@@ -169,6 +172,7 @@ mod x11 {
                 return;
             }
             tracing::info!("idle monitor running (XScreenSaver)");
+            let mut changes = Changes::default();
             loop {
                 let ok = (xss.XScreenSaverQueryInfo)(display, root, info);
                 let (v, lock) = if ok != 0 {
@@ -185,8 +189,45 @@ mod x11 {
                 };
                 out.store(v, Ordering::Relaxed);
                 locked.store(lock, Ordering::Relaxed);
+                changes.note(v, lock, away);
                 std::thread::sleep(SAMPLE_EVERY);
             }
+        }
+    }
+}
+
+/// Remembers the last sample's away and lock state, to log only their changes.
+#[derive(Debug, Default)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+struct Changes {
+    away: bool,
+    lock: u8,
+}
+
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+impl Changes {
+    /// Logs what changed since the last sample (`idle_ms`, a lock state) against `away`.
+    fn note(&mut self, idle_ms: u64, lock: u8, away: Duration) {
+        let is_away = idle_ms != UNKNOWN && u128::from(idle_ms) >= away.as_millis();
+        if is_away != self.away {
+            self.away = is_away;
+            if is_away {
+                tracing::info!(
+                    secs = away.as_secs(),
+                    "desktop idle: no input for the silent-approval limit"
+                );
+            } else {
+                tracing::info!("desktop active again");
+            }
+        }
+        if lock != self.lock {
+            self.lock = lock;
+            let state = match lock {
+                LOCKED => "locked",
+                UNLOCKED => "unlocked",
+                _ => "unknown",
+            };
+            tracing::info!(state, "screen lock state changed");
         }
     }
 }
@@ -207,6 +248,8 @@ mod tests {
     #[test]
     fn windows_reports_an_idle_time() {
         // Any interactive or service session has a last-input tick; the value itself varies.
-        assert!(SystemIdle::start().idle_time().is_some());
+        assert!(SystemIdle::start(Duration::from_secs(60))
+            .idle_time()
+            .is_some());
     }
 }

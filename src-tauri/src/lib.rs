@@ -146,7 +146,8 @@ fn setup(
     };
 
     let notifier = Arc::new(Notifier::new(notify::app_icon(&paths.data_dir)));
-    let system_idle = idle::SystemIdle::start();
+    let max_input_idle = assent_core::silent::max_input_idle();
+    let system_idle = idle::SystemIdle::start(max_input_idle);
     let core = Core::new(CoreOptions {
         paths,
         key_store: None,
@@ -155,6 +156,7 @@ fn setup(
         watcher: WatcherConfig::default(),
         quiet_after_not_me: assent_core::quiet::quiet_after_not_me(),
         session: Arc::new(system_idle),
+        max_input_idle,
     })?;
     handle.manage(AppState::new(core.clone(), demo_url, notifier, emulator));
 

@@ -60,7 +60,9 @@ fn main() {
         Some(TopCommand::Core(cmd)) => assent_core::cli::run_with_session(
             cmd,
             |dir| assent::logging::init(dir, false),
-            std::sync::Arc::new(assent::idle::SystemIdle::start()),
+            std::sync::Arc::new(assent::idle::SystemIdle::start(
+                assent_core::silent::max_input_idle(),
+            )),
         ),
         None => {
             let link = cli.link.filter(|l| {

@@ -38,6 +38,29 @@ pub const ORIGIN_MISMATCH: &str = "origin_mismatch";
 
 /// Input more than this long ago means the person is not at the desktop.
 pub const MAX_INPUT_IDLE: Duration = Duration::from_secs(60);
+
+/// Shortens [`MAX_INPUT_IDLE`], in seconds (1 to 60; it can only tighten the rule): end-to-end
+/// tests see an idle desktop without waiting a minute.
+pub const IDLE_SECS_ENV: &str = "ASSENT_SILENT_IDLE_SECS";
+
+/// The idle limit: [`MAX_INPUT_IDLE`], or [`IDLE_SECS_ENV`] when set to a valid value.
+pub fn max_input_idle() -> Duration {
+    idle_limit(std::env::var(IDLE_SECS_ENV).ok().as_deref())
+}
+
+/// [`max_input_idle`] for the variable's value.
+fn idle_limit(value: Option<&str>) -> Duration {
+    let Some(v) = value else {
+        return MAX_INPUT_IDLE;
+    };
+    match v.trim().parse::<u64>() {
+        Ok(secs @ 1..=60) => Duration::from_secs(secs),
+        _ => {
+            tracing::warn!(value = %v, "{IDLE_SECS_ENV} must be 1 to 60 seconds; using 60");
+            MAX_INPUT_IDLE
+        }
+    }
+}
 /// Longest nonce accepted (the endpoint's body cap bounds it anyway).
 pub const MAX_NONCE: usize = 256;
 
@@ -175,6 +198,8 @@ pub struct Inputs<'a> {
     pub challenge: &'a Challenge,
     /// The desktop session.
     pub session: SessionState,
+    /// Input longer ago than this means nobody is at the desktop ([`max_input_idle`]).
+    pub max_idle: Duration,
     /// Whether the request's nonce was used before.
     pub nonce_used: bool,
     /// The time to judge expiry by.
@@ -252,7 +277,7 @@ pub fn evaluate(i: &Inputs<'_>) -> Evaluation {
     if i.account.user_verification {
         return prompt(PromptReason::UserVerificationRequired, true);
     }
-    if i.session.input_idle.is_none_or(|d| d >= MAX_INPUT_IDLE) {
+    if i.session.input_idle.is_none_or(|d| d >= i.max_idle) {
         return prompt(PromptReason::SessionIdle, true);
     }
     if i.session.locked != Some(false) {
@@ -511,6 +536,7 @@ mod tests {
             },
             challenge: c,
             session: active(),
+            max_idle: MAX_INPUT_IDLE,
             nonce_used: false,
             now: Utc::now(),
         }
@@ -660,6 +686,15 @@ mod tests {
                 R::SessionIdle,
             ),
             (
+                "idle past a shortened limit",
+                |i| {
+                    i.max_idle = Duration::from_secs(2);
+                    i.session.input_idle = Some(Duration::from_secs(2));
+                },
+                None,
+                R::SessionIdle,
+            ),
+            (
                 "idle unknown",
                 |i| i.session.input_idle = None,
                 None,
@@ -687,6 +722,16 @@ mod tests {
             // Only a request that proved the nonce spends it.
             let proved = !matches!(want, R::NotRequested | R::WeakNonce | R::WrongNonce);
             assert_eq!(got.nonce_matched, proved, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_idle_limit_can_only_be_shortened() {
+        assert_eq!(idle_limit(None), MAX_INPUT_IDLE);
+        assert_eq!(idle_limit(Some(" 5 ")), Duration::from_secs(5));
+        assert_eq!(idle_limit(Some("60")), MAX_INPUT_IDLE);
+        for bad in ["0", "61", "86400", "-1", "", "soon"] {
+            assert_eq!(idle_limit(Some(bad)), MAX_INPUT_IDLE, "{bad:?}");
         }
     }
 

@@ -58,6 +58,8 @@ pub struct CoreOptions {
     pub quiet_after_not_me: std::time::Duration,
     /// The desktop session's activity and lock state, for silent approval ([`crate::silent`]).
     pub session: Arc<dyn SessionProbe>,
+    /// Input longer ago than this rules out silent approval ([`silent::max_input_idle`]).
+    pub max_input_idle: std::time::Duration,
 }
 
 impl CoreOptions {
@@ -71,6 +73,7 @@ impl CoreOptions {
             watcher: WatcherConfig::default(),
             quiet_after_not_me: crate::quiet::quiet_after_not_me(),
             session: Arc::new(silent::UnknownSession),
+            max_input_idle: silent::max_input_idle(),
         }
     }
 }
@@ -90,6 +93,7 @@ pub struct Core {
     silent: Arc<SilentStore>,
     nonces: NonceLedger,
     session: Arc<dyn SessionProbe>,
+    max_input_idle: std::time::Duration,
     endpoint: Mutex<EndpointStatus>,
 }
 
@@ -142,6 +146,7 @@ impl Core {
             silent,
             nonces: NonceLedger::default(),
             session: opts.session,
+            max_input_idle: opts.max_input_idle,
             endpoint: Mutex::new(EndpointStatus::Off),
         }))
     }

@@ -167,6 +167,7 @@ impl Core {
                     },
                     challenge: c,
                     session,
+                    max_idle: self.max_input_idle,
                     nonce_used: used,
                     now: Utc::now(),
                 });
