@@ -16,7 +16,7 @@ build_pkgs=(build-essential pkg-config file curl wget libssl-dev libdbus-1-dev
 # The last two: the assent:// scheme registration at start (xdg-mime, update-desktop-database;
 # without them the deep-link plugin warns on every start).
 # What the headless tests use: X server, keyring, notification daemon, WebDriver, tray watcher.
-test_pkgs=(xvfb xauth dbus dbus-x11 libglib2.0-bin imagemagick x11-utils xdotool fonts-dejavu-core
+test_pkgs=(xvfb xauth dbus dbus-x11 libglib2.0-bin imagemagick x11-utils x11-xserver-utils xdotool fonts-dejavu-core
     webkit2gtk-driver gnome-keyring libsecret-tools dunst libnotify-bin keyutils chromium
     python3 python3-dbus-next python3-venv
     appstream flatpak-builder python3-yaml

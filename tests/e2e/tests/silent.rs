@@ -195,14 +195,20 @@ async fn server_challenge(s: &Scenario, who: &DemoAccount, sid: &str) -> Result<
     Ok(v)
 }
 
-/// Clicks "Sign in with Assent on this computer" on the demo's sign-in page; returns the
-/// challenge SID the page's script was given.
-async fn silent_sign_in(s: &Scenario, tab: &Tab<'_>, who: &DemoAccount) -> Result<String> {
+/// Opens the demo's sign-in page for `who` in `tab`: the demo's page whose content security
+/// policy lets its script reach Assent's endpoint.
+async fn open_sign_in(s: &Scenario, tab: &Tab<'_>, who: &DemoAccount) -> Result<()> {
     let url = s
         .emulator_url()
         .join(&format!("demo/signin?identity={}", who.identity))
         .map_err(|e| Error::Assertion(format!("bad sign-in URL: {e}")))?;
-    tab.navigate(url.as_str()).await?;
+    tab.navigate(url.as_str()).await
+}
+
+/// Clicks "Sign in with Assent on this computer" on the demo's sign-in page; returns the
+/// challenge SID the page's script was given.
+async fn silent_sign_in(s: &Scenario, tab: &Tab<'_>, who: &DemoAccount) -> Result<String> {
+    open_sign_in(s, tab, who).await?;
     tab.eval("document.querySelector('[data-testid=silent-signin]').click(); true")
         .await?;
     let sid = tab
@@ -278,16 +284,46 @@ async fn with_browser<F>(name: &str, body: F) -> Result<()>
 where
     F: AsyncFnOnce(&Scenario, &Browser, SocketAddr) -> Result<()>,
 {
+    with_browser_in(name, Desk::Present, body).await
+}
+
+/// Who is at the desktop while a scenario runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Desk {
+    /// A pointer nudge every second ([`Presence`]).
+    Present,
+    /// No input at all, and silent approval's idle limit shortened to [`SHORT_IDLE_SECS`].
+    Away,
+    /// No nudges (they would end a screen saver); the scenario moves the pointer itself.
+    Quiet,
+}
+
+/// The idle limit (`ASSENT_SILENT_IDLE_SECS`) of a [`Desk::Away`] scenario.
+const SHORT_IDLE_SECS: u64 = 2;
+
+/// [`with_browser`] with `desk` deciding the input the X session sees.
+async fn with_browser_in<F>(name: &str, desk: Desk, body: F) -> Result<()>
+where
+    F: AsyncFnOnce(&Scenario, &Browser, SocketAddr) -> Result<()>,
+{
     if !assent_e2e::env::e2e_requested() {
         println!("SKIP {name}: ASSENT_E2E is not set");
         return Ok(());
     }
     let addr = free_addr()?;
-    let _presence = Presence::start()?;
-    let options = Options {
+    let _presence = match desk {
+        Desk::Present => Some(Presence::start()?),
+        Desk::Away | Desk::Quiet => None,
+    };
+    let mut options = Options {
         local_addr: Some(addr),
         ..Options::default()
     };
+    if desk == Desk::Away {
+        options
+            .app_env
+            .push(("ASSENT_SILENT_IDLE_SECS", SHORT_IDLE_SECS.to_string()));
+    }
     scenario::run_with(name, options, async |s| {
         s.app
             .wait_log(&["local endpoint listening", &addr.to_string()])
@@ -296,6 +332,99 @@ where
         body(s, &browser, addr).await
     })
     .await
+}
+
+/// Has the backend create a silent-approval challenge for `who` the way the demo's sign-in
+/// script does (the page's form, asked for JSON); returns its SID and nonce. Nothing is sent
+/// to Assent.
+async fn demo_challenge(
+    s: &Scenario,
+    tab: &Tab<'_>,
+    who: &DemoAccount,
+) -> Result<(String, String)> {
+    open_sign_in(s, tab, who).await?;
+    let started = tab
+        .eval(
+            "(async () => { const f = document.querySelector('form[data-assent-silent]'); \
+             const r = await fetch(f.action, {method: 'POST', headers: {Accept: 'application/json'}, \
+               body: new URLSearchParams(new FormData(f))}); return await r.json(); })()",
+        )
+        .await?;
+    let sid = started["challenge_sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let nonce = started["nonce"].as_str().unwrap_or_default().to_string();
+    ensure(sid.starts_with("YC") && nonce.len() >= 32, || {
+        format!("the demo answered {started}")
+    })?;
+    Ok((sid, nonce))
+}
+
+/// Posts a silent-approval request from `tab`'s page (its own `Origin`, JSON, CORS, as the
+/// demo's script does; the page must be the sign-in page, see [`open_sign_in`]); returns the
+/// `status` Assent answered.
+async fn ask_silently(tab: &Tab<'_>, addr: SocketAddr, sid: &str, nonce: &str) -> Result<String> {
+    let body = serde_json::json!({ "challenge_sid": sid, "nonce": nonce });
+    let answer = tab
+        .eval(&format!(
+            "(async () => {{ const r = await fetch('http://{addr}/assent/v1/silent-approval', \
+               {{method: 'POST', headers: {{'Content-Type': 'application/json'}}, \
+                 body: JSON.stringify({body})}}); return (await r.json()).status; }})()"
+        ))
+        .await?;
+    Ok(answer.as_str().unwrap_or_default().to_string())
+}
+
+/// Waits for the log line saying why the request for `sid` fell back to the card.
+async fn expect_declined(s: &Scenario, sid: &str, reason: &str) -> Result<()> {
+    let reason = format!("reason=\"{reason}\"");
+    s.app
+        .wait_log(&["silent approval declined", sid, &reason])
+        .await
+        .map(|_| ())
+}
+
+/// The fallback as the user and the backend see it: the card is shown and the challenge is
+/// still pending.
+async fn expect_left_to_the_card(s: &Scenario, who: &DemoAccount, sid: &str) -> Result<()> {
+    s.app.wait_css(&card(sid)).await?;
+    let c = server_challenge(s, who, sid).await?;
+    ensure(c["status"] == "pending", || format!("server: {c}"))
+}
+
+/// Starts recording, in the window, the SID of every challenge card that is ever rendered
+/// (a card shown for a moment and removed again is still caught).
+async fn record_cards(s: &Scenario) -> Result<()> {
+    s.app
+        .js(
+            "if (!window.__cardsSeen) { const seen = window.__cardsSeen = []; \
+               const note = () => { for (const c of document.querySelectorAll(arguments[0])) { \
+                 const sid = c.getAttribute('data-challenge-sid'); \
+                 if (!seen.includes(sid)) seen.push(sid); } }; \
+               note(); new MutationObserver(note).observe(document.body, \
+                 {subtree: true, childList: true, attributes: true}); } return true;",
+            vec![Value::from(tid("challenge-card"))],
+        )
+        .await
+        .map(|_| ())
+}
+
+/// The SIDs [`record_cards`] saw; fails if the page was reloaded meanwhile (nothing recorded).
+async fn cards_seen(s: &Scenario) -> Result<Vec<String>> {
+    let seen = s
+        .app
+        .js("return window.__cardsSeen ?? null;", vec![])
+        .await?;
+    let Value::Array(seen) = seen else {
+        return Err(Error::Assertion(
+            "the window's page was reloaded: its card recorder is gone".into(),
+        ));
+    };
+    Ok(seen
+        .into_iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect())
 }
 
 /// Enrolment from the demo names its origin; with the switch on, "Sign in with Assent on this
@@ -308,6 +437,7 @@ async fn silent_approval_from_the_demo_origin() {
             let tab = browser.open("about:blank").await?;
             let who = enrol_from_demo(s, &tab, "silent-alice").await?;
             set_silent(s, &who, true).await?;
+            record_cards(s).await?;
             let sid = silent_sign_in(s, &tab, &who).await?;
             let shown = tab
                 .wait_for(
@@ -333,8 +463,19 @@ async fn silent_approval_from_the_demo_origin() {
             ensure(c["metadata"]["origin"] == who.origin.as_str(), || {
                 format!("server metadata {} names another origin", c["metadata"])
             })?;
-            // `wake` may have shown the card a moment before the approval; it must go.
-            s.app.wait_gone(&card(&sid), PATIENCE).await
+            // Held while the request was decided: never on screen, never announced.
+            let seen = cards_seen(s).await?;
+            ensure(!seen.contains(&sid), || {
+                format!(
+                    "the window showed the card of {sid}, approved silently (cards seen: {seen:?})"
+                )
+            })?;
+            let told = s
+                .app
+                .log_lines(&["notification shown", &format!("challenge={sid}")])?;
+            ensure(told.is_empty(), || {
+                format!("a notification announced {sid}, approved silently: {told:?}")
+            })
         })
         .await,
     );
@@ -351,23 +492,7 @@ async fn relayed_nonce_from_another_origin_is_denied_and_shown() {
             let who = enrol_from_demo(s, &tab, "silent-bob").await?;
             set_silent(s, &who, true).await?;
             // The real backend creates the challenge for its real page (as the script does)…
-            let url = s
-                .emulator_url()
-                .join(&format!("demo/signin?identity={}", who.identity))
-                .map_err(|e| Error::Assertion(format!("bad sign-in URL: {e}")))?;
-            tab.navigate(url.as_str()).await?;
-            let started = tab
-                .eval(
-                    "(async () => { const f = document.querySelector('form[data-assent-silent]'); \
-                     const r = await fetch(f.action, {method: 'POST', headers: {Accept: 'application/json'}, \
-                       body: new URLSearchParams(new FormData(f))}); return await r.json(); })()",
-                )
-                .await?;
-            let sid = started["challenge_sid"].as_str().unwrap_or_default().to_string();
-            let nonce = started["nonce"].as_str().unwrap_or_default().to_string();
-            ensure(sid.starts_with("YC") && nonce.len() >= 32, || {
-                format!("the demo answered {started}")
-            })?;
+            let (sid, nonce) = demo_challenge(s, &tab, &who).await?;
             // …and the phishing page relays them from its own origin.
             let (relay, _server) = relay_site().await?;
             let relay_origin = relay.origin().ascii_serialization();
@@ -376,7 +501,10 @@ async fn relayed_nonce_from_another_origin_is_denied_and_shown() {
             );
             let relay_tab = browser.open(&page).await?;
             let result = relay_tab
-                .wait_for("the relay page to finish", "document.body.dataset.result || null")
+                .wait_for(
+                    "the relay page to finish",
+                    "document.body.dataset.result || null",
+                )
                 .await?;
             println!("relay page: {result}");
             let c = wait::until("the relayed challenge to be denied", PATIENCE, || async {
@@ -389,17 +517,23 @@ async fn relayed_nonce_from_another_origin_is_denied_and_shown() {
                 format!("server metadata {}", c["metadata"])
             })?;
             ensure(c["metadata"]["origin"] == relay_origin.as_str(), || {
-                format!("server metadata {} should name {relay_origin}", c["metadata"])
+                format!(
+                    "server metadata {} should name {relay_origin}",
+                    c["metadata"]
+                )
             })?;
             s.app.wait_css(&tid("relayed-warning")).await?;
             let shown = s.app.text_content(&tid("relayed-origin")).await?;
-            ensure(shown.as_deref().map(str::trim) == Some(relay_origin.as_str()), || {
-                format!("the warning names {shown:?}, expected {relay_origin}")
-            })?;
-            let cors = serde_json::from_str::<Value>(result.as_str().unwrap_or("{}"))
-                .unwrap_or_default();
             ensure(
-                cors["cors"].as_str().is_some_and(|c| c.starts_with("refused")),
+                shown.as_deref().map(str::trim) == Some(relay_origin.as_str()),
+                || format!("the warning names {shown:?}, expected {relay_origin}"),
+            )?;
+            let cors =
+                serde_json::from_str::<Value>(result.as_str().unwrap_or("{}")).unwrap_or_default();
+            ensure(
+                cors["cors"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("refused")),
                 || format!("the relay page's CORS request was answered: {cors}"),
             )
         })
@@ -430,10 +564,144 @@ async fn switched_off_account_falls_back_to_the_card() {
             ensure(view == "pending / Approve the request in Assent.", || {
                 format!("the waiting view shows {view}")
             })?;
-            s.app.wait_css(&card(&sid)).await?;
-            let c = server_challenge(s, &who, &sid).await?;
-            ensure(c["status"] == "pending", || format!("server: {c}"))
+            expect_declined(s, &sid, "not_allowed").await?;
+            expect_left_to_the_card(s, &who, &sid).await
         })
         .await,
     );
+}
+
+/// A nonce is good for one request: the first, while the switch is off, falls back; once the
+/// switch is on, the same nonce again still falls back (`nonce_used`), and nothing is approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_nonce_falls_back_to_the_card() {
+    report(
+        with_browser("silent_used_nonce", async |s, browser, addr| {
+            let tab = browser.open("about:blank").await?;
+            let who = enrol_from_demo(s, &tab, "silent-dan").await?;
+            let (sid, nonce) = demo_challenge(s, &tab, &who).await?;
+            let first = ask_silently(&tab, addr, &sid, &nonce).await?;
+            ensure(first == "prompt", || {
+                format!("switched off, Assent answered {first:?}")
+            })?;
+            expect_declined(s, &sid, "not_allowed").await?;
+            set_silent(s, &who, true).await?;
+            let again = ask_silently(&tab, addr, &sid, &nonce).await?;
+            ensure(again == "prompt", || format!("a used nonce got {again:?}"))?;
+            expect_declined(s, &sid, "nonce_used").await?;
+            expect_left_to_the_card(s, &who, &sid).await
+        })
+        .await,
+    );
+}
+
+/// A page on the demo's origin asks to approve, silently, a challenge of another account (one
+/// enrolled without an origin, at another service) that names the demo's origin and a nonce:
+/// it falls back to that account's card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_of_another_account_falls_back_to_the_card() {
+    report(
+        with_browser("silent_foreign", async |s, browser, addr| {
+            let tab = browser.open("about:blank").await?;
+            let who = enrol_from_demo(s, &tab, "silent-erin").await?;
+            set_silent(s, &who, true).await?;
+            let other = s.enrol("plain-frank").await?;
+            let nonce = "4f".repeat(32);
+            let sid = s
+                .challenge(&other, "Sign in to Frank's shop", |c| {
+                    c.hidden = vec![
+                        ("assent_silent_origin".into(), who.origin.clone()),
+                        ("assent_silent_nonce".into(), nonce.clone()),
+                    ];
+                })
+                .await?;
+            // Listed first, so the request is judged against the account it belongs to.
+            scenario::expect_card(s, &other, &sid, "Sign in to Frank's shop").await?;
+            open_sign_in(s, &tab, &who).await?;
+            let answer = ask_silently(&tab, addr, &sid, &nonce).await?;
+            ensure(answer == "prompt", || format!("Assent answered {answer:?}"))?;
+            expect_declined(s, &sid, "no_account_origin").await?;
+            s.app.wait_css(&card(&sid)).await?;
+            let status = s.server_status(&other, &sid).await?;
+            ensure(status == "pending", || format!("server: {status}"))
+        })
+        .await,
+    );
+}
+
+/// Nobody at the desktop (no input for longer than the idle limit, shortened here to
+/// [`SHORT_IDLE_SECS`]): the demo's silent sign-in falls back to the card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_desktop_falls_back_to_the_card() {
+    report(
+        with_browser_in("silent_idle", Desk::Away, async |s, browser, _| {
+            let tab = browser.open("about:blank").await?;
+            let who = enrol_from_demo(s, &tab, "silent-gina").await?;
+            set_silent(s, &who, true).await?;
+            s.app
+                .wait_log(&["desktop idle", &format!("secs={SHORT_IDLE_SECS}")])
+                .await?;
+            let sid = silent_sign_in(s, &tab, &who).await?;
+            expect_declined(s, &sid, "session_idle").await?;
+            expect_left_to_the_card(s, &who, &sid).await
+        })
+        .await,
+    );
+}
+
+/// The screen saver is on (what screen lockers run under): the demo's silent sign-in falls
+/// back to the card, though there was input a moment ago.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_screen_falls_back_to_the_card() {
+    report(
+        with_browser_in("silent_locked", Desk::Quiet, async |s, browser, _| {
+            let tab = browser.open("about:blank").await?;
+            let who = enrol_from_demo(s, &tab, "silent-hal").await?;
+            set_silent(s, &who, true).await?;
+            // Fresh input first, so only the lock rule can refuse.
+            x11_tool("xdotool", &["mousemove_relative", "--", "1", "0"])?;
+            let _saver = ScreenSaver::activate()?;
+            s.app
+                .wait_log(&["screen lock state changed", "state=\"locked\""])
+                .await?;
+            let sid = silent_sign_in(s, &tab, &who).await?;
+            expect_declined(s, &sid, "session_locked").await?;
+            expect_left_to_the_card(s, &who, &sid).await
+        })
+        .await,
+    );
+}
+
+/// Runs an X client tool, failing on a non-zero exit.
+fn x11_tool(tool: &str, args: &[&str]) -> Result<()> {
+    let out = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Environment(format!("{tool} (run scripts/setup.sh test): {e}")))?;
+    ensure(out.status.success(), || {
+        format!(
+            "{tool} {}: {} {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
+}
+
+/// The X screen saver forced on (`xset s activate`) until dropped, so a failing scenario does
+/// not leave the next one on a "locked" screen.
+struct ScreenSaver;
+
+impl ScreenSaver {
+    fn activate() -> Result<ScreenSaver> {
+        x11_tool("xset", &["s", "activate"])?;
+        Ok(ScreenSaver)
+    }
+}
+
+impl Drop for ScreenSaver {
+    fn drop(&mut self) {
+        let _ = x11_tool("xset", &["s", "reset"]);
+    }
 }
