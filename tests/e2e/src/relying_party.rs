@@ -110,6 +110,13 @@ impl RelyingParty {
         Ok(json)
     }
 
+    /// Sets emulator fault knobs (`POST /_emulator/faults`; the form fields of verify-emulator's
+    /// `Faults::apply_form`, e.g. `ClockOffsetSecs`); returns the knobs now in force.
+    pub async fn set_faults(&self, form: &[(&str, String)]) -> Result<Value> {
+        self.post("set emulator faults", "../_emulator/faults", form)
+            .await
+    }
+
     /// GET returning (status, body) so callers can expect a 404.
     pub async fn get(&self, what: &str, path: &str) -> Result<(u16, Value)> {
         let req = self.http.get(self.url(path)?);
