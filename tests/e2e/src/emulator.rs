@@ -45,10 +45,22 @@ impl Emulator {
 
     /// [`Self::start`] with extra `serve` arguments.
     pub async fn start_with(bin: &Path, log: &Path, extra: &[String]) -> Result<Self> {
+        Self::start_at(bin, log, "127.0.0.1:0", ":memory:", extra).await
+    }
+
+    /// [`Self::start_with`] listening on `listen` with its state in `db` (a file survives a
+    /// restart: same services, factors and credentials).
+    pub async fn start_at(
+        bin: &Path,
+        log: &Path,
+        listen: &str,
+        db: &str,
+        extra: &[String],
+    ) -> Result<Self> {
         let stderr = std::fs::File::create(log)
             .map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
         let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"])
+            .args(["serve", "--listen", listen, "--db", db])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

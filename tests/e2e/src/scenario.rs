@@ -38,6 +38,11 @@ pub struct Scenario {
     /// Notification traffic since the scenario started.
     pub notifications: NotificationLog,
     emulator_url: url::Url,
+    /// How the emulator was started, for [`Scenario::restart_emulator`].
+    emulator_args: Vec<String>,
+    /// The emulator's SQLite file when [`Options::durable_emulator`] (deleted with it).
+    emulator_db: Option<tempfile::TempDir>,
+    name: String,
     // Last: dropped after the window is gone. A mutex so a scenario can stop it mid-way.
     _emulator: std::sync::Mutex<Emulator>,
 }
@@ -132,6 +137,9 @@ pub struct Options {
     pub local_addr: Option<std::net::SocketAddr>,
     /// Extra environment for the app (e.g. a short `ASSENT_QUIET_SECS`).
     pub app_env: Vec<(&'static str, String)>,
+    /// Keep the emulator's state in a file, so [`Scenario::restart_emulator`] brings the same
+    /// server back (the default is an in-memory database).
+    pub durable_emulator: bool,
 }
 
 /// [`run`] with [`Options`].
@@ -162,9 +170,20 @@ impl Scenario {
             .local_addr
             .map(|a| vec!["--assent-endpoint".to_string(), a.to_string()])
             .unwrap_or_default();
-        let emulator = Emulator::start_with(
+        let emulator_db = if options.durable_emulator {
+            Some(tempfile::tempdir().map_err(|e| Error::io("emulator database folder", e))?)
+        } else {
+            None
+        };
+        let db = emulator_db
+            .as_ref()
+            .map(|d| d.path().join("emulator.db").display().to_string())
+            .unwrap_or_else(|| ":memory:".to_string());
+        let emulator = Emulator::start_at(
             &env.emulator_bin,
             &env.logs_dir.join(format!("{name}.emulator.log")),
+            "127.0.0.1:0",
+            &db,
             &emulator_args,
         )
         .await?;
@@ -190,6 +209,9 @@ impl Scenario {
             webhook,
             notifications,
             emulator_url: emulator.base_url.clone(),
+            emulator_args,
+            emulator_db,
+            name: name.to_string(),
             _emulator: std::sync::Mutex::new(emulator),
         })
     }
@@ -213,6 +235,39 @@ impl Scenario {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .stop();
+    }
+
+    /// Starts the emulator again after [`Scenario::stop_emulator`]: the same address and, with
+    /// [`Options::durable_emulator`], the same state, as when a server comes back. Fails for an
+    /// in-memory emulator (it would come back empty).
+    pub async fn restart_emulator(&self) -> Result<()> {
+        let Some(dir) = &self.emulator_db else {
+            return Err(Error::Assertion(
+                "restart_emulator needs Options::durable_emulator".into(),
+            ));
+        };
+        let listen = format!(
+            "{}:{}",
+            self.emulator_url.host_str().unwrap_or("127.0.0.1"),
+            self.emulator_url.port().unwrap_or(0)
+        );
+        let db = dir.path().join("emulator.db").display().to_string();
+        let log = self
+            .env
+            .logs_dir
+            .join(format!("{}.emulator-restarted.log", self.name));
+        let again = Emulator::start_at(
+            &self.env.emulator_bin,
+            &log,
+            &listen,
+            &db,
+            &self.emulator_args,
+        )
+        .await?;
+        let mut slot = self._emulator.lock().unwrap_or_else(|p| p.into_inner());
+        slot.stop();
+        *slot = again;
+        Ok(())
     }
 
     /// Enrols a new account by pasting the relying party's JSON payload into `enroll-input`;

@@ -148,3 +148,40 @@ async fn an_expired_enrolment_code_says_so_once_and_a_new_paste_clears_it() {
         .await,
     );
 }
+
+/// The server goes away and comes back: the window says it is offline, and once the server is
+/// back a new request shows its card without the user doing anything, and the offline banner
+/// goes. The time from the restart to the card is printed (the target, within 5 s, is the
+/// watcher's short back-off for a refused local server; its schedule has unit tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_comes_back_is_noticed_without_a_click() {
+    let options = scenario::Options {
+        durable_emulator: true,
+        ..scenario::Options::default()
+    };
+    report(
+        scenario::run_with("server_returns", options, async |s| {
+            let who = s.enrol("back-bo").await?;
+            s.stop_emulator();
+            s.app.wait_css(&tid("offline-banner")).await?;
+            // Offline for several failed checks, so any back-off has grown.
+            wait::until("five failed checks", PATIENCE, || async {
+                let failed = s.app.log_lines(&["poll failed", &who.factor_sid])?.len();
+                Ok((failed >= 5).then_some(()))
+            })
+            .await?;
+            let back = std::time::Instant::now();
+            s.restart_emulator().await?;
+            let sid = s
+                .challenge(&who, "Sign in after the outage", |_| {})
+                .await?;
+            expect_card(s, &who, &sid, "Sign in after the outage").await?;
+            println!(
+                "server restart -> card shown: {} ms",
+                back.elapsed().as_millis()
+            );
+            s.app.wait_gone(&tid("offline-banner"), PATIENCE).await
+        })
+        .await,
+    );
+}
