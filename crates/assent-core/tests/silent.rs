@@ -738,3 +738,42 @@ async fn a_cancelled_request_shows_the_card_it_held() {
     rig.events.wait_for(common::is_announce(&sid)).await;
     assert_eq!(rig.core.pending().len(), 1);
 }
+
+/// With several accounts of the same origin, the request is judged on the account whose card
+/// (shown or held) has the challenge, without asking the server about the others first: no
+/// fetch answered 404, one key use per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_holding_the_card_is_asked_first() {
+    let rig = Rig::start("silent-many-main", Some(ORIGIN)).await;
+    for k in 0..5 {
+        let mut payload: Value = serde_json::from_str(
+            &rig.backend
+                .enrollment_json(&format!("silent-many-{k}"))
+                .await,
+        )
+        .expect("json");
+        payload["origin"] = json!(ORIGIN);
+        let other = rig
+            .core
+            .enroll(&payload.to_string(), Some(format!("Other {k}")))
+            .await
+            .expect("enrols");
+        rig.core
+            .set_silent_allowed(&other.factor_sid, true)
+            .await
+            .expect("switch");
+    }
+    let sid = rig.silent_challenge().await;
+    assert_eq!(rig.core.watcher().poll_once().await.announced, 0, "held");
+    let (_, before) = rig.backend.get("../_emulator/requests").await;
+    let seen = before["requests"].as_array().map_or(0, Vec::len);
+    assert_eq!(rig.silent(Some(ORIGIN), &sid, NONCE).await.1, "approved");
+    let (_, after) = rig.backend.get("../_emulator/requests").await;
+    let requests = after["requests"].as_array().cloned().unwrap_or_default();
+    let new = &requests[..requests.len() - seen];
+    let misses: Vec<&Value> = new
+        .iter()
+        .filter(|r| r["status"] == 404 || r["status"] == "404")
+        .collect();
+    assert!(misses.is_empty(), "asked other accounts first: {misses:?}");
+}

@@ -67,11 +67,11 @@ impl Core {
 
     /// A sign-in page asks to approve `challenge_sid` without a prompt ([`crate::silent`]).
     /// The challenge is looked for on the accounts that enrolled with an origin: first the one
-    /// whose card shows it, then those of the request's origin, then the others (a relayed
-    /// sign-in comes from an origin no account has). Approval and denial go through the
-    /// library's check of the challenge fetched for signing, which applies the rules again to
-    /// exactly what is signed. The challenge's card, held back while the request was due, is
-    /// shown unless the request approved or denied it.
+    /// whose card shows it or holds it back, then those of the request's origin, then the
+    /// others (a relayed sign-in comes from an origin no account has). Approval and denial go
+    /// through the library's check of the challenge fetched for signing, which applies the
+    /// rules again to exactly what is signed. The challenge's card, held back while the
+    /// request was due, is shown unless the request approved or denied it.
     pub async fn silent_approval(
         &self,
         origin: Option<&str>,
@@ -99,13 +99,7 @@ impl Core {
             tracing::info!(challenge = %sid, "silent approval: nonce too long");
             return SilentOutcome::Prompt;
         }
-        let mut candidates: Vec<String> = self
-            .watcher
-            .pending()
-            .iter()
-            .filter(|p| p.key().challenge == *sid)
-            .map(|p| p.factor_sid().to_owned())
-            .collect();
+        let mut candidates = self.watcher.factors_with_card(sid);
         if let Some(o) = origin {
             candidates.extend(self.silent.factors_with_origin(o));
         }

@@ -80,6 +80,18 @@ impl Watcher {
         }
     }
 
+    /// The accounts whose card of challenge `sid` is shown or held: where a silent-approval
+    /// request for it is judged first, without asking the server about other accounts.
+    pub fn factors_with_card(&self, sid: &ChallengeSid) -> Vec<String> {
+        let st = self.state();
+        st.pending
+            .keys()
+            .chain(st.held.keys())
+            .filter(|k| k.challenge == *sid)
+            .map(|k| k.factor.to_string())
+            .collect()
+    }
+
     /// Ends one request of [`Watcher::silent_deciding`].
     fn end_deciding(&self, sid: &ChallengeSid) {
         let mut st = self.state();
