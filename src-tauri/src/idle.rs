@@ -133,7 +133,7 @@ mod x11 {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::{Changes, LOCKED, LOCK_UNKNOWN, UNKNOWN, UNLOCKED};
+    use super::{LOCKED, LOCK_UNKNOWN, UNKNOWN, UNLOCKED};
 
     const SAMPLE_EVERY: Duration = Duration::from_secs(3);
 
@@ -194,40 +194,38 @@ mod x11 {
             }
         }
     }
-}
 
-/// Remembers the last sample's away and lock state, to log only their changes.
-#[derive(Debug, Default)]
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-struct Changes {
-    away: bool,
-    lock: u8,
-}
+    /// Remembers the last sample's away and lock state, to log only their changes.
+    #[derive(Debug, Default)]
+    struct Changes {
+        away: bool,
+        lock: u8,
+    }
 
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-impl Changes {
-    /// Logs what changed since the last sample (`idle_ms`, a lock state) against `away`.
-    fn note(&mut self, idle_ms: u64, lock: u8, away: Duration) {
-        let is_away = idle_ms != UNKNOWN && u128::from(idle_ms) >= away.as_millis();
-        if is_away != self.away {
-            self.away = is_away;
-            if is_away {
-                tracing::info!(
-                    secs = away.as_secs(),
-                    "desktop idle: no input for the silent-approval limit"
-                );
-            } else {
-                tracing::info!("desktop active again");
+    impl Changes {
+        /// Logs what changed since the last sample (`idle_ms`, a lock state) against `away`.
+        fn note(&mut self, idle_ms: u64, lock: u8, away: Duration) {
+            let is_away = idle_ms != UNKNOWN && u128::from(idle_ms) >= away.as_millis();
+            if is_away != self.away {
+                self.away = is_away;
+                if is_away {
+                    tracing::info!(
+                        secs = away.as_secs(),
+                        "desktop idle: no input for the silent-approval limit"
+                    );
+                } else {
+                    tracing::info!("desktop active again");
+                }
             }
-        }
-        if lock != self.lock {
-            self.lock = lock;
-            let state = match lock {
-                LOCKED => "locked",
-                UNLOCKED => "unlocked",
-                _ => "unknown",
-            };
-            tracing::info!(state, "screen lock state changed");
+            if lock != self.lock {
+                self.lock = lock;
+                let state = match lock {
+                    LOCKED => "locked",
+                    UNLOCKED => "unlocked",
+                    _ => "unknown",
+                };
+                tracing::info!(state, "screen lock state changed");
+            }
         }
     }
 }
