@@ -155,6 +155,11 @@ impl AppSession {
             .collect())
     }
 
+    /// The app's "notification shown" log lines for challenge `sid` (empty: never announced).
+    pub fn notifications_shown(&self, sid: &str) -> Result<Vec<String>> {
+        self.log_lines(&["notification shown", &format!("challenge={sid}")])
+    }
+
     /// Waits until the app logs a line containing every string in `needles`; returns it.
     pub async fn wait_log(&self, needles: &[&str]) -> Result<String> {
         let what = format!("an app log line containing {needles:?}");
@@ -224,6 +229,26 @@ impl AppSession {
                 }
             }
             Ok(None)
+        })
+        .await
+    }
+
+    /// Whether an element matches `css` and is enabled.
+    pub async fn is_enabled(&self, css: &str) -> Result<bool> {
+        let v = self
+            .js(
+                "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
+                vec![Value::from(css)],
+            )
+            .await?;
+        Ok(v.as_bool().unwrap_or(false))
+    }
+
+    /// Waits until an element matches `css` and is enabled.
+    pub async fn wait_enabled(&self, css: &str) -> Result<()> {
+        let what = format!("{css} to be enabled");
+        wait::until(&what, PATIENCE, || async {
+            Ok(self.is_enabled(css).await?.then_some(()))
         })
         .await
     }

@@ -284,6 +284,27 @@ impl Scenario {
         self.app.type_into(&tid("enroll-name"), name).await?;
         self.app.click(&tid("enroll-submit")).await?;
 
+        let factor_sid = self.wait_account_named(name).await?;
+        let status = self
+            .rp
+            .factor_status(&self.service, &identity, &factor_sid)
+            .await?;
+        if status.as_deref() != Some("verified") {
+            return Err(Error::Assertion(format!(
+                "server reports factor {factor_sid} as {status:?} after enrolment, expected verified"
+            )));
+        }
+        Ok(Enrolled {
+            factor_sid,
+            identity,
+            name: name.to_string(),
+            access_token: token.to_string(),
+        })
+    }
+
+    /// Waits until the account list has a row named `name` and returns its factor SID; fails
+    /// at once when the enrolment form shows an error instead.
+    pub async fn wait_account_named(&self, name: &str) -> Result<String> {
         // The new row is the account-item whose account-name is `name`.
         let find_row = r#"
             for (const row of document.querySelectorAll('[data-testid="account-item"]')) {
@@ -292,7 +313,7 @@ impl Scenario {
             }
             const err = document.querySelector('[data-testid="enroll-error"]');
             return err && err.textContent.trim() ? {error: err.textContent.trim()} : null;"#;
-        let factor_sid = wait::until(
+        wait::until(
             &format!("account {name:?} in the list"),
             PATIENCE,
             || async {
@@ -309,22 +330,7 @@ impl Scenario {
                 }
             },
         )
-        .await?;
-        let status = self
-            .rp
-            .factor_status(&self.service, &identity, &factor_sid)
-            .await?;
-        if status.as_deref() != Some("verified") {
-            return Err(Error::Assertion(format!(
-                "server reports factor {factor_sid} as {status:?} after enrolment, expected verified"
-            )));
-        }
-        Ok(Enrolled {
-            factor_sid,
-            identity,
-            name: name.to_string(),
-            access_token: token.to_string(),
-        })
+        .await
     }
 
     /// Creates a challenge for `who` with `message` (and `tweak`ed spec); returns its SID.

@@ -31,14 +31,7 @@ fn matching(mode: &str, code: &str) -> Vec<(String, String)> {
 
 /// Whether the card of `sid` has an enabled Approve button.
 async fn approve_enabled(s: &Scenario, sid: &str) -> Result<bool> {
-    let v = s
-        .app
-        .js(
-            "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
-            vec![Value::from(in_card(sid, "approve-button"))],
-        )
-        .await?;
-    Ok(v.as_bool().unwrap_or(false))
+    s.app.is_enabled(&in_card(sid, "approve-button")).await
 }
 
 /// Fails unless the card of `sid` shows Approve, disabled (`why` says what is missing).
@@ -238,17 +231,7 @@ async fn set_pin(s: &Scenario, who: &Enrolled, pin: &str) -> Result<()> {
     s.app.type_into(&tid("pin-new"), pin).await?;
     s.app.type_into(&tid("pin-repeat"), pin).await?;
     let save = tid("pin-save");
-    wait::until("Set PIN to be enabled", PATIENCE, || async {
-        let v = s
-            .app
-            .js(
-                "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
-                vec![Value::from(save.as_str())],
-            )
-            .await?;
-        Ok(v.as_bool().unwrap_or(false).then_some(()))
-    })
-    .await?;
+    s.app.wait_enabled(&save).await?;
     s.app.click(&save).await?;
     let state = tid("pin-state");
     wait::until("the PIN to be on for all accounts", PATIENCE, || async {

@@ -8,28 +8,12 @@ use assent_e2e::check::{ensure, report};
 use assent_e2e::scenario::{self, expect_card};
 use assent_e2e::wait::{self, PATIENCE};
 use assent_e2e::Result;
-use serde_json::Value;
 
 /// The banner's title while paused (ui/src/lib/pause.ts).
 const PAUSED_TITLE: &str = "Notifications are paused — requests still appear here";
 /// The enrolment error's sentence (ui/src/lib/errors.ts).
 const CODE_EXPIRED: &str =
     "This enrolment code has expired or was already used — get a new one from the website.";
-
-/// Waits until the element matching `css` exists and is enabled.
-async fn wait_enabled(s: &scenario::Scenario, css: &str) -> Result<()> {
-    wait::until(&format!("{css} to be enabled"), PATIENCE, || async {
-        let v = s
-            .app
-            .js(
-                "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
-                vec![Value::from(css)],
-            )
-            .await?;
-        Ok((v == Value::Bool(true)).then_some(()))
-    })
-    .await
-}
 
 /// The text the window shows (rendered text: closed "Details" are not in it).
 async fn visible_text(s: &scenario::Scenario) -> Result<String> {
@@ -46,7 +30,7 @@ async fn pause_holds_back_notifications_and_the_banner_resumes_them() {
         scenario::run("pause_and_resume", async |s| {
             let who = s.enrol("pause-ann").await?;
             s.app.click(&tid("settings-button")).await?;
-            wait_enabled(s, &tid("pause-hour")).await?;
+            s.app.wait_enabled(&tid("pause-hour")).await?;
             s.app.click(&tid("pause-hour")).await?;
             let state = wait::until("Settings to say it is paused", PATIENCE, || async {
                 let t = s
@@ -75,9 +59,7 @@ async fn pause_holds_back_notifications_and_the_banner_resumes_them() {
             ensure(line.contains("Paused"), || {
                 format!("announced while paused, but not held back: {line}")
             })?;
-            let shown = s
-                .app
-                .log_lines(&["notification shown", &format!("challenge={sid}")])?;
+            let shown = s.app.notifications_shown(&sid)?;
             ensure(shown.is_empty(), || {
                 format!("a notification was shown while paused: {shown:?}")
             })?;
@@ -104,7 +86,8 @@ async fn an_expired_enrolment_code_says_so_once_and_a_new_paste_clears_it() {
             let token = s.rp.access_token(&s.service, &identity).await?;
             let stale = s.rp.enrolment_payload(&s.service, &identity, &token);
             // A day later, by the server's clock.
-            s.rp.set_faults(&[("ClockOffsetSecs", "86400".into())]).await?;
+            s.rp.set_faults(&[("ClockOffsetSecs", "86400".into())])
+                .await?;
             if s.app.count(&tid("enroll-input")).await? == 0 {
                 s.app.click(&tid("add-account-button")).await?;
             }
@@ -116,9 +99,10 @@ async fn an_expired_enrolment_code_says_so_once_and_a_new_paste_clears_it() {
             ensure(text.matches(CODE_EXPIRED).count() == 1, || {
                 format!("the window should say {CODE_EXPIRED:?} once; it shows:\n{text}")
             })?;
-            ensure(!text.contains("HTTP 401") && !text.contains("20003"), || {
-                format!("raw details are in plain sight:\n{text}")
-            })?;
+            ensure(
+                !text.contains("HTTP 401") && !text.contains("20003"),
+                || format!("raw details are in plain sight:\n{text}"),
+            )?;
 
             s.rp.set_faults(&[("ClockOffsetSecs", "0".into())]).await?;
             let fresh = s.rp.access_token(&s.service, &identity).await?;
@@ -127,23 +111,7 @@ async fn an_expired_enrolment_code_says_so_once_and_a_new_paste_clears_it() {
             s.app.wait_gone(&tid("enroll-error"), PATIENCE).await?;
             s.app.type_into(&tid("enroll-name"), "late-lee").await?;
             s.app.click(&tid("enroll-submit")).await?;
-            let named = wait::until("the new account in the list", PATIENCE, || async {
-                let names = s
-                    .app
-                    .js(
-                        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent.trim());",
-                        vec![Value::from(tid("account-name"))],
-                    )
-                    .await?;
-                Ok(names
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|n| n == "late-lee"))
-                    .then_some(()))
-            })
-            .await;
-            named.map_err(|e| {
-                assent_e2e::Error::Assertion(format!("{e}; the new code did not enrol"))
-            })
+            s.wait_account_named("late-lee").await.map(|_| ())
         })
         .await,
     );

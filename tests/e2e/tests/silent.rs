@@ -120,24 +120,7 @@ async fn enrol_from_demo(s: &Scenario, tab: &Tab<'_>, user: &str) -> Result<Demo
     )?;
     s.app.type_into(&tid("enroll-name"), user).await?;
     s.app.click(&tid("enroll-submit")).await?;
-    let find_row = r#"
-        for (const row of document.querySelectorAll('[data-testid="account-item"]')) {
-            const n = row.querySelector('[data-testid="account-name"]');
-            if (n && n.textContent.trim() === arguments[0]) return row.getAttribute('data-factor-sid');
-        }
-        return null;"#;
-    let factor_sid = wait::until(
-        &format!("account {user:?} in the list"),
-        PATIENCE,
-        || async {
-            Ok(s.app
-                .js(find_row, vec![Value::from(user)])
-                .await?
-                .as_str()
-                .map(str::to_string))
-        },
-    )
-    .await?;
+    let factor_sid = s.wait_account_named(user).await?;
     let shown = s
         .app
         .text_content(&format!(
@@ -470,9 +453,7 @@ async fn silent_approval_from_the_demo_origin() {
                     "the window showed the card of {sid}, approved silently (cards seen: {seen:?})"
                 )
             })?;
-            let told = s
-                .app
-                .log_lines(&["notification shown", &format!("challenge={sid}")])?;
+            let told = s.app.notifications_shown(&sid)?;
             ensure(told.is_empty(), || {
                 format!("a notification announced {sid}, approved silently: {told:?}")
             })

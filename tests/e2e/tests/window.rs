@@ -576,13 +576,8 @@ impl LoginHome {
 /// Opens the settings view and waits until it has loaded the saved settings.
 async fn open_settings(app: &assent_e2e::app::AppSession) -> Result<()> {
     app.click(&tid("settings-button")).await?;
-    wait_until_js(
-        app,
-        "the settings to load",
-        "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
-        &tid("settings-autostart"),
-    )
-    .await
+    // The switches stay disabled until the saved settings have loaded.
+    app.wait_enabled(&tid("settings-autostart")).await
 }
 
 /// Waits until `script`, given `css` as `arguments[0]`, returns true in the window.
